@@ -1,0 +1,32 @@
+// Package gitopstest starts the real parts gitopskit is tested against, for
+// our tests and for the tests of programs that embed gitopskit:
+//
+//   - a Kubernetes API server (kube-apiserver and etcd) with
+//     [StartCluster], or a simulated full cluster (adding
+//     kube-controller-manager, kube-scheduler and kwok fake nodes, where
+//     Deployments really roll out and really fail) with [StartSimCluster];
+//   - a Git server on 127.0.0.1 speaking smart HTTP and SSH, and a builder
+//     of repositories with real commits, branches and tags.
+//
+// # Cluster binaries
+//
+// The binaries are built from the Go module proxy the first time they are
+// needed and cached outside the work tree (see package
+// [github.com/gitopskit/gitopskit/gitopstest/kubeassets]); later starts reuse
+// the cache. Nothing is downloaded from anywhere else.
+//
+// # One cluster per test package
+//
+// Starting an API server costs seconds, so share one per test package:
+//
+//	var cluster *localcluster.Cluster
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(gitopstest.RunWithCluster(m, &cluster))
+//	}
+//
+// The starters that take a testing.TB stop what they started in t.Cleanup.
+// Programs that are not tests (such as the quickstart example) use packages
+// [github.com/gitopskit/gitopskit/gitopstest/localcluster] and
+// [github.com/gitopskit/gitopskit/gitopstest/gitserver] directly.
+package gitopstest
