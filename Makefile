@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make quickstart` and `make test`.
+# Everything they need (the cluster binaries) is built from the Go module proxy
+# and cached in ~/.cache/gitopskit the first time (cold: ~20 min on 2 cores).
+
+GO ?= go
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: quickstart test test-short lint assets fuzz
+
+## quickstart: the seed scenario (infra -> apps-dev -> apps-prd) on an embedded simulated cluster
+quickstart: assets
+	$(GO) run ./examples/quickstart
+
+## test: every test, against a real kube-apiserver, a simulated cluster and a local Git server
+test: assets
+	$(GO) test -p 2 -timeout 40m ./...
+
+## test-short: skips the slow end-to-end tests
+test-short: assets
+	$(GO) test -p 2 -short ./...
+
+## assets: build (or find in the cache) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
+assets:
+	@hack/kube-assets.sh >/dev/null
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## fuzz: run every fuzz target briefly (FUZZTIME=10s)
+FUZZTIME ?= 5s
+fuzz:
+	@hack/fuzz.sh $(FUZZTIME)
