@@ -59,7 +59,6 @@ type Server struct {
 	git     string
 	env     []string // base environment of every git process
 	tempDir string   // created by Start, removed by Close
-	rmRoot  bool     // Root is inside tempDir
 	log     *slog.Logger
 
 	username, password string

@@ -194,7 +194,7 @@ func fakeNode(i int) *corev1.Node {
 			Capacity:    capacity,
 			NodeInfo: corev1.NodeSystemInfo{
 				Architecture: "amd64", OperatingSystem: "linux",
-				KubeletVersion: "fake", KubeProxyVersion: "fake",
+				KubeletVersion: "fake",
 			},
 			Phase: corev1.NodeRunning,
 		},
