@@ -1,0 +1,162 @@
+package apply_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/inventory"
+)
+
+// widgetCRD defines example.gitopskit.io/v1 Widget, namespaced.
+func widgetCRD(group string) *unstructured.Unstructured {
+	return obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets."+group, map[string]any{
+		"spec": map[string]any{
+			"group": group,
+			"names": map[string]any{"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+			"scope": "Namespaced",
+			"versions": []any{map[string]any{
+				"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{
+					"type": "object",
+					"properties": map[string]any{
+						"spec":   map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+						"status": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+					},
+				}},
+				"subresources": map[string]any{"status": map[string]any{}},
+			}},
+		},
+	})
+}
+
+func widget(group, ns, name string) *unstructured.Unstructured {
+	return obj(group+"/v1", "Widget", ns, name, map[string]any{"spec": map[string]any{"size": int64(3)}})
+}
+
+func TestApplyCRDAndCustomResourceInOneSet(t *testing.T) {
+	const group = "crd.gitopskit.io"
+	m := newManager(t, cluster.Config)
+	store := newStore(t, cluster.Config, "crd")
+	// The custom resources come first and their namespace last: the stages
+	// put them in order, and the kind unknown at the start is resolved
+	// after the CRD stage.
+	objs := []*unstructured.Unstructured{widget(group, "crd", "w1"), widget(group, "crd", "w2"), widgetCRD(group), namespace("crd")}
+	dry := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DryRun: true})
+	if dry.Count(apply.Created) != 4 {
+		t.Fatalf("dry run: %v", dry.Changes)
+	}
+	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
+	if cs.Count(apply.Created) != 4 {
+		t.Fatalf("first apply: %v", cs.Changes)
+	}
+	cs = mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
+	if cs.Count(apply.Unchanged) != 4 {
+		t.Fatalf("second apply: %v", cs.Changes)
+	}
+	gvr := schema.GroupVersionResource{Group: group, Version: "v1", Resource: "widgets"}
+	if _, err := dynClient(t).Resource(gvr).Namespace("crd").Get(t.Context(), "w2", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplyAPIServerStoppedMidApply stops the API server while an apply is
+// under way: the apply fails, and every object that exists afterwards is in
+// the inventory (it was recorded before it was created). Once the server is
+// back, the same apply converges.
+func TestApplyAPIServerStoppedMidApply(t *testing.T) {
+	ctx := t.Context()
+	createNamespace(t, "outage")
+	cnt := newCounter(cluster.Config)
+	m := newManager(t, cnt.config())
+	store := newStore(t, cluster.Config, "outage")
+	var objs []*unstructured.Unstructured
+	for i := range 200 {
+		objs = append(objs, configMap("outage", fmt.Sprintf("cm-%03d", i), map[string]any{"i": fmt.Sprint(i)}))
+	}
+	var applies atomic.Int32
+	var once sync.Once
+	var stopped atomic.Bool
+	cnt.setHook(func(r request) {
+		if r.kind() == "apply" && applies.Add(1) == 60 {
+			once.Do(func() {
+				if err := cluster.StopAPIServer(); err != nil {
+					t.Errorf("stop: %v", err)
+				}
+				stopped.Store(true)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		if stopped.Load() {
+			_ = cluster.StartAPIServer(ctx) // leave the shared cluster running
+		}
+	})
+	cs, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: store})
+	if err == nil {
+		t.Fatalf("apply succeeded across an API server outage: %s", cs.Summary())
+	}
+	t.Logf("apply during outage: %v (%s)", err, cs.Summary())
+	cnt.setHook(nil)
+	if err := cluster.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped.Store(false)
+
+	inInventory := func() map[inventory.ID]bool {
+		inv, err := store.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[inventory.ID]bool{}
+		for _, e := range inv.Entries {
+			ids[e.ID()] = true
+		}
+		return ids
+	}
+	existing := func() []string {
+		list, err := clientset(t).CoreV1().ConfigMaps("outage").List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelUnit + "=outage"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, cm := range list.Items {
+			names = append(names, cm.Name)
+		}
+		return names
+	}
+	ids := inInventory()
+	live := existing()
+	if len(live) == 0 || len(live) == len(objs) {
+		t.Logf("objects existing after the outage: %d (the outage should hit mid-apply)", len(live))
+	}
+	for _, name := range live {
+		if !ids[inventory.ID{Kind: "ConfigMap", Namespace: "outage", Name: name}] {
+			t.Errorf("ConfigMap %s exists but is not in the inventory", name)
+		}
+	}
+
+	cs = mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
+	t.Logf("re-run: %s", cs.Summary())
+	if got := len(existing()); got != len(objs) {
+		t.Fatalf("%d objects after the re-run, want %d", got, len(objs))
+	}
+	inv, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Len() != len(objs) {
+		t.Fatalf("inventory has %d entries, want %d", inv.Len(), len(objs))
+	}
+	for _, e := range inv.Entries {
+		if e.Hash == "" || e.ResourceVersion == "" {
+			t.Errorf("%s recorded without hash or resourceVersion", e)
+		}
+	}
+}

@@ -1,0 +1,594 @@
+package apply
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+
+	"github.com/gitopskit/gitopskit/inventory"
+)
+
+// item is one desired object on its way through an apply.
+type item struct {
+	obj     *unstructured.Unstructured // the manifest to apply (our copy)
+	entry   inventory.Entry            // identity and hash
+	ignore  []string                   // ignored JSON pointers
+	stage   stage
+	mapping *meta.RESTMapping
+	force   bool
+	change  *Change
+}
+
+func (it *item) resource() (ns string, gvr schema.GroupVersionResource) {
+	return it.obj.GetNamespace(), it.mapping.Resource
+}
+
+// listKey identifies one LIST: a resource in a namespace ("" for
+// cluster-scoped resources).
+type listKey struct {
+	gvr       schema.GroupVersionResource
+	namespace string
+}
+
+// liveMeta is what a LIST says about an object.
+type liveMeta struct {
+	resourceVersion string
+	labels          map[string]string
+	annotations     map[string]string
+}
+
+// Apply makes the cluster match objects with server-side apply and returns
+// what it did. The objects are not modified.
+//
+// Objects are applied in stages: CRDs and Namespaces first
+// (then CRDs are waited for until Established), then the other cluster-scoped
+// objects, then the rest, including custom resources whose kinds only the
+// first stage made known. Within a stage up to opts.Concurrency requests are
+// in flight. A stage with failures stops the apply; its other objects are
+// still applied.
+//
+// With opts.Inventory set, Apply costs one LIST per resource and namespace of
+// the objects (metadata only) and one request per object that changed in
+// Git or in the cluster since the last apply: an object whose manifest hash
+// and live resourceVersion match the inventory is reported unchanged without
+// a request. The inventory is saved before any object is created (listing the
+// new objects) and after the apply (with their hashes and resourceVersions).
+//
+// When objects fail, Apply returns the change set and an [*Error] listing
+// them. Prune only after an Apply without error: see [Manager.Prune].
+func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	opts = opts.withDefaults()
+	items, err := m.prepare(objects, opts)
+	if err != nil {
+		return nil, err
+	}
+	cs := &ChangeSet{DryRun: opts.DryRun, storage: opts.Inventory, Changes: make([]Change, len(items))}
+	for i, it := range items {
+		cs.Changes[i] = Change{Object: it.entry}
+		it.change = &cs.Changes[i]
+	}
+
+	var prev inventory.Inventory
+	store := opts.Inventory
+	if store != nil {
+		if prev, err = store.Load(ctx); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+	}
+	stored := prev // what the inventory holds now
+	if store != nil && !opts.DryRun {
+		if stored, err = writeAhead(ctx, store, prev, items); err != nil {
+			return nil, fmt.Errorf("apply: record new objects before applying them: %w", err)
+		}
+	}
+	prevIdx := prev.Index()
+	definedHere := crdKinds(items)
+
+	failed := false
+	for st := range numStages {
+		var batch []*item
+		for _, it := range items {
+			if it.stage == st {
+				batch = append(batch, it)
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if failed {
+			for _, it := range batch {
+				it.change.Action, it.change.Reason = Skipped, "not applied: an earlier stage failed"
+			}
+			continue
+		}
+		t0 := time.Now()
+		m.applyStage(ctx, batch, prevIdx, definedHere, opts)
+		m.log.DebugContext(ctx, "stage applied", "stage", st.String(), "objects", len(batch), "duration", time.Since(t0))
+		for _, it := range batch {
+			if it.change.Action == Failed {
+				failed = true
+			}
+		}
+		if st == stageDefinitions && !failed && !opts.DryRun {
+			if m.waitCRDs(ctx, batch, opts) {
+				failed = true
+			}
+		}
+	}
+
+	// The inventory after the apply: the desired objects with what the
+	// server returned, and the stale objects until Prune deletes them.
+	next := inventory.Inventory{ResourceVersion: stored.ResourceVersion}
+	for _, it := range items {
+		e := it.change.Object
+		var ownErr *OwnershipError
+		switch {
+		case it.change.Action == Failed && errors.As(it.change.Err, &ownErr):
+			if p, ok := prevIdx[e.ID()]; ok {
+				next.Entries = append(next.Entries, p)
+			}
+			continue
+		case it.change.Action == Failed || it.change.Action == Skipped:
+			// Not applied now: keep what the inventory knew, so that the
+			// fast path never trusts a manifest we did not apply.
+			if p, ok := prevIdx[e.ID()]; ok {
+				e.Hash, e.ResourceVersion = p.Hash, p.ResourceVersion
+			} else {
+				e.Hash, e.ResourceVersion = "", ""
+			}
+		}
+		next.Entries = append(next.Entries, e)
+	}
+	cur := inventory.Inventory{Entries: next.Entries}
+	cs.stale = inventory.Diff(prev, cur)
+	next.Entries = append(next.Entries, cs.stale...)
+	next.Sort()
+	if store != nil && !opts.DryRun {
+		stored.Sort()
+		if !inventory.Equal(stored, next) {
+			if err := store.Save(ctx, &next); err != nil {
+				cs.next = next
+				return cs, fmt.Errorf("apply: save inventory: %w", err)
+			}
+		}
+	}
+	cs.next = next
+	if failures := cs.Failures(); len(failures) > 0 {
+		return cs, &Error{Failed: failures}
+	}
+	cs.applied = !opts.DryRun
+	return cs, nil
+}
+
+// writeAhead saves prev plus the objects it does not list yet (without hash
+// or resourceVersion), so that a crash during the apply cannot leave an
+// object we created outside the inventory, and returns what is stored. It
+// writes nothing when every object is already listed.
+func writeAhead(ctx context.Context, store inventory.Storage, prev inventory.Inventory, items []*item) (inventory.Inventory, error) {
+	idx := prev.Index()
+	planned := inventory.Inventory{Entries: slices.Clone(prev.Entries), ResourceVersion: prev.ResourceVersion}
+	for _, it := range items {
+		if _, ok := idx[it.entry.ID()]; !ok {
+			e := it.entry
+			e.Hash, e.ResourceVersion = "", ""
+			planned.Entries = append(planned.Entries, e)
+		}
+	}
+	if len(planned.Entries) == len(prev.Entries) {
+		return prev, nil
+	}
+	if err := store.Save(ctx, &planned); err != nil {
+		return prev, err
+	}
+	return planned, nil
+}
+
+// prepare validates and copies the objects, adds the ownership labels,
+// removes ignored fields and computes the hashes.
+func (m *Manager) prepare(objects []*unstructured.Unstructured, opts ApplyOptions) ([]*item, error) {
+	var owner inventory.Owner
+	if opts.Inventory != nil {
+		owner = opts.Inventory.Owner()
+	}
+	seen := map[inventory.ID]bool{}
+	items := make([]*item, 0, len(objects))
+	for i, o := range objects {
+		if o == nil {
+			return nil, fmt.Errorf("apply: object %d is nil", i)
+		}
+		gvk := o.GroupVersionKind()
+		if gvk.Kind == "" || gvk.Version == "" || o.GetName() == "" {
+			return nil, fmt.Errorf("apply: object %d (%s %q) needs apiVersion, kind and metadata.name", i, gvk, o.GetName())
+		}
+		obj := o.DeepCopy()
+		it := &item{obj: obj, entry: inventory.EntryFor(obj)}
+		if seen[it.entry.ID()] {
+			return nil, fmt.Errorf("apply: %s is in the set twice", it.entry)
+		}
+		seen[it.entry.ID()] = true
+		if err := secretStringData(obj); err != nil {
+			return nil, fmt.Errorf("apply: %s: %w", it.entry, err)
+		}
+		unstructured.RemoveNestedField(obj.Object, "status")
+		unstructured.RemoveNestedField(obj.Object, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(obj.Object, "metadata", "managedFields")
+		if opts.Inventory != nil {
+			l := obj.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			for k, v := range owner.Labels() {
+				l[k] = v
+			}
+			obj.SetLabels(l)
+		}
+		var err error
+		if it.ignore, err = ignoredPaths(opts.Ignore, obj); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		for _, p := range it.ignore {
+			if err := removePointer(obj.Object, p); err != nil {
+				return nil, fmt.Errorf("apply: %w", err)
+			}
+		}
+		if it.entry.Hash, err = ManifestHash(obj, m.opts.FieldManager); err != nil {
+			return nil, fmt.Errorf("apply: hash %s: %w", it.entry, err)
+		}
+		it.force = opts.Force || obj.GetAnnotations()[AnnotationForce] == Enabled
+		it.stage = stageOf(gvk, m.mapper.RESTMapper())
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// applyStage applies one stage's objects.
+func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[inventory.ID]inventory.Entry,
+	definedHere map[schema.GroupKind]bool, opts ApplyOptions) {
+	var ready []*item
+	for _, it := range batch {
+		mapping, err := m.mapper.Mapping(it.obj.GroupVersionKind())
+		if err != nil && opts.DryRun && meta.IsNoMatchError(err) && definedHere[it.obj.GroupVersionKind().GroupKind()] {
+			// A dry run creates no CRD, so its kinds stay unknown.
+			it.change.Action, it.change.Reason = Created, "would be created once its CRD (in this set) is"
+			continue
+		}
+		if err != nil {
+			if meta.IsNoMatchError(err) {
+				err = fmt.Errorf("%w: %w", ErrUnknownKind, err)
+			}
+			fail(it, err)
+			continue
+		}
+		it.mapping = mapping
+		namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+		switch {
+		case namespaced && it.obj.GetNamespace() == "":
+			fail(it, fmt.Errorf("%s is namespaced but has no namespace", it.entry))
+		case !namespaced && it.obj.GetNamespace() != "":
+			fail(it, fmt.Errorf("%s is cluster-scoped but has namespace %q", it.entry, it.obj.GetNamespace()))
+		default:
+			ready = append(ready, it)
+		}
+	}
+
+	var live map[listKey]map[string]liveMeta
+	exhaustive := false
+	if opts.Inventory != nil {
+		live, exhaustive = m.listLive(ctx, ready, opts)
+	}
+
+	var todo []*item
+	owner := inventory.Owner{}
+	if opts.Inventory != nil {
+		owner = opts.Inventory.Owner()
+	}
+	for _, it := range ready {
+		ns, gvr := it.resource()
+		lm, listed := live[listKey{gvr, ns}][it.obj.GetName()]
+		c := it.change
+		switch {
+		case it.obj.GetAnnotations()[AnnotationReconcile] == Disabled || (listed && lm.annotations[AnnotationReconcile] == Disabled):
+			c.Action, c.Reason = Skipped, "reconcile disabled by annotation"
+			c.Object.ResourceVersion = lm.resourceVersion
+			continue
+		}
+		if listed {
+			if other, ok := owner.OwnedByOther(lm.labels); ok && opts.Policy != AdoptAll {
+				fail(it, &OwnershipError{Object: it.entry, Owner: other, Policy: opts.Policy})
+				continue
+			}
+			if opts.Policy == MustMatch && !owner.Owns(lm.labels) {
+				fail(it, &OwnershipError{Object: it.entry, Policy: opts.Policy})
+				continue
+			}
+			if p, ok := prev[it.entry.ID()]; ok && p.Hash == it.entry.Hash && p.ResourceVersion == lm.resourceVersion &&
+				p.Version == it.entry.Version && owner.Owns(lm.labels) {
+				c.Action, c.Reason = Unchanged, "manifest hash and resourceVersion match the inventory"
+				c.Object.ResourceVersion = lm.resourceVersion
+				continue
+			}
+		}
+		if it.obj.GetAnnotations()[AnnotationCreateOnly] == Enabled {
+			exists, rv := listed, lm.resourceVersion
+			if !listed && !exhaustive {
+				pm, err := m.meta.Resource(gvr).Namespace(ns).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+				switch {
+				case apierrors.IsNotFound(err):
+				case err != nil:
+					fail(it, fmt.Errorf("get %s: %w", it.entry, err))
+					continue
+				default:
+					exists, rv = true, pm.ResourceVersion
+				}
+			}
+			if exists {
+				c.Action, c.Reason = Skipped, "create-only object exists"
+				c.Object.ResourceVersion = rv
+				continue
+			}
+		}
+		todo = append(todo, it)
+	}
+
+	forEach(ctx, len(todo), opts.Concurrency, func(ctx context.Context, i int) {
+		it := todo[i]
+		ns, gvr := it.resource()
+		lm, listed := live[listKey{gvr, ns}][it.obj.GetName()]
+		before := ""
+		if listed {
+			before = lm.resourceVersion
+		}
+		m.applyOne(ctx, it, before, opts)
+	})
+}
+
+func fail(it *item, err error) {
+	it.change.Action, it.change.Err = Failed, err
+}
+
+// listLive lists, metadata only, the objects of each (resource, namespace)
+// of the batch that may matter: under AdoptAll ours only, otherwise every
+// object of some ApplySet (to refuse other units' objects), and under
+// MustMatch every object (to refuse objects of no unit). exhaustive says
+// that an object missing from the lists does not exist. A LIST that fails
+// only costs the fast path for its objects.
+func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions) (map[listKey]map[string]liveMeta, bool) {
+	var keys []listKey
+	seen := map[listKey]bool{}
+	for _, it := range batch {
+		ns, gvr := it.resource()
+		k := listKey{gvr, ns}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	var sel string
+	switch opts.Policy {
+	case AdoptAll:
+		sel = labels.SelectorFromSet(labels.Set{inventory.LabelApplySetPartOf: opts.Inventory.Owner().ID}).String()
+	case MustMatch:
+		sel = ""
+	default:
+		req, _ := labels.NewRequirement(inventory.LabelApplySetPartOf, selection.Exists, nil)
+		sel = labels.NewSelector().Add(*req).String()
+	}
+	out := make(map[listKey]map[string]liveMeta, len(keys))
+	var mu sync.Mutex
+	allOK := true
+	forEach(ctx, len(keys), opts.Concurrency, func(ctx context.Context, i int) {
+		k := keys[i]
+		list, err := m.meta.Resource(k.gvr).Namespace(k.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			allOK = false
+			m.log.DebugContext(ctx, "list failed; applying its objects", "resource", k.gvr.String(), "namespace", k.namespace, "error", err)
+			return
+		}
+		objs := make(map[string]liveMeta, len(list.Items))
+		for _, o := range list.Items {
+			objs[o.Name] = liveMeta{resourceVersion: o.ResourceVersion, labels: o.Labels, annotations: o.Annotations}
+		}
+		out[k] = objs
+	})
+	return out, opts.Policy == MustMatch && allOK
+}
+
+// applyOne applies one object and records the outcome. before is the
+// object's resourceVersion when a LIST showed it. The server's answer says
+// whether the object was created (201); otherwise an unchanged
+// resourceVersion says the apply changed nothing.
+func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts ApplyOptions) {
+	c := it.change
+	ns, gvr := it.resource()
+	client := m.dyn.Resource(gvr).Namespace(ns)
+	var live *unstructured.Unstructured
+	if opts.DryRun || opts.ReportDrift {
+		got, err := client.Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			fail(it, fmt.Errorf("get %s: %w", it.entry, err))
+			return
+		default:
+			live, before = got, got.GetResourceVersion()
+		}
+	}
+	res, created, err := m.serverSideApply(ctx, gvr, it.obj, it.force, opts.DryRun)
+	takenOver := ""
+	if conflicts := fieldConflicts(err); len(conflicts) > 0 && opts.TakeOverConflicts && !it.force {
+		res, created, err = m.serverSideApply(ctx, gvr, it.obj, true, opts.DryRun)
+		takenOver = "took over field(s) from other managers: " + strings.Join(conflicts, "; ")
+	}
+	recreated := false
+	if err != nil {
+		if fields := immutableFields(err); len(fields) > 0 {
+			if !it.force {
+				fail(it, &ImmutableFieldError{Object: it.entry, Fields: fields, Err: err})
+				return
+			}
+			if opts.DryRun {
+				c.Action, c.Reason = Configured, "would be recreated: immutable field(s) "+strings.Join(fields, ", ")
+				return
+			}
+			if res, err = m.recreate(ctx, it, opts); err != nil {
+				fail(it, fmt.Errorf("recreate %s (immutable field(s) %s): %w", it.entry, strings.Join(fields, ", "), err))
+				return
+			}
+			recreated = true
+			c.Reason = "recreated: immutable field(s) " + strings.Join(fields, ", ") + " changed"
+		} else if conflicts := fieldConflicts(err); len(conflicts) > 0 {
+			fail(it, &FieldConflictError{Object: it.entry, Conflicts: conflicts, Err: err})
+			return
+		} else {
+			fail(it, fmt.Errorf("apply %s: %w", it.entry, err))
+			return
+		}
+	}
+	if !opts.DryRun {
+		c.Object.ResourceVersion = res.GetResourceVersion()
+	}
+	switch {
+	case recreated:
+		c.Action = Configured
+	case opts.DryRun && (live == nil || created):
+		c.Action, c.Reason = Created, "would be created"
+	case opts.DryRun:
+		c.Drift = Drift(live, res, it.ignore...)
+		if len(c.Drift) == 0 {
+			c.Action, c.Reason = Unchanged, "dry run shows no change"
+		} else {
+			c.Action, c.Reason = Configured, fmt.Sprintf("would change %d field(s)", len(c.Drift))
+		}
+	case created:
+		c.Action, c.Reason = Created, "applied"
+	case before == "":
+		c.Action, c.Reason = Configured, "applied (adopted)"
+	case res.GetResourceVersion() == before:
+		c.Action, c.Reason = Unchanged, "server-side apply changed nothing"
+	default:
+		c.Action, c.Reason = Configured, "applied"
+	}
+	if takenOver != "" {
+		c.Reason = takenOver
+	}
+	if live != nil && !opts.DryRun && opts.ReportDrift {
+		c.Drift = Drift(live, res, it.ignore...)
+	}
+}
+
+// immutableFields returns the fields an Invalid error says are immutable.
+func immutableFields(err error) []string {
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) {
+		return nil
+	}
+	var fields []string
+	if d := status.Status().Details; d != nil {
+		for _, c := range d.Causes {
+			if strings.Contains(c.Message, "immutable") {
+				fields = append(fields, c.Field)
+			}
+		}
+	}
+	if len(fields) == 0 && strings.Contains(err.Error(), "field is immutable") {
+		fields = append(fields, "(unnamed)")
+	}
+	return fields
+}
+
+// fieldConflicts returns the conflicts a server-side apply Conflict error
+// lists.
+func fieldConflicts(err error) []string {
+	var status apierrors.APIStatus
+	if !apierrors.IsConflict(err) || !errors.As(err, &status) {
+		return nil
+	}
+	var out []string
+	if d := status.Status().Details; d != nil {
+		for _, c := range d.Causes {
+			if c.Type == metav1.CauseTypeFieldManagerConflict {
+				out = append(out, c.Message+": "+c.Field)
+			}
+		}
+	}
+	return out
+}
+
+// recreate deletes the object, waits until it is gone and applies it again.
+func (m *Manager) recreate(ctx context.Context, it *item, opts ApplyOptions) (*unstructured.Unstructured, error) {
+	ns, gvr := it.resource()
+	client := m.dyn.Resource(gvr).Namespace(ns)
+	bg := metav1.DeletePropagationBackground
+	if err := client.Delete(ctx, it.obj.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("delete: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.WaitTimeout)
+	defer cancel()
+	for {
+		_, err := m.meta.Resource(gvr).Namespace(ns).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the old object to be gone: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	res, _, err := m.serverSideApply(ctx, gvr, it.obj, true, false)
+	return res, err
+}
+
+// secretStringData moves a core Secret's stringData into data (base64), as
+// the API server would: server-side apply does not see a change written
+// through stringData, and the drift report compares data.
+func secretStringData(obj *unstructured.Unstructured) error {
+	if gvk := obj.GroupVersionKind(); gvk.Group != "" || gvk.Kind != "Secret" {
+		return nil
+	}
+	sd, found, err := unstructured.NestedStringMap(obj.Object, "stringData")
+	if err != nil || !found {
+		return err
+	}
+	data, _, err := unstructured.NestedMap(obj.Object, "data")
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	for k, v := range sd {
+		data[k] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	unstructured.RemoveNestedField(obj.Object, "stringData")
+	return unstructured.SetNestedMap(obj.Object, data, "data")
+}
+
+// crdKinds returns the group-kinds the CRDs among items define.
+func crdKinds(items []*item) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, it := range items {
+		if it.obj.GroupVersionKind().GroupKind() != crdGK {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(it.obj.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(it.obj.Object, "spec", "names", "kind")
+		out[schema.GroupKind{Group: group, Kind: kind}] = true
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+package health_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/gitopskit/gitopskit/gitopstest"
+	"github.com/gitopskit/gitopskit/gitopstest/kubeassets"
+	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
+	"github.com/gitopskit/gitopskit/health"
+)
+
+// cluster is the simulated cluster shared by the package's tests:
+// Deployments roll out (and fail) there.
+var cluster *localcluster.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &cluster))
+}
+
+func dyn(t *testing.T) *dynamic.DynamicClient {
+	t.Helper()
+	d, err := dynamic.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func create(t *testing.T, gvr schema.GroupVersionResource, u *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	got, err := dyn(t).Resource(gvr).Namespace(u.GetNamespace()).Create(t.Context(), u, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+var deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+
+func deployment(name string, replicas int64, deadline int64, podLabels map[string]any) *unstructured.Unstructured {
+	labels := map[string]any{"app": name}
+	for k, v := range podLabels {
+		labels[k] = v
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": name, "namespace": "default"},
+		"spec": map[string]any{
+			"replicas":                replicas,
+			"progressDeadlineSeconds": deadline,
+			"selector":                map[string]any{"matchLabels": map[string]any{"app": name}},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": labels},
+				"spec":     map[string]any{"containers": []any{map[string]any{"name": "app", "image": "example.invalid/app:1"}}},
+			},
+		},
+	}}
+}
+
+func newWaiter(t *testing.T, checks ...health.CELCheck) *health.Waiter {
+	t.Helper()
+	w, err := health.NewWaiter(cluster.Config, health.WaiterOptions{Checks: checks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestWaitCurrent(t *testing.T) {
+	objs := []*unstructured.Unstructured{create(t, deployments, deployment("ready-a", 2, 60, nil)), create(t, deployments, deployment("ready-b", 1, 60, nil))}
+	t0 := time.Now()
+	res, err := newWaiter(t).Wait(t.Context(), objs, health.WaitOptions{Timeout: 90 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count(health.Current) != 2 {
+		t.Fatalf("result: %v", res.Objects)
+	}
+	t.Logf("2 deployments Current after %s", time.Since(t0).Round(time.Millisecond))
+}
+
+func TestWaitFailsFast(t *testing.T) {
+	failing := create(t, deployments, deployment("never-ready", 1, 5, map[string]any{kubeassets.NeverReadyLabel: "true"}))
+	ok := create(t, deployments, deployment("fine", 1, 60, nil))
+	const timeout = 3 * time.Minute
+	t0 := time.Now()
+	res, err := newWaiter(t).Wait(t.Context(), []*unstructured.Unstructured{ok, failing}, health.WaitOptions{Timeout: timeout})
+	elapsed := time.Since(t0)
+	var fe *health.FailedError
+	if !errors.As(err, &fe) || !errors.Is(err, health.ErrFailed) {
+		t.Fatalf("got %v, want a FailedError", err)
+	}
+	if len(fe.Failed) != 1 || fe.Failed[0].Object.Name != "never-ready" || !strings.Contains(fe.Failed[0].Message, "deadline") {
+		t.Fatalf("failed objects: %v", fe.Failed)
+	}
+	if elapsed > time.Minute {
+		t.Errorf("failure reported after %s; the deadline is 5 s", elapsed)
+	}
+	t.Logf("failed after %s: %v; all: %v", elapsed.Round(time.Millisecond), err, res.Objects)
+}
+
+func TestWaitTimeout(t *testing.T) {
+	stuck := create(t, deployments, deployment("stuck", 1, 600, map[string]any{kubeassets.NeverReadyLabel: "true"}))
+	_, err := newWaiter(t).Wait(t.Context(), []*unstructured.Unstructured{stuck}, health.WaitOptions{Timeout: 3 * time.Second})
+	var te *health.TimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, health.ErrTimeout) || len(te.Pending) != 1 || te.Pending[0].Status != health.InProgress {
+		t.Fatalf("got %v, want a TimeoutError with the deployment in progress", err)
+	}
+	t.Logf("%v", err)
+}
+
+func TestWaitCELCheck(t *testing.T) {
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets.example.gitopskit.io"},
+		"spec": map[string]any{
+			"group": "example.gitopskit.io", "scope": "Namespaced",
+			"names": map[string]any{"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	create(t, schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, crd)
+	gvr := schema.GroupVersionResource{Group: "example.gitopskit.io", Version: "v1", Resource: "widgets"}
+	var w1, w2 *unstructured.Unstructured
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		u := widget(nil)
+		u.SetNamespace("default")
+		u.SetName("w1")
+		var err error
+		if w1, err = dyn(t).Resource(gvr).Namespace("default").Create(t.Context(), u, metav1.CreateOptions{}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	u := widget(map[string]any{"phase": "Broken"})
+	u.SetNamespace("default")
+	u.SetName("w2")
+	w2 = create(t, gvr, u)
+
+	waiter := newWaiter(t, widgetCheck)
+	client := dyn(t).Resource(gvr).Namespace("default")
+	// w1 is in progress until someone sets its phase; Wait returns once
+	// it is Ready.
+	ready := w1.DeepCopy()
+	ready.Object["status"] = map[string]any{"phase": "Ready"}
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		_, _ = client.Update(t.Context(), ready, metav1.UpdateOptions{})
+	}()
+	res, err := waiter.Wait(t.Context(), []*unstructured.Unstructured{w1}, health.WaitOptions{Timeout: 30 * time.Second})
+	if err != nil || res.Objects[0].Status != health.Current {
+		t.Fatalf("w1: %v %v", res, err)
+	}
+	_, err = waiter.Wait(t.Context(), []*unstructured.Unstructured{w1, w2}, health.WaitOptions{Timeout: 30 * time.Second})
+	var fe *health.FailedError
+	if !errors.As(err, &fe) || fe.Failed[0].Object.Name != "w2" {
+		t.Fatalf("w2: %v, want it Failed", err)
+	}
+}

@@ -1,0 +1,135 @@
+package inventory_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitopskit/gitopskit/gitopstest"
+	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
+	"github.com/gitopskit/gitopskit/inventory"
+)
+
+// cluster is the bare API server shared by the package's tests.
+var cluster *localcluster.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	kc := kubernetes.NewForConfigOrDie(cluster.Config)
+	for _, kind := range []inventory.ParentKind{inventory.ParentSecret, inventory.ParentConfigMap} {
+		t.Run(string(kind), func(t *testing.T) {
+			name := "unit-" + strings.ToLower(string(kind))
+			store, err := inventory.NewStore(cluster.Config, inventory.StoreOptions{Name: name, Namespace: "default", Kind: kind})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv, err := store.Load(ctx)
+			if err != nil || inv.Len() != 0 || inv.ResourceVersion != "" {
+				t.Fatalf("load before save: %v %v", inv, err)
+			}
+			inv = bigInventory(10_000)
+			inv.Entries = append(inv.Entries, inventory.Entry{Version: "v1", Kind: "Namespace", Name: "team-x"})
+			if err := store.Save(ctx, &inv); err != nil {
+				t.Fatal(err)
+			}
+			if inv.ResourceVersion == "" {
+				t.Fatal("Save did not record the resourceVersion")
+			}
+			back, err := store.Load(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !inventory.Equal(back, inv) || back.ResourceVersion != inv.ResourceVersion {
+				t.Fatalf("loaded %d entries (rv %s), saved %d (rv %s)", back.Len(), back.ResourceVersion, inv.Len(), inv.ResourceVersion)
+			}
+
+			// The parent follows the ApplySet convention.
+			var meta metav1.ObjectMeta
+			if kind == inventory.ParentSecret {
+				s, err := kc.CoreV1().Secrets("default").Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				meta = s.ObjectMeta
+			} else {
+				c, err := kc.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				meta = c.ObjectMeta
+			}
+			if meta.Labels[inventory.LabelApplySetID] != inventory.ApplySetID(name, "default", string(kind), "") {
+				t.Errorf("parent labels: %v", meta.Labels)
+			}
+			if got := meta.Annotations[inventory.AnnotationApplySetGroupKinds]; got != "ConfigMap,Deployment.apps,Namespace,Secret,Service" {
+				t.Errorf("contains-group-kinds: %q", got)
+			}
+			if !strings.HasPrefix(meta.Annotations[inventory.AnnotationApplySetTooling], "gitopskit/") {
+				t.Errorf("tooling: %v", meta.Annotations)
+			}
+			if !strings.Contains(meta.Annotations[inventory.AnnotationApplySetNamespaces], "team-07") {
+				t.Errorf("additional-namespaces: %q", meta.Annotations[inventory.AnnotationApplySetNamespaces])
+			}
+
+			// A writer holding an old version gets a typed conflict.
+			stale := back
+			stale.ResourceVersion = "1"
+			var ce *inventory.ConflictError
+			if err := store.Save(ctx, &stale); !errors.As(err, &ce) || !errors.Is(err, inventory.ErrConflict) {
+				t.Fatalf("stale save: %v, want a ConflictError", err)
+			}
+			fresh := inventory.Inventory{}
+			if err := store.Save(ctx, &fresh); !errors.Is(err, inventory.ErrConflict) {
+				t.Fatalf("second create: %v, want a ConflictError", err)
+			}
+			if err := store.Delete(ctx, back); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestStoreRefusesForeignParent(t *testing.T) {
+	ctx := t.Context()
+	kc := kubernetes.NewForConfigOrDie(cluster.Config)
+	id := inventory.ApplySetID("foreign", "default", "Secret", "")
+	tests := []struct {
+		name   string
+		labels map[string]string
+		ann    map[string]string
+	}{
+		{"another tool", map[string]string{inventory.LabelApplySetID: id}, map[string]string{inventory.AnnotationApplySetTooling: "kubectl/v1.37.2"}},
+		{"not an applyset", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: "default", Labels: tt.labels, Annotations: tt.ann}}
+			if _, err := kc.CoreV1().Secrets("default").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := kc.CoreV1().Secrets("default").Delete(ctx, "foreign", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					t.Error(err)
+				}
+			})
+			store, err := inventory.NewStore(cluster.Config, inventory.StoreOptions{Name: "foreign", Namespace: "default"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fe *inventory.ForeignToolError
+			if _, err := store.Load(ctx); !errors.As(err, &fe) {
+				t.Fatalf("load: %v, want a ForeignToolError", err)
+			}
+		})
+	}
+}
