@@ -1,0 +1,239 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// exampleRepo starts a local Git server with one repository: two commits
+// on main and a tag v1.0.0 on the first. The commits are deterministic.
+func exampleRepo(ctx context.Context) (*gitserver.Server, *gitserver.Repo, error) {
+	srv, err := gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	repo, err := srv.CreateRepo(ctx, "team/app")
+	if err == nil {
+		var first string
+		first, err = repo.Commit(ctx, gitserver.CommitOptions{Files: map[string]string{
+			"deploy/app.yaml": "replicas: 1\n", "README.md": "docs\n", ".sourceignore": "*.md\n",
+		}})
+		if err == nil {
+			_, err = repo.Tag(ctx, "v1.0.0", first)
+		}
+		if err == nil {
+			_, err = repo.Commit(ctx, gitserver.CommitOptions{Files: map[string]string{"deploy/app.yaml": "replicas: 2\n"}})
+		}
+	}
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return srv, repo, nil
+}
+
+// Fetch the default branch into a cache, then ask again with the revision
+// seen: the second call costs one request and reports Unchanged.
+func ExampleFetch() {
+	ctx := context.Background()
+	srv, repo, err := exampleRepo(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "source-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	cache, err := source.NewCache(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := source.Fetch(ctx, repo.HTTPURL(), source.Options{Cache: cache})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a := res.Artifact
+	fmt.Println("revision:", a.Revision)
+	fmt.Println("digest:", a.Digest)
+	b, _ := os.ReadFile(filepath.Join(a.Dir, "deploy", "app.yaml"))
+	fmt.Printf("deploy/app.yaml: %s", b)
+	_, err = os.Stat(filepath.Join(a.Dir, "README.md"))
+	fmt.Println("README.md ignored:", os.IsNotExist(err))
+
+	res, err = source.Fetch(ctx, repo.HTTPURL(), source.Options{Cache: cache, LastRevision: a.Revision})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("unchanged:", res.Unchanged, res.Artifact == nil)
+	// Output:
+	// revision: main@sha1:a5854f1d8073c3283c9af9b913e5ce04afffdf86
+	// digest: sha256:fd0006c3d9a066ddc934310f638477abd324f6ab9b95872201caa5939ea0a286
+	// deploy/app.yaml: replicas: 2
+	// README.md ignored: true
+	// unchanged: true true
+}
+
+// Pick the highest tag in a semantic version range, without a cache.
+func ExampleFetch_semVer() {
+	ctx := context.Background()
+	srv, repo, err := exampleRepo(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "source-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	res, err := source.Fetch(ctx, repo.HTTPURL(), source.Options{
+		Ref: source.Ref{SemVer: ">=1.0.0 <2.0.0"},
+		Dir: dir,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Artifact.Revision)
+	b, _ := os.ReadFile(filepath.Join(dir, "deploy", "app.yaml"))
+	fmt.Printf("%s", b)
+	// Output:
+	// v1.0.0@sha1:94ab024b964fd348f33c271bd9859b0e459c6cbd
+	// replicas: 1
+}
+
+// Ask which commit a branch is at, without fetching anything.
+func ExampleResolve() {
+	ctx := context.Background()
+	srv, repo, err := exampleRepo(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+
+	rev, err := source.Resolve(ctx, repo.HTTPURL(), source.Ref{Branch: "main"}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(rev)
+	_, err = source.Resolve(ctx, repo.HTTPURL(), source.Ref{Branch: "nope"}, nil)
+	fmt.Println(errors.Is(err, source.ErrRefNotFound))
+	// Output:
+	// main@sha1:a5854f1d8073c3283c9af9b913e5ce04afffdf86
+	// true
+}
+
+// Build credentials from the data of a Kubernetes Secret.
+func ExampleAuthFromSecretData() {
+	auth, err := source.AuthFromSecretData(map[string][]byte{
+		"identity":    []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n..."),
+		"known_hosts": []byte("github.com ssh-ed25519 AAAA..."),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(auth)
+	// Output:
+	// [ssh-key known-hosts]
+}
+
+func ExampleParseRevision() {
+	for _, rev := range []string{
+		"main@sha1:0123456789abcdef0123456789abcdef01234567",
+		"refs/pull/1/head@sha1:0123456789abcdef0123456789abcdef01234567",
+		"sha1:0123456789abcdef0123456789abcdef01234567",
+	} {
+		ref, commit, err := source.ParseRevision(rev)
+		fmt.Printf("%q %s %v\n", ref, commit[:7], err)
+	}
+	// Output:
+	// "main" 0123456 <nil>
+	// "refs/pull/1/head" 0123456 <nil>
+	// "" 0123456 <nil>
+}
+
+// The digest depends on paths, contents, the executable bit and symlink
+// targets only.
+func ExampleDirDigest() {
+	dir, err := os.MkdirTemp("", "digest-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	_ = os.WriteFile(filepath.Join(dir, "app.yaml"), []byte("replicas: 1\n"), 0o644)
+	_ = os.Symlink("app.yaml", filepath.Join(dir, "link"))
+
+	digest, size, err := source.DirDigest(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(digest, size)
+	// Output:
+	// sha256:63db49886be2c1783cd302e7424a8c06d23be96caaf19891c5d8ce831610f75d 12
+}
+
+// Remove the artifacts no fetch has handed out for a while; the clones
+// stay, so the next fetch of a pruned revision transfers nothing.
+func ExampleCache_Prune() {
+	ctx := context.Background()
+	srv, repo, err := exampleRepo(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "source-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	cache, err := source.NewCache(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := source.Fetch(ctx, repo.HTTPURL(), source.Options{Cache: cache}); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	removed, err := cache.Prune(ctx, time.Hour)
+	fmt.Println("older than an hour:", removed, err)
+	removed, err = cache.Prune(ctx, 0)
+	fmt.Println("all:", removed, err)
+
+	res, err := source.Fetch(ctx, repo.HTTPURL(), source.Options{Cache: cache})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("bytes fetched again:", res.FetchedBytes)
+	// Output:
+	// older than an hour: 0 <nil>
+	// all: 1 <nil>
+	// bytes fetched again: 0
+}
