@@ -1,8 +1,47 @@
-// Package reconcile runs units (a source, a path, build and apply options and
-// dependencies) once or on an interval, in dependency order, and reports for
-// each unit and for the whole configuration whether the cluster complies with
-// Git.
+// Package reconcile runs units (a path of a Git source, built, applied,
+// pruned and checked as a whole) once or on an interval, in dependency order,
+// and reports for each unit and for the whole configuration whether the
+// cluster complies with Git.
 //
-// Status: designed, not yet implemented; this file reserves the package and
-// states its job (see the project's issue tracker).
+// # Configurations and units
+//
+// A [Configuration] holds [Source]s (Git repositories at a reference) and
+// [Unit]s (the equivalent of Flux Kustomizations: a source path, kustomize
+// options, dependsOn, prune, wait, timeout, interval). [New] validates it:
+// unknown sources, duplicate names, dependency cycles (the error names the
+// cycle) and missing dependencies are a [*ConfigError].
+//
+// # Running
+//
+// [Reconciler.Run] reconciles every unit once. Units of one dependency level
+// run in parallel; each source is asked once whether it moved (one ls-remote
+// round trip) and fetched only when it did; a unit starts only when all its
+// dependencies are Ready at the same revision of a shared source. Each unit:
+//
+//  1. builds its path with package build (cached by artifact digest, so an
+//     unchanged revision is not rebuilt);
+//  2. checks the configuration's [Tenancy] (namespaces, cluster-scoped
+//     objects) before anything is applied;
+//  3. applies with package apply, recording what it applied in an inventory
+//     kept in the configuration's namespace; fields another manager took
+//     (drift) are taken back and named in the change set;
+//  4. prunes objects that left Git, when asked, and only after a
+//     successful build and apply; a build with no objects never prunes a
+//     unit's objects unless the unit allows it;
+//  5. waits for the objects to be healthy, when asked.
+//
+// # Compliance
+//
+// [Reconciler.Status] returns a [Status]: per unit a [Phase] (Ready,
+// NotReady, Pending, Suspended) with a reason and message, the last applied
+// and attempted revisions and what the last reconcile did. A configuration
+// is compliant when every unit is Ready. [Status.WriteTable] renders it for
+// terminals. [Options.OnEvent] receives progress per unit and stage.
+//
+// # Tenancy
+//
+// A configuration for a team can be limited to namespaces (objects elsewhere
+// and cluster-scoped objects are refused with a [*PolicyError] before
+// anything is applied) and can impersonate a service account, so that RBAC
+// bounds what its units can do.
 package reconcile

@@ -1,0 +1,205 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/build"
+	"github.com/gitopskit/gitopskit/depgraph"
+	"github.com/gitopskit/gitopskit/health"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// Configuration is what one team reconciles: Git sources and the units built
+// from them. It is the equivalent of a set of Flux GitRepository and
+// Kustomization objects.
+type Configuration struct {
+	// Name identifies the configuration; it prefixes the names of its
+	// records. Required.
+	Name string
+	// Namespace holds the configuration's records: one inventory per unit.
+	// It is created if missing. Default "gitopskit-system".
+	Namespace string
+	// Sources are the Git repositories the units build from.
+	Sources []Source
+	// Units are reconciled in dependency order.
+	Units []Unit
+	// Tenancy, when set, restricts what the units may change; see [Tenancy].
+	Tenancy *Tenancy
+}
+
+// Source is a Git repository at a reference.
+type Source struct {
+	// Name is how units refer to the source. Required.
+	Name string
+	// URL is https://, http://, ssh://, scp-like git@host:path or file://.
+	URL string
+	// Ref selects the revision (branch, tag, semver range, commit or name).
+	Ref source.Ref
+	// Auth holds credentials; nil means anonymous.
+	Auth *source.Auth
+	// Ignore holds extra ignore patterns (gitignore syntax).
+	Ignore []string
+	// Verify, when set, requires a valid commit or tag signature.
+	Verify *source.Verification
+}
+
+// Unit is one path of a source, built, applied, pruned and checked as a
+// whole: the equivalent of a Flux Kustomization.
+type Unit struct {
+	// Name identifies the unit in the configuration. Required; a DNS label.
+	Name string
+	// Source names one of the configuration's sources. It may be left
+	// empty when there is exactly one.
+	Source string
+	// Path is the directory in the source to build ("" or "." for the root).
+	Path string
+	// Build are kustomize options: target namespace, name prefix, patches,
+	// images, substitution and so on.
+	Build build.KustomizeOptions
+	// DependsOn names units that must be Ready (at the same revision, when
+	// they share the source) before this one is applied.
+	DependsOn []string
+	// Prune deletes objects that left Git.
+	Prune bool
+	// AllowEmpty lets a build with no objects prune everything the unit
+	// applied before. Without it such a build is refused: a commit that
+	// deletes a unit's files by accident must not wipe its objects.
+	AllowEmpty bool
+	// Wait waits for every applied object to be healthy before the unit is
+	// Ready. Without it a unit is Ready once applied.
+	Wait bool
+	// Timeout bounds the apply, prune and wait. Default 5 minutes.
+	Timeout time.Duration
+	// Interval is how often [Reconciler.Start] reconciles the unit (and
+	// puts drift back). Default 5 minutes.
+	Interval time.Duration
+	// RetryInterval is how soon a failed unit is retried. Default Interval.
+	RetryInterval time.Duration
+	// Suspend leaves the unit alone.
+	Suspend bool
+	// Force deletes and recreates objects whose immutable fields changed.
+	// Fields another field manager took (drift) are always taken back, and
+	// the change names them.
+	Force bool
+	// Policy says which existing objects the unit may take over.
+	// Default [apply.AdoptIfNoInventory].
+	Policy apply.Policy
+	// ServiceAccountName, when set, makes the unit apply and prune as that
+	// service account of the configuration's namespace (impersonation), so
+	// RBAC limits what it can do. Overrides [Tenancy.ServiceAccountName].
+	ServiceAccountName string
+	// HealthChecks are CEL checks for custom resources.
+	HealthChecks []health.CELCheck
+	// Ignore rules leave fields that other controllers manage alone.
+	Ignore []apply.IgnoreRule
+}
+
+// Tenancy restricts a configuration to its team's part of the cluster.
+type Tenancy struct {
+	// Namespaces the units may write to. Objects in other namespaces are
+	// refused before anything is applied.
+	Namespaces []string
+	// AllowClusterScoped lets units apply cluster-scoped objects
+	// (Namespaces, CRDs, ClusterRoles...). Off by default for tenants.
+	AllowClusterScoped bool
+	// ServiceAccountName is impersonated by every unit that does not name
+	// its own; see [Unit.ServiceAccountName].
+	ServiceAccountName string
+}
+
+// Defaults.
+const (
+	DefaultNamespace = "gitopskit-system"
+	DefaultTimeout   = 5 * time.Minute
+	DefaultInterval  = 5 * time.Minute
+)
+
+// ErrInvalidConfiguration matches every error [New] returns for a
+// configuration that cannot be reconciled.
+var ErrInvalidConfiguration = errors.New("invalid configuration")
+
+// ConfigError says what is wrong with a configuration. It wraps
+// [ErrInvalidConfiguration] and, for dependency problems, the depgraph error
+// (errors.As finds *depgraph.CycleError[string] and
+// *depgraph.MissingDependencyError[string]).
+type ConfigError struct {
+	Configuration string
+	Err           error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("reconcile: configuration %q: %v", e.Configuration, e.Err)
+}
+
+// Unwrap returns the cause and ErrInvalidConfiguration.
+func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidConfiguration, e.Err} }
+
+// normalize fills defaults, validates the configuration and returns its
+// dependency levels.
+func (c *Configuration) normalize() ([][]string, error) {
+	fail := func(err error) ([][]string, error) { return nil, &ConfigError{Configuration: c.Name, Err: err} }
+	if msgs := validation.IsDNS1123Subdomain(c.Name); c.Name == "" || len(msgs) > 0 {
+		return fail(fmt.Errorf("name %q: must be a DNS subdomain", c.Name))
+	}
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	if msgs := validation.IsDNS1123Label(c.Namespace); len(msgs) > 0 {
+		return fail(fmt.Errorf("namespace %q: %v", c.Namespace, msgs))
+	}
+	if len(c.Units) == 0 {
+		return fail(errors.New("no units"))
+	}
+	sources := map[string]bool{}
+	for _, s := range c.Sources {
+		if s.Name == "" || s.URL == "" {
+			return fail(fmt.Errorf("source %q: name and url are required", s.Name))
+		}
+		if sources[s.Name] {
+			return fail(fmt.Errorf("source %q defined twice", s.Name))
+		}
+		if err := s.Ref.Validate(); err != nil {
+			return fail(fmt.Errorf("source %q: %w", s.Name, err))
+		}
+		sources[s.Name] = true
+	}
+	g := depgraph.New[string]()
+	for i := range c.Units {
+		u := &c.Units[i]
+		if msgs := validation.IsDNS1123Label(u.Name); len(msgs) > 0 {
+			return fail(fmt.Errorf("unit %q: name must be a DNS label: %v", u.Name, msgs))
+		}
+		if g.Has(u.Name) {
+			return fail(fmt.Errorf("unit %q defined twice", u.Name))
+		}
+		if u.Source == "" && len(c.Sources) == 1 {
+			u.Source = c.Sources[0].Name
+		}
+		if !sources[u.Source] {
+			return fail(fmt.Errorf("unit %q: unknown source %q", u.Name, u.Source))
+		}
+		if u.Timeout <= 0 {
+			u.Timeout = DefaultTimeout
+		}
+		if u.Interval <= 0 {
+			u.Interval = DefaultInterval
+		}
+		if u.RetryInterval <= 0 {
+			u.RetryInterval = u.Interval
+		}
+		if u.ServiceAccountName == "" && c.Tenancy != nil {
+			u.ServiceAccountName = c.Tenancy.ServiceAccountName
+		}
+		g.Add(u.Name, u.DependsOn...)
+	}
+	levels, err := g.Levels()
+	if err != nil {
+		return fail(err)
+	}
+	return levels, nil
+}

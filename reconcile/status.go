@@ -1,0 +1,173 @@
+package reconcile
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Phase is where a unit stands with respect to Git.
+type Phase string
+
+// The phases. Only [PhaseReady] is compliant.
+const (
+	// PhaseReady: the unit's objects match its last fetched revision and are
+	// healthy. Compliant.
+	PhaseReady Phase = "Ready"
+	// PhaseNotReady: the last reconcile failed (fetch, build, apply, prune or
+	// health); the reason says which. Non-compliant.
+	PhaseNotReady Phase = "NotReady"
+	// PhasePending: the unit has not been reconciled, because it has not run
+	// yet or because a dependency is not Ready. Non-compliant.
+	PhasePending Phase = "Pending"
+	// PhaseSuspended: the unit is suspended and left alone. Non-compliant,
+	// since nothing vouches for its objects.
+	PhaseSuspended Phase = "Suspended"
+)
+
+// Reasons for a unit's phase, stable strings callers may branch on.
+const (
+	ReasonSucceeded          = "ReconciliationSucceeded"
+	ReasonDependencyNotReady = "DependencyNotReady"
+	ReasonFetchFailed        = "FetchFailed"
+	ReasonBuildFailed        = "BuildFailed"
+	ReasonPolicyViolation    = "PolicyViolation"
+	ReasonApplyFailed        = "ApplyFailed"
+	ReasonPruneFailed        = "PruneFailed"
+	ReasonHealthCheckFailed  = "HealthCheckFailed"
+	ReasonSuspended          = "Suspended"
+	ReasonNotReconciled      = "NotReconciledYet"
+)
+
+// Counts summarise what a reconcile did to a unit's objects.
+type Counts struct {
+	Created, Configured, Unchanged, Deleted, Skipped int
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("%d created, %d configured, %d unchanged, %d pruned, %d skipped",
+		c.Created, c.Configured, c.Unchanged, c.Deleted, c.Skipped)
+}
+
+// UnitStatus is the compliance state of one unit.
+type UnitStatus struct {
+	Name      string
+	Phase     Phase
+	Reason    string // one of the Reason constants
+	Message   string // human-readable detail
+	DependsOn []string
+	// LastAppliedRevision is the revision whose objects were last applied
+	// successfully and found healthy; LastAttemptedRevision the revision the
+	// last reconcile worked on (they differ when it failed).
+	LastAppliedRevision   string
+	LastAttemptedRevision string
+	Counts                Counts
+	Objects               int // objects in the unit's inventory
+	LastReconciled        time.Time
+	Duration              time.Duration
+}
+
+// Compliant reports whether the unit is Ready.
+func (s UnitStatus) Compliant() bool { return s.Phase == PhaseReady }
+
+// Status is the compliance state of a configuration: compliant only when
+// every unit is.
+type Status struct {
+	Units []UnitStatus // in dependency order
+}
+
+// Compliant reports whether every unit is Ready.
+func (s Status) Compliant() bool {
+	for _, u := range s.Units {
+		if !u.Compliant() {
+			return false
+		}
+	}
+	return len(s.Units) > 0
+}
+
+// Unit returns the status of the named unit.
+func (s Status) Unit(name string) (UnitStatus, bool) {
+	for _, u := range s.Units {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return UnitStatus{}, false
+}
+
+// String renders a one-line summary such as
+// "compliant: 3/3 units ready" or "non-compliant: 1/3 units ready; apps-dev NotReady (HealthCheckFailed)".
+func (s Status) String() string {
+	ready := 0
+	var bad []string
+	for _, u := range s.Units {
+		if u.Compliant() {
+			ready++
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("%s %s (%s)", u.Name, u.Phase, u.Reason))
+	}
+	state := "compliant"
+	if !s.Compliant() {
+		state = "non-compliant"
+	}
+	line := fmt.Sprintf("%s: %d/%d units ready", state, ready, len(s.Units))
+	if len(bad) > 0 {
+		line += "; " + strings.Join(bad, ", ")
+	}
+	return line
+}
+
+// WriteTable writes the status as a table for terminals: unit, phase,
+// revision, object counts, dependencies and the reason when not Ready.
+func (s Status) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "UNIT\tREADY\tREVISION\tOBJECTS\tCREATED\tCONFIGURED\tPRUNED\tDEPENDS ON\tMESSAGE")
+	for _, u := range s.Units {
+		rev := u.LastAppliedRevision
+		if rev == "" {
+			rev = u.LastAttemptedRevision
+		}
+		msg := u.Message
+		if u.Phase == PhaseReady {
+			msg = ""
+		}
+		deps := strings.Join(u.DependsOn, ",")
+		if deps == "" {
+			deps = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", u.Name, readyColumn(u), shortRevision(rev),
+			u.Objects, u.Counts.Created, u.Counts.Configured, u.Counts.Deleted, deps, oneLine(msg))
+	}
+	return tw.Flush()
+}
+
+func readyColumn(u UnitStatus) string {
+	if u.Phase == PhaseReady {
+		return "True"
+	}
+	return fmt.Sprintf("%s (%s)", u.Phase, u.Reason)
+}
+
+// shortRevision abbreviates the commit of "ref@sha1:<hex>" to 12 digits.
+func shortRevision(rev string) string {
+	i := strings.LastIndex(rev, ":")
+	if i < 0 || len(rev)-i-1 <= 12 {
+		if rev == "" {
+			return "-"
+		}
+		return rev
+	}
+	return rev[:i+13]
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
