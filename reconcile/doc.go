@@ -38,6 +38,16 @@
 // is compliant when every unit is Ready. [Status.WriteTable] renders it for
 // terminals. [Options.OnEvent] receives progress per unit and stage.
 //
+// # Records
+//
+// The configuration's records live in its namespace (created if missing):
+// one inventory per unit (Secret "<configuration>-<unit>", a kubectl ApplySet
+// parent) and a ConfigMap "<configuration>-status" with each unit's last
+// status. A new process picks the revisions up from it, and a unit that left
+// the configuration is cleaned up on the next Run or Start: its objects are
+// deleted when it pruned and orphaned (left, without our labels) when it did
+// not, then its inventory is removed.
+//
 // # Tenancy
 //
 // A configuration for a team can be limited to namespaces (objects elsewhere

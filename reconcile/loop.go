@@ -24,6 +24,9 @@ func (r *Reconciler) Start(ctx context.Context) error {
 			dependents[dep] = append(dependents[dep], name)
 		}
 	}
+	if err := r.ensureNamespace(ctx); err == nil {
+		r.removeUnits(ctx)
+	}
 	var wg sync.WaitGroup
 	for name := range r.units {
 		wg.Go(func() { r.loopUnit(ctx, name, wake, dependents[name]) })
@@ -53,6 +56,9 @@ func (r *Reconciler) loopUnit(ctx context.Context, name string, wake map[string]
 		after := r.runUnit(ctx, st, r.fetch)
 		if ctx.Err() != nil {
 			return
+		}
+		if err := r.saveRecord(ctx); err != nil {
+			r.emit(Event{Unit: name, Stage: StageDone, Message: err.Error(), Err: err})
 		}
 		if after.Phase == PhaseReady && (before.Phase != PhaseReady || before.LastAppliedRevision != after.LastAppliedRevision) {
 			for _, d := range dependents {

@@ -59,6 +59,10 @@ type Reconciler struct {
 	nsMu      sync.Mutex
 	nsEnsured bool
 
+	recMu     sync.Mutex // guards recLoaded and removed
+	recLoaded bool
+	removed   map[string]recordUnit // units in the record, not in the configuration
+
 	mu       sync.Mutex // guards managers and waiters
 	managers map[string]*apply.Manager
 	waiters  map[string]*health.Waiter

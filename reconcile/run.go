@@ -33,6 +33,14 @@ func (r *Reconciler) Run(ctx context.Context) (Status, error) {
 		f.once.Do(func() { f.artifact, f.err = r.fetch(ctx, name) })
 		return f.artifact, f.err
 	}
+	if err := r.ensureNamespace(ctx); err == nil {
+		r.removeUnits(ctx)
+		defer func() {
+			if err := r.saveRecord(context.WithoutCancel(ctx)); err != nil {
+				r.emit(Event{Stage: StageDone, Message: err.Error(), Err: err})
+			}
+		}()
+	}
 	for _, level := range r.levels {
 		var wg sync.WaitGroup
 		for _, name := range level {
