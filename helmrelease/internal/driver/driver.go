@@ -1,0 +1,155 @@
+// Package driver is the seam between package helmrelease and the Helm
+// library: helmrelease decides what to do with a release (install, upgrade,
+// roll back, uninstall, leave alone) and a [Driver] does it. Only the
+// implementation in package helmv3 imports Helm, so moving to another Helm
+// major version means writing one more implementation of this small
+// interface, not touching the lifecycle logic.
+//
+// The types here are plain values: a [Chart] loaded from disk, a [Release]
+// record as stored by Helm, and option structs for the actions.
+package driver
+
+import (
+	"context"
+	"time"
+)
+
+// Status is the status of a release revision, with Helm's spelling.
+type Status string
+
+// Revision statuses, as Helm stores them.
+const (
+	StatusUnknown         Status = "unknown"
+	StatusDeployed        Status = "deployed"
+	StatusUninstalled     Status = "uninstalled"
+	StatusSuperseded      Status = "superseded"
+	StatusFailed          Status = "failed"
+	StatusUninstalling    Status = "uninstalling"
+	StatusPendingInstall  Status = "pending-install"
+	StatusPendingUpgrade  Status = "pending-upgrade"
+	StatusPendingRollback Status = "pending-rollback"
+)
+
+// IsPending reports whether s is an in-progress status: a revision left in
+// it by a process that stopped holds the release's lock.
+func (s Status) IsPending() bool {
+	return s == StatusPendingInstall || s == StatusPendingUpgrade || s == StatusPendingRollback
+}
+
+// Chart is a chart loaded from a directory or an archive on disk.
+type Chart struct {
+	// Path is where the chart was loaded from; actions load it again from
+	// there, so that each gets a fresh copy.
+	Path       string
+	Name       string
+	Version    string
+	AppVersion string
+	// Digest is "sha256:<hex>" over the chart's content as loaded
+	// (metadata, values, schema, templates, files, subcharts), the same for
+	// a chart directory and its packaged archive.
+	Digest string
+	// HasCRDs reports whether the chart (or a subchart) has a crds/ folder.
+	HasCRDs bool
+}
+
+// Release is one revision of a release as stored by Helm.
+type Release struct {
+	Name         string
+	Namespace    string
+	Revision     int
+	Status       Status
+	Description  string
+	ChartName    string
+	ChartVersion string
+	AppVersion   string
+	// Labels are the release's custom labels (stored with the record).
+	Labels   map[string]string
+	Updated  time.Time
+	Manifest string
+	// Values are the values the caller supplied for this revision.
+	Values map[string]any
+}
+
+// ActionOptions configure an install or upgrade.
+type ActionOptions struct {
+	Timeout      time.Duration
+	Wait         bool
+	WaitForJobs  bool
+	DisableHooks bool
+	// SkipCRDs keeps Helm from installing the chart's crds/ folder (the
+	// caller handles CRDs with [Driver.ApplyCRDs], or skips them).
+	SkipCRDs bool
+	// Replace lets an install reuse the name of an uninstalled release whose
+	// history was kept.
+	Replace bool
+	// Force makes an upgrade replace objects it cannot patch.
+	Force bool
+	// MaxHistory bounds the stored revisions (0: unlimited).
+	MaxHistory int
+	// Labels are stored with the release record. On upgrade they are merged
+	// into the previous record's labels; a value "null" removes a label.
+	Labels map[string]string
+	// CommonLabels are added to every rendered object.
+	CommonLabels map[string]string
+	Description  string
+}
+
+// RollbackOptions configure a rollback.
+type RollbackOptions struct {
+	Timeout      time.Duration
+	Wait         bool
+	WaitForJobs  bool
+	DisableHooks bool
+	Force        bool
+	MaxHistory   int
+}
+
+// UninstallOptions configure an uninstall.
+type UninstallOptions struct {
+	Timeout      time.Duration
+	Wait         bool
+	DisableHooks bool
+	// KeepHistory marks the release uninstalled but keeps its records.
+	KeepHistory bool
+	Description string
+}
+
+// Mark rewrites fields of a stored revision. Empty fields are left as they
+// are; Labels are merged in (a value "" removes a label).
+type Mark struct {
+	Status      Status
+	Description string
+	Labels      map[string]string
+}
+
+// Driver runs Helm actions for the releases of one namespace (the
+// namespace the records are stored in and the release's target namespace).
+type Driver interface {
+	// LoadChart loads and validates a chart directory or archive.
+	LoadChart(path string) (*Chart, error)
+	// Render renders ch with values without contacting the cluster, to
+	// report template and schema errors before any action starts.
+	Render(ch *Chart, name string, values map[string]any) error
+	// History returns the release's stored revisions, newest first, and an
+	// empty slice when there is none.
+	History(ctx context.Context, name string) ([]*Release, error)
+	// Install installs ch as release name.
+	Install(ctx context.Context, name string, ch *Chart, values map[string]any, opts ActionOptions) (*Release, error)
+	// Upgrade upgrades release name to ch.
+	Upgrade(ctx context.Context, name string, ch *Chart, values map[string]any, opts ActionOptions) (*Release, error)
+	// Rollback rolls release name back to revision.
+	Rollback(ctx context.Context, name string, revision int, opts RollbackOptions) error
+	// Uninstall uninstalls release name.
+	Uninstall(ctx context.Context, name string, opts UninstallOptions) error
+	// Test runs the release's test hooks.
+	Test(ctx context.Context, name string, timeout time.Duration) error
+	// Mark rewrites a stored revision (to unlock a stuck release, or to
+	// record that an attempt failed).
+	Mark(ctx context.Context, name string, revision int, m Mark) error
+	// EnsureNamespace creates the driver's namespace if it does not exist.
+	EnsureNamespace(ctx context.Context) error
+	// ApplyCRDs creates the CRDs of ch's crds/ folders that do not exist,
+	// replaces those that do when replace is set, and waits until they are
+	// established.
+	ApplyCRDs(ctx context.Context, ch *Chart, replace bool, timeout time.Duration) error
+}

@@ -1,0 +1,192 @@
+package helmv3
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	hrdriver "github.com/gitopskit/gitopskit/helmrelease/internal/driver"
+)
+
+// LoadChart implements [hrdriver.Driver].
+func (d *Driver) LoadChart(path string) (*hrdriver.Chart, error) { return LoadChart(path) }
+
+// LoadChart loads and validates the chart directory or archive at path.
+func LoadChart(path string) (*hrdriver.Chart, error) {
+	c, err := loadChart(path)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := chartDigest(c)
+	if err != nil {
+		return nil, err
+	}
+	return &hrdriver.Chart{
+		Path:       path,
+		Name:       c.Metadata.Name,
+		Version:    c.Metadata.Version,
+		AppVersion: c.Metadata.AppVersion,
+		Digest:     digest,
+		HasCRDs:    len(c.CRDObjects()) > 0,
+	}, nil
+}
+
+func loadChart(path string) (*chart.Chart, error) {
+	c, err := loader.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid chart: %w", err)
+	}
+	if c.Metadata.Dependencies != nil {
+		if err := checkDependencies(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// checkDependencies reports dependencies declared in Chart.yaml that are
+// not vendored in charts/: fetching them is the chart's packager's job.
+func checkDependencies(c *chart.Chart) error {
+	have := map[string]bool{}
+	for _, dep := range c.Dependencies() {
+		have[dep.Name()] = true
+	}
+	for _, dep := range c.Metadata.Dependencies {
+		if !have[dep.Name] {
+			return fmt.Errorf("invalid chart: dependency %q is not in charts/ (package the chart with its dependencies)", dep.Name)
+		}
+	}
+	return nil
+}
+
+// chartDigest is sha256 over the chart's content as Helm loads it:
+// metadata, default values, schema, templates and other files (sorted by
+// name), and the digests of its subcharts. It does not depend on how
+// Chart.yaml is formatted, so a chart directory and the archive `helm
+// package` makes of it have the same digest.
+func chartDigest(c *chart.Chart) (string, error) {
+	type file struct {
+		Name string `json:"name"`
+		Data []byte `json:"data"`
+	}
+	sorted := func(files []*chart.File) []file {
+		out := make([]file, 0, len(files))
+		for _, f := range files {
+			out = append(out, file{f.Name, f.Data})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out
+	}
+	var deps []string
+	for _, d := range c.Dependencies() {
+		dd, err := chartDigest(d)
+		if err != nil {
+			return "", err
+		}
+		deps = append(deps, dd)
+	}
+	sort.Strings(deps)
+	b, err := json.Marshal(struct {
+		Metadata     *chart.Metadata `json:"metadata"`
+		Values       map[string]any  `json:"values"`
+		Schema       []byte          `json:"schema"`
+		Templates    []file          `json:"templates"`
+		Files        []file          `json:"files"`
+		Dependencies []string        `json:"dependencies"`
+	}{c.Metadata, c.Values, c.Schema, sorted(c.Templates), sorted(c.Files), deps})
+	if err != nil {
+		return "", fmt.Errorf("chart digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// Render implements [hrdriver.Driver]: it renders the chart with Helm's
+// default capabilities and without cluster lookups, and parses the output,
+// so that template, schema and YAML errors surface before any action.
+func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) error {
+	c, err := loadChart(ch.Path)
+	if err != nil {
+		return err
+	}
+	vals := copyValues(values)
+	if err := chartutil.ProcessDependenciesWithMerge(c, vals); err != nil {
+		return fmt.Errorf("chart dependencies: %w", err)
+	}
+	opts := chartutil.ReleaseOptions{Name: name, Namespace: d.namespace, Revision: 1, IsInstall: true}
+	top, err := chartutil.ToRenderValues(c, vals, opts, chartutil.DefaultCapabilities.Copy())
+	if err != nil {
+		return err
+	}
+	files, err := engine.Render(c, top)
+	if err != nil {
+		return err
+	}
+	// Parse the rendered manifests as Helm will (notes and partials aside).
+	if _, _, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder); err != nil {
+		return err
+	}
+	return nil
+}
+
+// labelRenderer is a Helm post-renderer that adds labels to every rendered
+// object.
+type labelRenderer map[string]string
+
+func (l labelRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	r := yaml.NewYAMLReader(bufio.NewReader(in))
+	var out bytes.Buffer
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		var obj map[string]any
+		if err := sigsyaml.Unmarshal(doc, &obj); err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		md, _ := obj["metadata"].(map[string]any)
+		if md == nil {
+			md = map[string]any{}
+			obj["metadata"] = md
+		}
+		labels, _ := md["labels"].(map[string]any)
+		if labels == nil {
+			labels = map[string]any{}
+		}
+		for k, v := range l {
+			labels[k] = v
+		}
+		md["labels"] = labels
+		b, err := sigsyaml.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		out.WriteString("---\n")
+		out.Write(b)
+	}
+	return &out, nil
+}
