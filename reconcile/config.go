@@ -11,6 +11,7 @@ import (
 	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/depgraph"
 	"github.com/gitopskit/gitopskit/health"
+	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/source"
 )
 
@@ -97,6 +98,16 @@ type Unit struct {
 	HealthChecks []health.CELCheck
 	// Ignore rules leave fields that other controllers manage alone.
 	Ignore []apply.IgnoreRule
+
+	// Helm, when set, makes the unit a Helm release managed by package
+	// helmrelease instead of a kustomize build: installed, upgraded,
+	// remediated and uninstalled by Helm, with the same dependsOn, suspend
+	// and compliance as other units. A chart from a repository or registry
+	// needs no Source; Helm.Chart.Path is taken inside the unit's source
+	// (it may not leave it). Build, Prune, Force, Policy, Ignore and
+	// HealthChecks do not apply to a Helm unit; Wait and Timeout map to the
+	// release's wait and timeout unless it sets its own.
+	Helm *helmrelease.Release
 }
 
 // Tenancy restricts a configuration to its team's part of the cluster.
@@ -177,10 +188,14 @@ func (c *Configuration) normalize() ([][]string, error) {
 		if g.Has(u.Name) {
 			return fail(fmt.Errorf("unit %q defined twice", u.Name))
 		}
-		if u.Source == "" && len(c.Sources) == 1 {
+		helmFromRepo := u.Helm != nil && u.Helm.Chart.RepoURL != ""
+		if u.Source == "" && len(c.Sources) == 1 && !helmFromRepo {
 			u.Source = c.Sources[0].Name
 		}
-		if !sources[u.Source] {
+		if u.Helm != nil && u.Helm.Chart.RepoURL == "" && u.Helm.Chart.Path == "" {
+			return fail(fmt.Errorf("unit %q: a Helm unit needs a chart repository or a chart path in its source", u.Name))
+		}
+		if !(helmFromRepo && u.Source == "") && !sources[u.Source] {
 			return fail(fmt.Errorf("unit %q: unknown source %q", u.Name, u.Source))
 		}
 		if u.Timeout <= 0 {

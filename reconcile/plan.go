@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,6 +52,10 @@ func (r *Reconciler) planUnit(ctx context.Context, st *unitState) (up UnitPlan) 
 	defer st.run.Unlock()
 	u := st.spec
 	up.Name = u.Name
+	if u.Helm != nil {
+		up.Err = errors.New("planning Helm units is not supported: Helm has no server-side dry run of an upgrade")
+		return up
+	}
 	art, err := r.fetch(ctx, u.Source)
 	if err != nil {
 		up.Err = err

@@ -18,6 +18,7 @@ import (
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/health"
+	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/internal/kube"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/source"
@@ -63,9 +64,11 @@ type Reconciler struct {
 	recLoaded bool
 	removed   map[string]recordUnit // units in the record, not in the configuration
 
-	mu       sync.Mutex // guards managers and waiters
+	mu       sync.Mutex // guards managers, waiters, helm and cleanup
 	managers map[string]*apply.Manager
 	waiters  map[string]*health.Waiter
+	helm     *helmrelease.Reconciler
+	cleanup  []string // temporary directories removed by Close
 }
 
 type unitState struct {
@@ -140,12 +143,19 @@ func New(cfg *rest.Config, conf Configuration, opts Options) (*Reconciler, error
 	return r, nil
 }
 
-// Close removes the temporary source cache, if New made one.
+// Close removes the temporary caches New and the Helm units made.
 func (r *Reconciler) Close() error {
-	if r.tmpDir == "" {
-		return nil
+	r.mu.Lock()
+	dirs := append(r.cleanup, r.tmpDir)
+	r.cleanup = nil
+	r.mu.Unlock()
+	var errs []error
+	for _, d := range dirs {
+		if d != "" {
+			errs = append(errs, os.RemoveAll(d))
+		}
 	}
-	return os.RemoveAll(r.tmpDir)
+	return errors.Join(errs...)
 }
 
 // Status returns the current compliance state, units in dependency order.

@@ -84,16 +84,25 @@ func (r *Reconciler) runUnit(ctx context.Context, st *unitState, fetch fetchFunc
 		next.Phase, next.Reason, next.Message = PhaseSuspended, ReasonSuspended, "suspended"
 		return next
 	}
-	r.emit(Event{Unit: u.Name, Stage: StageFetch, Message: "checking " + r.sources[u.Source].spec.URL})
-	art, err := fetch(ctx, u.Source)
-	if err != nil {
-		r.emit(Event{Unit: u.Name, Stage: StageFetch, Err: err, Message: err.Error()})
-		notReady(ReasonFetchFailed, err)
+	var art *source.Artifact
+	revision := ""
+	if u.Source != "" {
+		r.emit(Event{Unit: u.Name, Stage: StageFetch, Message: "checking " + r.sources[u.Source].spec.URL})
+		var err error
+		if art, err = fetch(ctx, u.Source); err != nil {
+			r.emit(Event{Unit: u.Name, Stage: StageFetch, Err: err, Message: err.Error()})
+			notReady(ReasonFetchFailed, err)
+			return next
+		}
+		revision = art.Revision
+		next.LastAttemptedRevision = revision
+	}
+	if reason := r.dependencyBlock(u, revision); reason != "" {
+		next.Phase, next.Reason, next.Message = PhasePending, ReasonDependencyNotReady, reason
 		return next
 	}
-	next.LastAttemptedRevision = art.Revision
-	if reason := r.dependencyBlock(u, art.Revision); reason != "" {
-		next.Phase, next.Reason, next.Message = PhasePending, ReasonDependencyNotReady, reason
+	if u.Helm != nil {
+		next = r.reconcileHelm(ctx, u, art, next)
 		return next
 	}
 	out := r.reconcileUnit(ctx, st, art)
@@ -119,7 +128,7 @@ func (r *Reconciler) dependencyBlock(u Unit, revision string) string {
 		switch {
 		case ds.Phase != PhaseReady:
 			why = append(why, fmt.Sprintf("dependency %s is %s (%s)", dep, ds.Phase, ds.Reason))
-		case r.units[dep].spec.Source == u.Source && ds.LastAppliedRevision != revision:
+		case u.Source != "" && r.units[dep].spec.Source == u.Source && ds.LastAppliedRevision != revision:
 			why = append(why, fmt.Sprintf("dependency %s has not applied %s yet (it is at %s)", dep, revision, ds.LastAppliedRevision))
 		}
 	}
