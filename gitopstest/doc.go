@@ -6,7 +6,11 @@
 //     kube-controller-manager, kube-scheduler and kwok fake nodes, where
 //     Deployments really roll out and really fail) with [StartSimCluster];
 //   - a Git server on 127.0.0.1 speaking smart HTTP and SSH, and a builder
-//     of repositories with real commits, branches and tags.
+//     of repositories with real commits, branches and tags ([StartGitServer],
+//     [NewGitRepo], [GitCommit]);
+//   - a Helm chart repository (index.yaml over HTTP) and an OCI registry on
+//     127.0.0.1, with charts built from Go ([StartChartRepo],
+//     [StartOCIRegistry], [AddChart], [PushChart]).
 //
 // # Cluster binaries
 //
@@ -27,6 +31,7 @@
 //
 // The starters that take a testing.TB stop what they started in t.Cleanup.
 // Programs that are not tests (such as the quickstart example) use packages
-// [github.com/gitopskit/gitopskit/gitopstest/localcluster] and
-// [github.com/gitopskit/gitopskit/gitopstest/gitserver] directly.
+// [github.com/gitopskit/gitopskit/gitopstest/localcluster],
+// [github.com/gitopskit/gitopskit/gitopstest/gitserver] and
+// [github.com/gitopskit/gitopskit/gitopstest/chartrepo] directly.
 package gitopstest

@@ -30,6 +30,11 @@
 //     unit's objects unless the unit allows it;
 //  5. waits for the objects to be healthy, when asked.
 //
+// A unit with [Unit.Helm] set is a Helm release instead (package
+// helmrelease: install, upgrade, rollback and uninstall remediation), gated
+// and reported like the others, so a configuration can mix kustomize units
+// and releases with dependsOn between them.
+//
 // # Compliance
 //
 // [Reconciler.Status] returns a [Status]: per unit a [Phase] (Ready,
