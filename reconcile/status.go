@@ -124,7 +124,8 @@ func (s Status) String() string {
 // WriteTable writes the status as a table for terminals: unit, phase,
 // revision, object counts, dependencies and the reason when not Ready.
 func (s Status) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "UNIT\tREADY\tREVISION\tOBJECTS\tCREATED\tCONFIGURED\tPRUNED\tDEPENDS ON\tMESSAGE")
 	for _, u := range s.Units {
 		rev := u.LastAppliedRevision
@@ -142,7 +143,18 @@ func (s Status) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", u.Name, readyColumn(u), shortRevision(rev),
 			u.Objects, u.Counts.Created, u.Counts.Configured, u.Counts.Deleted, deps, oneLine(msg))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		out.WriteString(strings.TrimRight(line, " \n"))
+		if strings.HasSuffix(line, "\n") {
+			out.WriteString("\n")
+		}
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
 }
 
 func readyColumn(u UnitStatus) string {
