@@ -41,19 +41,23 @@ func kustomizationRefs(k *types.Kustomization) []string {
 		}
 	}
 	add(k.Resources...)
-	add(k.Bases...)
+	// Deprecated fields are still honoured by kustomize, so they must be
+	// checked too.
+	add(k.Bases...) //lint:ignore SA1019 kustomize still reads bases
 	add(k.Components...)
 	add(k.Crds...)
 	add(k.Configurations...)
 	add(k.Generators...)
 	add(k.Transformers...)
 	add(k.Validators...)
+	//lint:ignore SA1019 kustomize still reads it
 	for _, p := range k.PatchesStrategicMerge {
 		add(string(p))
 	}
 	for _, p := range k.Patches {
 		add(p.Path)
 	}
+	//lint:ignore SA1019 kustomize still reads it
 	for _, p := range k.PatchesJson6902 {
 		add(p.Path)
 	}
