@@ -66,8 +66,12 @@ type ChangeSet struct {
 	applied bool
 }
 
-// Count returns the number of changes with the action.
+// Count returns the number of changes with the action. A nil ChangeSet
+// has none, so callers need no guard after a failed call.
 func (cs *ChangeSet) Count(a Action) int {
+	if cs == nil {
+		return 0
+	}
 	n := 0
 	for _, c := range cs.Changes {
 		if c.Action == a {
@@ -79,6 +83,9 @@ func (cs *ChangeSet) Count(a Action) int {
 
 // Failures returns the failed changes.
 func (cs *ChangeSet) Failures() []Change {
+	if cs == nil {
+		return nil
+	}
 	var out []Change
 	for _, c := range cs.Changes {
 		if c.Action == Failed {
