@@ -47,6 +47,9 @@ type Source struct {
 	Ignore []string
 	// Verify, when set, requires a valid commit or tag signature.
 	Verify *source.Verification
+	// Timeout bounds each fetch (the remote check and, when it moved, the
+	// download). Default 60 seconds, as Flux's.
+	Timeout time.Duration
 }
 
 // Unit is one path of a source, built, applied, pruned and checked as a
@@ -128,6 +131,8 @@ const (
 	DefaultNamespace = "gitopskit-system"
 	DefaultTimeout   = 5 * time.Minute
 	DefaultInterval  = 5 * time.Minute
+	// DefaultFetchTimeout bounds a fetch when [Source.Timeout] is zero.
+	DefaultFetchTimeout = 60 * time.Second
 )
 
 // ErrInvalidConfiguration matches every error [New] returns for a

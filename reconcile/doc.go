@@ -43,6 +43,13 @@
 // is compliant when every unit is Ready. [Status.WriteTable] renders it for
 // terminals. [Options.OnEvent] receives progress per unit and stage.
 //
+// # Flux format
+//
+// [LoadFlux] reads Flux's own GitRepository (source.toolkit.fluxcd.io/v1)
+// and Kustomization (kustomize.toolkit.fluxcd.io/v1) objects into a
+// Configuration, for the fields its documentation lists; any other field is
+// an error naming the document, object and field, never silently ignored.
+//
 // # Records
 //
 // The configuration's records live in its namespace (created if missing):

@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"sync"
@@ -22,6 +23,15 @@ import (
 var cluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Fuzzing (FuzzLoadFlux) needs no cluster, and every fuzz worker process
+	// runs TestMain: don't start one there.
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &cluster))
 }
 

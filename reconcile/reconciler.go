@@ -254,6 +254,12 @@ func (r *Reconciler) fetch(ctx context.Context, name string) (*source.Artifact, 
 	if ss.artifact != nil {
 		opts.LastRevision = ss.artifact.Revision
 	}
+	timeout := ss.spec.Timeout
+	if timeout <= 0 {
+		timeout = DefaultFetchTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	res, err := source.Fetch(ctx, ss.spec.URL, opts)
 	if err != nil {
 		return nil, err
