@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopskit/gitopskit/internal/object"
+	valuesutil "github.com/gitopskit/gitopskit/internal/values"
 )
 
 // HelmOptions are the settings of a [HelmTemplate] rendering.
@@ -66,7 +67,7 @@ func HelmTemplate(ctx context.Context, chartPath string, opts HelmOptions) ([]*u
 	if ns == "" {
 		ns = "default"
 	}
-	docs, err := renderChart(ctx, files, copyValues(opts.Values), renderOptions{
+	docs, err := renderChart(ctx, files, valuesutil.DeepCopy(opts.Values), renderOptions{
 		releaseName:  opts.ReleaseName,
 		namespace:    ns,
 		kubeVersion:  opts.KubeVersion,
@@ -222,32 +223,5 @@ func defaultNamespace(objs []built, ns string) {
 			continue
 		}
 		o.SetNamespace(ns)
-	}
-}
-
-// copyValues deep-copies values, because Helm merges into the map it is given.
-func copyValues(v map[string]any) map[string]any {
-	if v == nil {
-		return map[string]any{}
-	}
-	out := make(map[string]any, len(v))
-	for k, x := range v {
-		out[k] = copyValue(x)
-	}
-	return out
-}
-
-func copyValue(x any) any {
-	switch t := x.(type) {
-	case map[string]any:
-		return copyValues(t)
-	case []any:
-		s := make([]any, len(t))
-		for i := range t {
-			s[i] = copyValue(t[i])
-		}
-		return s
-	default:
-		return x
 	}
 }

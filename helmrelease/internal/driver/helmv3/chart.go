@@ -20,6 +20,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	hrdriver "github.com/gitopskit/gitopskit/helmrelease/internal/driver"
+	valuesutil "github.com/gitopskit/gitopskit/internal/values"
 )
 
 // LoadChart implements [hrdriver.Driver].
@@ -126,7 +127,7 @@ func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) 
 	if err != nil {
 		return err
 	}
-	vals := copyValues(values)
+	vals := valuesutil.DeepCopy(values)
 	if err := chartutil.ProcessDependenciesWithMerge(c, vals); err != nil {
 		return fmt.Errorf("chart dependencies: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	hrdriver "github.com/gitopskit/gitopskit/helmrelease/internal/driver"
+	valuesutil "github.com/gitopskit/gitopskit/internal/values"
 )
 
 // Config configures a [Driver].
@@ -115,7 +116,7 @@ func (d *Driver) Install(ctx context.Context, name string, ch *hrdriver.Chart, v
 	if len(opts.CommonLabels) > 0 {
 		i.PostRenderer = labelRenderer(opts.CommonLabels)
 	}
-	rel, err := i.RunWithContext(ctx, c, copyValues(values))
+	rel, err := i.RunWithContext(ctx, c, valuesutil.DeepCopy(values))
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +144,7 @@ func (d *Driver) Upgrade(ctx context.Context, name string, ch *hrdriver.Chart, v
 	if len(opts.CommonLabels) > 0 {
 		u.PostRenderer = labelRenderer(opts.CommonLabels)
 	}
-	rel, err := u.RunWithContext(ctx, name, c, copyValues(values))
+	rel, err := u.RunWithContext(ctx, name, c, valuesutil.DeepCopy(values))
 	if err != nil {
 		return nil, err
 	}
@@ -249,28 +250,4 @@ func convert(r *release.Release) *hrdriver.Release {
 		out.AppVersion = r.Chart.Metadata.AppVersion
 	}
 	return out
-}
-
-// copyValues deep-copies values: Helm may write into the map it is given.
-func copyValues(v map[string]any) map[string]any {
-	out := make(map[string]any, len(v))
-	for k, x := range v {
-		out[k] = copyValue(x)
-	}
-	return out
-}
-
-func copyValue(x any) any {
-	switch t := x.(type) {
-	case map[string]any:
-		return copyValues(t)
-	case []any:
-		s := make([]any, len(t))
-		for i, e := range t {
-			s[i] = copyValue(e)
-		}
-		return s
-	default:
-		return x
-	}
 }
