@@ -66,6 +66,11 @@ type ChangeSet struct {
 	applied bool
 }
 
+// ReasonTookOver starts the reason of a change whose apply took fields back
+// from other field managers ([ApplyOptions.TakeOverConflicts]); the rest of
+// the reason names the fields and managers.
+const ReasonTookOver = "took over field(s) from other managers"
+
 // Count returns the number of changes with the action. A nil ChangeSet
 // has none, so callers need no guard after a failed call.
 func (cs *ChangeSet) Count(a Action) int {

@@ -432,7 +432,7 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 	takenOver := ""
 	if conflicts := fieldConflicts(err); len(conflicts) > 0 && opts.TakeOverConflicts && !it.force {
 		res, created, err = m.serverSideApply(ctx, gvr, it.obj, true, opts.DryRun)
-		takenOver = "took over field(s) from other managers: " + strings.Join(conflicts, "; ")
+		takenOver = ReasonTookOver + ": " + strings.Join(conflicts, "; ")
 	}
 	recreated := false
 	if err != nil {

@@ -88,6 +88,8 @@ func (m *Manager) Prune(ctx context.Context, applied *ChangeSet, opts PruneOptio
 	})
 	if !applied.DryRun && len(next.Entries) != len(applied.next.Entries) {
 		if err := applied.storage.Save(ctx, &next); err != nil {
+			// The stored inventory is still the applied one: say so.
+			cs.next = applied.next
 			return cs, fmt.Errorf("apply: save inventory after prune: %w", err)
 		}
 	}

@@ -209,6 +209,14 @@ func (r *Reconciler) ensureNamespace(ctx context.Context) error {
 	return nil
 }
 
+// forgetNamespace makes the next reconcile check the configuration's
+// namespace again, in case it was deleted.
+func (r *Reconciler) forgetNamespace() {
+	r.nsMu.Lock()
+	r.nsEnsured = false
+	r.nsMu.Unlock()
+}
+
 func (r *Reconciler) fieldManager() string {
 	if r.opts.FieldManager != "" {
 		return r.opts.FieldManager

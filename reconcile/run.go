@@ -33,6 +33,7 @@ func (r *Reconciler) Run(ctx context.Context) (Status, error) {
 		f.once.Do(func() { f.artifact, f.err = r.fetch(ctx, name) })
 		return f.artifact, f.err
 	}
+	r.forgetNamespace() // one check per Run: it may have been deleted since
 	if err := r.ensureNamespace(ctx); err == nil {
 		r.removeUnits(ctx)
 		defer func() {
@@ -106,6 +107,9 @@ func (r *Reconciler) runUnit(ctx context.Context, st *unitState, fetch fetchFunc
 		return next
 	}
 	out := r.reconcileUnit(ctx, st, art)
+	if out.err != nil {
+		r.forgetNamespace() // it may be what went missing
+	}
 	next.Counts = out.counts
 	if out.objects >= 0 {
 		next.Objects = out.objects
@@ -196,6 +200,15 @@ func (r *Reconciler) reconcileUnit(ctx context.Context, st *unitState, art *sour
 	if cs != nil {
 		out.counts = countsOf(cs)
 		out.objects = cs.Inventory().Len()
+	}
+	if cs != nil {
+		// Taking fields back from another manager corrects drift; it must
+		// never be silent.
+		for _, c := range cs.Changes {
+			if strings.HasPrefix(c.Reason, apply.ReasonTookOver) {
+				ev(StageApply, fmt.Sprintf("%s: %s", c.Object, c.Reason), nil)
+			}
+		}
 	}
 	if err != nil {
 		return fail(StageApply, ReasonApplyFailed, err)

@@ -1,0 +1,90 @@
+// Regression tests for library bugs the fault suite found (see README.md,
+// "Library bugs found"), fixed since.
+package faults_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/reconcile"
+)
+
+// TestTakeoverIsReported: a field another manager took is taken back by a
+// reconcile, and an event names the field and the manager (it used to be
+// dropped, leaving only "1 configured").
+func TestTakeoverIsReported(t *testing.T) {
+	c := sharedCluster(t)
+	const name, ns = "bug-takeover", "bug-takeover"
+	e := newEnv(t, c, name, map[string]string{"app/cm.yaml": cmYAML(ns, "cm", "git")}, reconcile.Unit{Name: "app", Path: "app"})
+	e.ensureNamespace(ns)
+	r := e.reconciler(nil, reconcile.Options{})
+	e.run(r)
+	cm, err := e.kube.CoreV1().ConfigMaps(ns).Get(t.Context(), "cm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["value"] = "edited"
+	if _, err := e.kube.CoreV1().ConfigMaps(ns).Update(t.Context(), cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	e.events.reset()
+	s := e.run(r)
+	u := unitStatus(t, s, "app")
+	named := strings.Contains(u.Message, "kubectl-edit") || e.events.find("app", func(ev reconcile.Event) bool {
+		return strings.Contains(ev.Message, "kubectl-edit")
+	})
+	if !named {
+		t.Errorf("the reconcile took .data.value back from kubectl-edit without saying so: status %q", u.Message)
+	}
+}
+
+// TestRecordsNamespaceRecreated: the namespace holding a configuration's
+// inventories is deleted out of band (on a simulated cluster, where it
+// really goes). The same Reconciler recreates it and converges (it used to
+// remember having ensured it and fail forever).
+func TestRecordsNamespaceRecreated(t *testing.T) {
+	sim := startSim(t)
+	const name, ns = "bug-records-ns", "bug-records-ns-app"
+	e := newEnv(t, sim, name, map[string]string{"app/cm.yaml": cmYAML(ns, "cm", "1")}, reconcile.Unit{Name: "app", Path: "app", Prune: true})
+	e.conf.Namespace = "bug-records"
+	e.ensureNamespace(ns)
+	r := e.reconciler(nil, reconcile.Options{})
+	if s := e.run(r); !s.Compliant() {
+		t.Fatal(s)
+	}
+	deleteNamespaceAndWait(t, e, e.conf.Namespace)
+	e.converge(r) // the namespace is recreated and the unit converges
+}
+
+// TestObjectCountAfterFailedPruneSave: when the inventory save after a
+// prune fails, the unit's status counts the objects the stored inventory
+// lists (it used to say 0).
+func TestObjectCountAfterFailedPruneSave(t *testing.T) {
+	c := sharedCluster(t)
+	const name, ns = "bug-count", "bug-count"
+	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
+	e.ensureNamespace(ns)
+	var deleted atomic.Bool
+	cfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
+		if r.Method == http.MethodDelete {
+			deleted.Store(true)
+		}
+		if deleted.Load() && r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/secrets/"+name+"-app") {
+			return nil, fmt.Errorf("injected: connection reset")
+		}
+		return next()
+	})
+	r := e.reconciler(cfg, reconcile.Options{})
+	e.run(r)
+	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-008.yaml", "app/cm-009.yaml"}})
+	u := unitStatus(t, e.run(r), "app")
+	if stored := e.loadInventory("app").Len(); u.Objects != stored {
+		t.Errorf("status says %d objects (%s: %s); the stored inventory lists %d", u.Objects, u.Reason, u.Message, stored)
+	}
+}
