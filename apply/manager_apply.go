@@ -159,7 +159,7 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	if store != nil && !opts.DryRun {
 		stored.Sort()
 		if !inventory.Equal(stored, next) {
-			if err := store.Save(ctx, &next); err != nil {
+			if err := saveMerging(ctx, store, &next); err != nil {
 				cs.next = next
 				return cs, fmt.Errorf("apply: save inventory: %w", err)
 			}
@@ -171,6 +171,44 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	}
 	cs.applied = !opts.DryRun
 	return cs, nil
+}
+
+// saveMerging saves next. When someone else saved the inventory since we
+// loaded it (another reconciler of the same unit, say one a revision behind
+// or ahead), it reloads the stored inventory and saves the union, ours
+// winning for objects both list, so that neither apply forgets an object it
+// created; it still returns the conflict (a *inventory.ConflictError), so
+// that the caller neither prunes on its outdated view nor reports success.
+// Objects only the other apply listed stay in; the next reconcile prunes
+// them if they left Git.
+func saveMerging(ctx context.Context, store inventory.Storage, next *inventory.Inventory) error {
+	conflict := store.Save(ctx, next)
+	if !errors.Is(conflict, inventory.ErrConflict) {
+		return conflict
+	}
+	for range 3 {
+		latest, err := store.Load(ctx)
+		if err != nil {
+			return errors.Join(conflict, err)
+		}
+		ours := next.Index()
+		merged := inventory.Inventory{Entries: slices.Clone(next.Entries), ResourceVersion: latest.ResourceVersion}
+		for _, e := range latest.Entries {
+			if _, ok := ours[e.ID()]; !ok {
+				merged.Entries = append(merged.Entries, e)
+			}
+		}
+		merged.Sort()
+		err = store.Save(ctx, &merged)
+		if err == nil {
+			*next = merged
+			return fmt.Errorf("%w (saved the union of both inventories, so no object is forgotten)", conflict)
+		}
+		if !errors.Is(err, inventory.ErrConflict) {
+			return errors.Join(conflict, err)
+		}
+	}
+	return conflict
 }
 
 // writeAhead saves prev plus the objects it does not list yet (without hash

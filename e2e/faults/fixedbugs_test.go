@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -87,4 +88,47 @@ func TestObjectCountAfterFailedPruneSave(t *testing.T) {
 	if stored := e.loadInventory("app").Len(); u.Objects != stored {
 		t.Errorf("status says %d objects (%s: %s); the stored inventory lists %d", u.Objects, u.Reason, u.Message, stored)
 	}
+}
+
+// TestStaleReconcilerLeavesNoOrphans: two reconcilers of one unit, B a
+// revision behind A (it fetched just before a push). B loads the inventory,
+// A reconciles the new revision and prunes cm-008 and cm-009, then B applies
+// its old revision and re-creates both objects. Its inventory save conflicts;
+// it now saves the union and reports the conflict, so the two objects are in
+// the inventory and the next reconcile prunes them (they used to be left
+// labelled but in no inventory, never pruned).
+func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
+	c := sharedCluster(t)
+	const name, ns = "bug-stale", "bug-stale"
+	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
+	e.plantSentinels(ns)
+	var armed atomic.Bool
+	loaded, aDone := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
+		if !armed.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/secrets/"+name+"-app") {
+			return next()
+		}
+		resp, err := next()
+		once.Do(func() { close(loaded); <-aDone })
+		return resp, err
+	})
+	a := e.reconciler(nil, reconcile.Options{})
+	b := e.reconciler(bCfg, reconcile.Options{})
+	if s := e.run(a); !s.Compliant() {
+		t.Fatal(s)
+	}
+	armed.Store(true)
+	var wg sync.WaitGroup
+	wg.Go(func() { e.run(b) }) // fetches the first revision, then holds after loading the inventory
+	<-loaded
+	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-008.yaml", "app/cm-009.yaml"}})
+	if u := unitStatus(t, e.run(a), "app"); u.Counts.Deleted != 2 {
+		t.Fatalf("A did not prune: %+v", u)
+	}
+	close(aDone)
+	wg.Wait()
+	armed.Store(false)
+	e.check() // fails: cm-008 and cm-009 are labelled and in no inventory
+	e.converge(a)
 }

@@ -13,10 +13,7 @@ package faults_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,48 +22,6 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
-
-// TestKnownBugStaleReconcilerLeavesOrphans: two reconcilers of one unit, B a
-// revision behind A (it fetched just before a push). B loads the inventory,
-// A reconciles the new revision and prunes cm-008 and cm-009, then B applies
-// its old revision: it re-creates both objects, and its inventory save is
-// refused (conflict). The two objects now carry the unit's labels but are in
-// no inventory: nothing will ever prune them (invariant 1).
-func TestKnownBugStaleReconcilerLeavesOrphans(t *testing.T) {
-	c := sharedCluster(t)
-	const name, ns = "bug-stale", "bug-stale"
-	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
-	e.plantSentinels(ns)
-	var armed atomic.Bool
-	loaded, aDone := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-		if !armed.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/secrets/"+name+"-app") {
-			return next()
-		}
-		resp, err := next()
-		once.Do(func() { close(loaded); <-aDone })
-		return resp, err
-	})
-	a := e.reconciler(nil, reconcile.Options{})
-	b := e.reconciler(bCfg, reconcile.Options{})
-	if s := e.run(a); !s.Compliant() {
-		t.Fatal(s)
-	}
-	armed.Store(true)
-	var wg sync.WaitGroup
-	wg.Go(func() { e.run(b) }) // fetches the first revision, then holds after loading the inventory
-	<-loaded
-	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-008.yaml", "app/cm-009.yaml"}})
-	if u := unitStatus(t, e.run(a), "app"); u.Counts.Deleted != 2 {
-		t.Fatalf("A did not prune: %+v", u)
-	}
-	close(aDone)
-	wg.Wait()
-	armed.Store(false)
-	e.check() // fails: cm-008 and cm-009 are labelled and in no inventory
-	e.converge(a)
-}
 
 // TestKnownBugManyObjectsIgnoreDeadline: one 350 KB file (far below the
 // 16 MiB limit) of 5,000 tiny ConfigMaps. kustomize's cost grows faster
