@@ -160,3 +160,28 @@ func ExampleGenerateKustomization() {
 	// - db/b.yaml
 	// - kustomized
 }
+
+// EncodeYAML writes objects as one multi-document YAML stream, the same bytes
+// for the same objects: handy for golden files and diffs.
+func ExampleEncodeYAML() {
+	cm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "settings", "namespace": "apps"},
+		"data":     map[string]any{"color": "blue"},
+	}}
+	out, err := build.EncodeYAML([]*unstructured.Unstructured{cm})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(string(out))
+	// Output:
+	// ---
+	// apiVersion: v1
+	// data:
+	//   color: blue
+	// kind: ConfigMap
+	// metadata:
+	//   name: settings
+	//   namespace: apps
+}

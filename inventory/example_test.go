@@ -56,3 +56,31 @@ func ExampleStore() {
 		panic(err) // an *inventory.ConflictError when someone else saved first
 	}
 }
+
+// An inventory is a plain value: marshal it to keep it wherever the caller
+// likes (a CR status, a file), and read it back.
+func ExampleMarshal() {
+	inv := inventory.Inventory{Entries: []inventory.Entry{
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "apps-prd", Name: "kuard"},
+		{Version: "v1", Kind: "Namespace", Name: "apps-prd"},
+	}}
+	data, err := inventory.Marshal(inv)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	back, err := inventory.Unmarshal(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	inv.Sort()
+	fmt.Println(inventory.Equal(inv, back), back.Len())
+	for _, e := range back.Entries {
+		fmt.Println(e)
+	}
+	// Output:
+	// true 2
+	// core/Namespace//apps-prd
+	// apps/Deployment/apps-prd/kuard
+}
