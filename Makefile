@@ -5,7 +5,7 @@
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: quickstart test test-short lint assets fuzz
+.PHONY: quickstart test test-short lint assets fuzz bench bench-quick
 
 ## quickstart: the seed scenario (infra -> apps-dev -> apps-prd) on an embedded simulated cluster
 quickstart: assets
@@ -33,3 +33,14 @@ lint:
 FUZZTIME ?= 5s
 fuzz:
 	@hack/fuzz.sh $(FUZZTIME)
+
+## bench: gitopskit vs fluxcd/pkg/ssa, kubectl, cli-utils, the kustomize CLI and git on one real
+## API server, in one run; writes bench/RESULTS.md and bench/results.png (~40 min on 2 cores).
+## bench/ is its own module and needs Go 1.27 (fetched by GOTOOLCHAIN from the module proxy).
+BENCH_FLAGS ?= -plot -plot-reps 2 -large
+bench: assets
+	cd bench && GOTOOLCHAIN=go1.27.3 $(GO) run ./cmd/bench $(BENCH_FLAGS)
+
+## bench-quick: one repetition of everything at 100 objects, no plot, report to stdout only
+bench-quick: assets
+	cd bench && GOTOOLCHAIN=go1.27.3 $(GO) run ./cmd/bench -n 100 -reps 1 -out ""
