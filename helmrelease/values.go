@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	valuesutil "github.com/gitopskit/gitopskit/internal/values"
 )
 
 // DefaultValuesKey is the data key read when [ValuesFrom.ValuesKey] is
@@ -87,7 +89,7 @@ func MergeValues(inline map[string]any, from ...ValuesFrom) (map[string]any, err
 		}
 		out = mergeMaps(out, doc)
 	}
-	return mergeMaps(out, deepCopy(inline)), nil
+	return mergeMaps(out, valuesutil.DeepCopy(inline)), nil
 }
 
 // mergeMaps merges src into dst (src wins) and returns dst.
@@ -98,38 +100,12 @@ func mergeMaps(dst, src map[string]any) map[string]any {
 				dst[k] = mergeMaps(dm, sm)
 				continue
 			}
-			dst[k] = deepCopy(sm)
+			dst[k] = valuesutil.DeepCopy(sm)
 			continue
 		}
 		dst[k] = v
 	}
 	return dst
-}
-
-func deepCopy(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = deepCopyValue(v)
-	}
-	return out
-}
-
-func deepCopyValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		return deepCopy(t)
-	case []any:
-		s := make([]any, len(t))
-		for i, e := range t {
-			s[i] = deepCopyValue(e)
-		}
-		return s
-	default:
-		return v
-	}
 }
 
 // pathElem is one step of a target path: a map key, then optional list
