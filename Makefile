@@ -35,7 +35,7 @@ fuzz:
 	@hack/fuzz.sh $(FUZZTIME)
 
 ## bench: gitopskit vs fluxcd/pkg/ssa, kubectl, cli-utils, the kustomize CLI and git on one real
-## API server, in one run; writes bench/RESULTS.md and bench/results.png (~40 min on 2 cores).
+## API server, in one run; writes bench/RESULTS.md and bench/results.png (~45 min on 2 cores).
 ## bench/ is its own module and needs Go 1.27 (fetched by GOTOOLCHAIN from the module proxy).
 BENCH_FLAGS ?= -plot -plot-reps 2 -large
 bench: assets

@@ -270,6 +270,7 @@ func (b *bench) targets(w *strings.Builder) {
 		what  string
 		ok    bool
 		value string
+		best  string // the same ratio over each side's fastest run
 	}
 	var ts []target
 	cmp := func(what, sc, num, den string, nn int, atLeast, atMost float64) {
@@ -286,7 +287,8 @@ func (b *bench) targets(w *strings.Builder) {
 		if atMost > 0 {
 			ok = r <= atMost
 		}
-		ts = append(ts, target{what, ok, fmt.Sprintf("%.2f× (%s vs %s)", r, fmtDur(a.median), fmtDur(d.median))})
+		ts = append(ts, target{what, ok, fmt.Sprintf("%.2f× (%s vs %s)", r, fmtDur(a.median), fmtDur(d.median)),
+			fmt.Sprintf("%.2f× (%s vs %s)", ratio(a.min, d.min), fmtDur(a.min), fmtDur(d.min))})
 	}
 	cmp("no-op ≥ 20× faster than flux ssa (default)", scNoop, "flux ssa", "gitopskit", n, 20, 0)
 	cmp("no-op ≥ 10× faster than flux ssa c=8", scNoop, "flux ssa c=8", "gitopskit", n, 10, 0)
@@ -296,19 +298,23 @@ func (b *bench) targets(w *strings.Builder) {
 	cmp("no-op ≥ 15× faster than kubectl", scNoop, b.kubectlName, "gitopskit", n, 15, 0)
 	cmp("first apply ≥ 15× faster than kubectl", scFirst, b.kubectlName, "gitopskit", n, 15, 0)
 	if st, ok := b.res.get(scGitNoop, gitSource, gitRepoFiles); ok {
-		ts = append(ts, target{"Git no-op = 1 round trip", st.maxReqs == 1, fmt.Sprintf("%s", st.requests)})
+		ts = append(ts, target{"Git no-op = 1 round trip", st.maxReqs == 1, st.requests.String(), fmt.Sprintf("max %d", st.maxReqs)})
 	}
 	cmp("kustomize build no slower than the CLI (CLI / in-process ≥ 1)", scKustomize, kzCLI, kzInProcess, 1000, 1, 0)
 	if len(ts) == 0 {
 		return
 	}
-	p("## Targets (issues 5 and 9), reported, not asserted\n\n| target | met | measured |\n|---|---|---|\n")
+	p("## Targets (issues 5 and 9), reported, not asserted\n\n")
+	p("Met or not is judged on the medians. The machine had other work running, which slows single runs\n")
+	p("unevenly (see min and max in the details); the last column gives the same ratio over each side's\n")
+	p("fastest run, the least disturbed one.\n\n")
+	p("| target | met (medians) | medians | fastest runs |\n|---|---|---|---|\n")
 	for _, t := range ts {
 		mark := "yes"
 		if !t.ok {
 			mark = "**no**"
 		}
-		p("| %s | %s | %s |\n", t.what, mark, t.value)
+		p("| %s | %s | %s | %s |\n", t.what, mark, t.value, t.best)
 	}
 	p("\n")
 }
