@@ -67,6 +67,13 @@ type liveMeta struct {
 // a request. The inventory is saved before any object is created (listing the
 // new objects) and after the apply (with their hashes and resourceVersions).
 //
+// When the inventory is empty (a first apply, or an inventory that was
+// deleted), Apply first looks for objects the unit applied before: one
+// label-selected metadata LIST per listable resource, in the objects'
+// namespaces and cluster-wide, keeping only objects whose ownership label our
+// field manager applied (labels copied by someone else do not count). What it
+// finds and no longer wants becomes stale, so Prune deletes it.
+//
 // When objects fail, Apply returns the change set and an [*Error] listing
 // them. Prune only after an Apply without error: see [Manager.Prune].
 func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
@@ -89,8 +96,13 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 		}
 	}
 	stored := prev // what the inventory holds now
+	if store != nil && len(prev.Entries) == 0 {
+		// A first apply, or a lost inventory: find what the unit applied
+		// before, so that what left Git meanwhile is pruned.
+		prev.Entries = m.findApplied(ctx, store.Owner(), searchNamespaces(items), opts.Concurrency)
+	}
 	if store != nil && !opts.DryRun {
-		if stored, err = writeAhead(ctx, store, prev, items); err != nil {
+		if stored, err = writeAhead(ctx, store, stored, prev, items); err != nil {
 			return nil, fmt.Errorf("apply: record new objects before applying them: %w", err)
 		}
 	}
@@ -214,10 +226,10 @@ func saveMerging(ctx context.Context, store inventory.Storage, next *inventory.I
 // writeAhead saves prev plus the objects it does not list yet (without hash
 // or resourceVersion), so that a crash during the apply cannot leave an
 // object we created outside the inventory, and returns what is stored. It
-// writes nothing when every object is already listed.
-func writeAhead(ctx context.Context, store inventory.Storage, prev inventory.Inventory, items []*item) (inventory.Inventory, error) {
+// writes nothing when stored already lists all of them.
+func writeAhead(ctx context.Context, store inventory.Storage, stored, prev inventory.Inventory, items []*item) (inventory.Inventory, error) {
 	idx := prev.Index()
-	planned := inventory.Inventory{Entries: slices.Clone(prev.Entries), ResourceVersion: prev.ResourceVersion}
+	planned := inventory.Inventory{Entries: slices.Clone(prev.Entries), ResourceVersion: stored.ResourceVersion}
 	for _, it := range items {
 		if _, ok := idx[it.entry.ID()]; !ok {
 			e := it.entry
@@ -225,11 +237,12 @@ func writeAhead(ctx context.Context, store inventory.Storage, prev inventory.Inv
 			planned.Entries = append(planned.Entries, e)
 		}
 	}
-	if len(planned.Entries) == len(prev.Entries) {
-		return prev, nil
+	if len(planned.Entries) == len(stored.Entries) {
+		return stored, nil
 	}
+	planned.Sort()
 	if err := store.Save(ctx, &planned); err != nil {
-		return prev, err
+		return stored, err
 	}
 	return planned, nil
 }

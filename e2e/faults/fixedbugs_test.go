@@ -132,3 +132,32 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	e.check() // fails: cm-008 and cm-009 are labelled and in no inventory
 	e.converge(a)
 }
+
+// TestInventoryLossPrunesRemovedObjects: the inventory Secret is deleted (or,
+// being corrupt, deleted by the operator as the way out), and a commit
+// removes cm-009 before the next reconcile. The apply finds what the unit
+// applied by label and field manager, so cm-009 is pruned (it used to keep
+// the unit's labels in no inventory, forever), while ConfigMaps someone
+// else labelled as the unit's, here and in another namespace, are left alone.
+func TestInventoryLossPrunesRemovedObjects(t *testing.T) {
+	c := sharedCluster(t)
+	const name, ns, elsewhere = "lost-inventory", "lost-inventory", "lost-inventory-elsewhere"
+	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
+	e.plantSentinels(ns)
+	e.plantForeign("app", ns, "foreign")
+	e.plantForeign("app", elsewhere, "foreign")
+	r := e.reconciler(nil, reconcile.Options{})
+	e.run(r)
+	if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), name+"-app", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-009.yaml"}})
+	u := unitStatus(t, e.run(r), "app")
+	if u.Phase != reconcile.PhaseReady || u.Counts.Deleted != 1 {
+		t.Errorf("after losing the inventory: %s (%s) %s, want Ready with 1 pruned (cm-009)", u.Phase, u.Reason, u.Counts)
+	}
+	if _, err := e.kube.CoreV1().ConfigMaps(ns).Get(t.Context(), "cm-009", metav1.GetOptions{}); err == nil {
+		t.Error("cm-009 left Git while the inventory was missing and still exists")
+	}
+	e.converge(r)
+}

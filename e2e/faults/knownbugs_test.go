@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
@@ -49,24 +47,4 @@ func TestKnownBugManyObjectsIgnoreDeadline(t *testing.T) {
 	if took := time.Since(start); took > 20*time.Second {
 		t.Errorf("Run with a 10s deadline returned after %v (err %v)", took.Round(time.Second), err)
 	}
-}
-
-// TestKnownBugInventoryLossLeaksRemovedObjects: the inventory Secret is
-// deleted (or, being corrupt, deleted by the operator as the way out), and a
-// commit removes cm-009 before the next reconcile. The reconcile rebuilds
-// the inventory from the desired objects only: cm-009 keeps the unit's
-// labels, is in no inventory and is never pruned (invariant 1), although a
-// label-selected LIST would find it.
-func TestKnownBugInventoryLossLeaksRemovedObjects(t *testing.T) {
-	c := sharedCluster(t)
-	const name, ns = "bug-lost-inventory", "bug-lost-inventory"
-	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
-	e.plantSentinels(ns)
-	r := e.reconciler(nil, reconcile.Options{})
-	e.run(r)
-	if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), name+"-app", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-009.yaml"}})
-	e.converge(r) // cm-009: labelled, in no inventory
 }

@@ -3,6 +3,8 @@ package kube
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,7 +20,8 @@ import (
 // CRD stage), not one per lookup: lookups that failed before the latest
 // refresh retry against it instead of refreshing again.
 type Mapper struct {
-	mapper *restmapper.DeferredDiscoveryRESTMapper
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	discovery discovery.CachedDiscoveryInterface
 
 	mu    sync.Mutex
 	epoch uint64 // bumped by every Reset
@@ -30,7 +33,8 @@ func NewMapper(cfg *rest.Config, hc *http.Client) (*Mapper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
-	return &Mapper{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+	cached := memory.NewMemCacheClient(dc)
+	return &Mapper{mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), discovery: cached}, nil
 }
 
 // Reset drops the cached discovery information.
@@ -63,4 +67,41 @@ func (m *Mapper) Mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error)
 	}
 	m.mu.Unlock()
 	return m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+}
+
+// ListableResource is a resource the server serves with the list verb, at
+// its preferred version.
+type ListableResource struct {
+	Resource   schema.GroupVersionResource
+	Kind       schema.GroupVersionKind
+	Namespaced bool
+}
+
+// ListableResources returns the resources the server lists, at their
+// preferred versions, from the cached discovery information: no
+// subresources, no Events (never applied, often numerous). Groups whose
+// discovery failed (an unavailable aggregated API) are left out.
+func (m *Mapper) ListableResources() ([]ListableResource, error) {
+	lists, err := discovery.ServerPreferredResources(m.discovery)
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	var out []ListableResource
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range l.APIResources {
+			if strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") || r.Kind == "Event" {
+				continue
+			}
+			out = append(out, ListableResource{
+				Resource:   gv.WithResource(r.Name),
+				Kind:       gv.WithKind(r.Kind),
+				Namespaced: r.Namespaced,
+			})
+		}
+	}
+	return out, nil
 }
