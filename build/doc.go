@@ -84,6 +84,14 @@
 // expands aliases by copying, sees them ([*YAMLError]). Malformed YAML gives
 // a [*YAMLError] naming the file and line.
 //
+// Kustomize's cost grows faster than linearly with the number of objects
+// (thousands of tiny objects in one small file take minutes), and it takes no
+// context. A build estimates its objects from the files it reads and stops
+// with a [*TooManyObjectsError] once the estimate passes [Limits.MaxObjects],
+// before kustomize transforms anything; the output is counted exactly too. A
+// build whose context ends returns the context's error at once; kustomize
+// finishes the abandoned work in the background and its result is dropped.
+//
 // Every kustomization file read is checked before kustomize interprets it:
 // resources, components, patches, generator sources and other references
 // that are URLs, git@host:path or github.com/ paths give a

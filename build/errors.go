@@ -13,7 +13,8 @@ import (
 var (
 	// ErrPathEscape: a path or symlink leads outside the artifact root.
 	ErrPathEscape = errors.New("path escapes the artifact root")
-	// ErrTooLarge: a file, or all files read by one build, exceed a [Limits] size.
+	// ErrTooLarge: a file, all files read by one build, or the objects of
+	// one build exceed a [Limits] bound.
 	ErrTooLarge = errors.New("input too large")
 	// ErrRemoteBase: a kustomization refers to a remote base or resource and
 	// [KustomizeOptions.AllowRemoteBases] is false.
@@ -80,6 +81,25 @@ func (e *TooLargeError) Error() string {
 
 // Is reports whether target is [ErrTooLarge].
 func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// TooManyObjectsError reports a build over [Limits.MaxObjects].
+type TooManyObjectsError struct {
+	// Path is the file whose objects brought the estimate over the limit,
+	// relative to the artifact root; empty when the output was counted.
+	Path  string
+	Count int // the objects counted or estimated so far
+	Limit int
+}
+
+func (e *TooManyObjectsError) Error() string {
+	if e.Path != "" {
+		return fmt.Sprintf("reading %s brings the build to about %d objects, over the limit of %d", e.Path, e.Count, e.Limit)
+	}
+	return fmt.Sprintf("the build gives %d objects, over the limit of %d", e.Count, e.Limit)
+}
+
+// Is reports whether target is [ErrTooLarge].
+func (e *TooManyObjectsError) Is(target error) bool { return target == ErrTooLarge }
 
 // RemoteBaseError reports a remote reference (a URL, git@host:..., or
 // github.com/...) in a kustomization.

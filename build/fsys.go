@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -54,9 +55,13 @@ type confinedFS struct {
 	overlay map[string][]byte
 	// onKustomization inspects every kustomization file read from the artifact.
 	onKustomization func(rel string, data []byte) error
+	// countObjects makes ReadFile estimate the objects of the manifests it
+	// reads and refuse a file that brings the total over MaxObjects.
+	countObjects bool
 
 	mu      sync.Mutex
 	total   int64
+	objects int // estimated, see countObjects
 	failure error
 	content map[string][]byte   // files read, by resolved relative path
 	reads   []string            // resolved relative paths read, in order
@@ -311,11 +316,19 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 		}
 	}
 	f.mu.Lock()
-	if _, ok := f.content[rel]; !ok {
+	_, seen := f.content[rel]
+	if !seen {
 		f.content[rel] = data
 		f.reads = append(f.reads, rel)
+		if f.countObjects && !isKustomizationFile(path.Base(rel)) {
+			f.objects += estimateObjects(rel, data)
+		}
 	}
+	objects := f.objects
 	f.mu.Unlock()
+	if objects > f.limits.MaxObjects {
+		return nil, f.fail(&TooManyObjectsError{Path: rel, Count: objects, Limit: f.limits.MaxObjects})
+	}
 	return bytes.Clone(data), nil
 }
 
@@ -532,3 +545,19 @@ func (i memInfo) Mode() fs.FileMode  { return 0o444 }
 func (i memInfo) ModTime() time.Time { return time.Time{} }
 func (i memInfo) IsDir() bool        { return false }
 func (i memInfo) Sys() any           { return nil }
+
+var (
+	topLevelKindRE = regexp.MustCompile(`(?m)^kind:[ \t]*\S`)
+	jsonKindRE     = regexp.MustCompile(`"kind"\s*:`)
+)
+
+// estimateObjects estimates the objects of a manifest file cheaply, before
+// kustomize parses it: one per top-level kind field in YAML, one per kind
+// key in JSON (nested kinds overcount, which only matters near the limit).
+// Items of a List are not counted; the exact count after the build is.
+func estimateObjects(rel string, data []byte) int {
+	if path.Ext(rel) == ".json" {
+		return len(jsonKindRE.FindAllIndex(data, -1))
+	}
+	return len(topLevelKindRE.FindAllIndex(data, -1))
+}

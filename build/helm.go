@@ -89,7 +89,7 @@ func HelmTemplate(ctx context.Context, chartPath string, opts HelmOptions) ([]*u
 		}
 	}
 	defaultNamespace(objs, ns)
-	out, err := finish(objs)
+	out, err := finish(objs, opts.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("helm template %s: %w", chartPath, err)
 	}

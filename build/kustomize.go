@@ -78,7 +78,7 @@ func kustomizeValidated(ctx context.Context, root *os.Root, unitPath string, opt
 	if err != nil {
 		return nil, err
 	}
-	return finish(objs)
+	return finish(objs, opts.Limits)
 }
 
 // kustomizeOnce runs one build, holding the schema lock shared or, when
@@ -86,6 +86,7 @@ func kustomizeValidated(ctx context.Context, root *os.Root, unitPath string, opt
 func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *KustomizeOptions, exclusive, withOrigins bool) ([]built, error) {
 	fsys := newConfinedFS(ctx, root, opts.Limits)
 	fsys.onKustomization = kustomizationCheck(opts.AllowRemoteBases, exclusive)
+	fsys.countObjects = true
 
 	unit, err := resolveUnitDir(fsys, unitPath)
 	if err != nil {
@@ -111,10 +112,22 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 		rm, err = k.Run(fsys, virtOverlay)
 		return err
 	}
-	if exclusive {
-		err = schemaLock.exclusive(run)
-	} else {
-		err = schemaLock.shared(run)
+	// Kustomize does not take a context, and once the files are read the
+	// filesystem can no longer stop it: run it aside and return at the
+	// deadline. An abandoned build runs to its end in the background
+	// (bounded by Limits.MaxObjects) and its result is dropped.
+	done := make(chan error, 1)
+	go func() {
+		if exclusive {
+			done <- schemaLock.exclusive(run)
+		} else {
+			done <- schemaLock.shared(run)
+		}
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	if err != nil {
 		return nil, classify(fsys, err)

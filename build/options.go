@@ -8,12 +8,20 @@ type Limits struct {
 	MaxFileSize int64
 	// MaxTotalSize is the most bytes one build reads from all files together.
 	MaxTotalSize int64
+	// MaxObjects is the most objects one build may produce. Kustomize's
+	// cost grows faster than linearly with the number of objects, so a
+	// kustomize build also estimates the count from the files it reads
+	// (top-level kind fields) and stops before transforming once the
+	// estimate is over the limit; the output is counted exactly in any case.
+	// Over the limit: a [*TooManyObjectsError].
+	MaxObjects int
 }
 
 // DefaultLimits returns the limits used for zero fields: 16 MiB per file
-// (the largest CRD bundles are a few MiB) and 256 MiB per build.
+// (the largest CRD bundles are a few MiB), 256 MiB per build and 10,000
+// objects per build.
 func DefaultLimits() Limits {
-	return Limits{MaxFileSize: 16 << 20, MaxTotalSize: 256 << 20}
+	return Limits{MaxFileSize: 16 << 20, MaxTotalSize: 256 << 20, MaxObjects: 10000}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -23,6 +31,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxTotalSize <= 0 {
 		l.MaxTotalSize = d.MaxTotalSize
+	}
+	if l.MaxObjects <= 0 {
+		l.MaxObjects = d.MaxObjects
 	}
 	return l
 }

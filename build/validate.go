@@ -50,7 +50,10 @@ func describe(b built) string {
 }
 
 // finish validates and sorts objects.
-func finish(objs []built) ([]*unstructured.Unstructured, error) {
+func finish(objs []built, limits Limits) ([]*unstructured.Unstructured, error) {
+	if limit := limits.withDefaults().MaxObjects; len(objs) > limit {
+		return nil, &TooManyObjectsError{Count: len(objs), Limit: limit}
+	}
 	if err := validate(objs); err != nil {
 		return nil, err
 	}

@@ -35,5 +35,4 @@
 //
 //	go test ./e2e/faults                      # the suite (-short skips it)
 //	go test -run '^$' -fuzz '^FuzzInventoryRoundTrip$' -fuzztime 10s ./e2e/faults
-//	go test -tags knownbugs -run KnownBug ./e2e/faults   # the open bugs
 package faults

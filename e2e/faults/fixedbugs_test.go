@@ -3,15 +3,19 @@
 package faults_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
@@ -160,4 +164,70 @@ func TestInventoryLossPrunesRemovedObjects(t *testing.T) {
 		t.Error("cm-009 left Git while the inventory was missing and still exists")
 	}
 	e.converge(r)
+}
+
+// TestManyObjectsBoundedInTimeAndCount: kustomize's cost grows faster than
+// linearly with the number of objects (5,000 tiny ConfigMaps in one 350 KB
+// file took 46 s) and it takes no context, so a build used to ignore its
+// deadline and block the unit meanwhile. Now a file over Limits.MaxObjects
+// is refused before kustomize transforms anything, and a build under the
+// limit that outlives the Run's deadline returns at it. Either way nothing
+// is applied or pruned, and a fix converges.
+func TestManyObjectsBoundedInTimeAndCount(t *testing.T) {
+	c := sharedCluster(t)
+	const name, ns = "many-objects", "many-objects"
+	unit := reconcile.Unit{Name: "app", Path: "app", Prune: true, Build: build.KustomizeOptions{Limits: build.Limits{MaxObjects: 1000}}}
+	e := newEnv(t, c, name, configMaps("app", ns, 3, "1"), unit)
+	e.plantSentinels(ns)
+	r := e.reconciler(nil, reconcile.Options{})
+	e.run(r)
+
+	t.Log("5,000 objects, over the unit's limit of 1,000: refused from the file, at once")
+	e.commit(gitserver.CommitOptions{Files: map[string]string{"app/many.yaml": manyConfigMaps(ns, 5000)}, Delete: []string{"app/cm-002.yaml"}})
+	before := e.snapshot()
+	e.events.reset()
+	start := time.Now()
+	u := unitStatus(t, e.run(r), "app")
+	t.Logf("refused in %v: %s", time.Since(start).Round(time.Millisecond), u.Message)
+	if u.Phase == reconcile.PhaseReady || u.Reason != reconcile.ReasonBuildFailed || !strings.Contains(u.Message, "app/many.yaml") {
+		t.Errorf("5,000 objects: %s (%s) %q, want BuildFailed naming app/many.yaml", u.Phase, u.Reason, u.Message)
+	}
+	found := false
+	for _, err := range e.events.errs("app") {
+		var te *build.TooManyObjectsError
+		found = found || (errors.As(err, &te) && te.Limit == 1000 && errors.Is(err, build.ErrTooLarge))
+	}
+	if !found {
+		t.Errorf("no event carries a *build.TooManyObjectsError: %v", e.events.errs("app"))
+	}
+	e.unchanged(before)
+
+	t.Log("2,000 objects, under the default limit, past a 2 s deadline: Run returns at it")
+	e.conf.Units[0].Build = build.KustomizeOptions{}
+	r = e.reconciler(nil, reconcile.Options{})
+	e.commit(gitserver.CommitOptions{Files: map[string]string{"app/many.yaml": manyConfigMaps(ns, 2000)}})
+	before = e.snapshot()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	start = time.Now()
+	_, err := r.Run(ctx)
+	took := time.Since(start)
+	t.Logf("Run returned after %v: %v", took.Round(time.Millisecond), err)
+	if took > 10*time.Second { // the build alone takes 10 s to tens of seconds
+		t.Errorf("Run with a 2 s deadline returned after %v", took.Round(time.Second))
+	}
+	e.unchanged(before)
+
+	t.Log("the file leaves Git: converges")
+	e.commit(gitserver.CommitOptions{Delete: []string{"app/many.yaml"}})
+	e.converge(r)
+}
+
+// manyConfigMaps is one YAML stream of n tiny ConfigMaps in namespace ns.
+func manyConfigMaps(ns string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: many-%d, namespace: %s}\n", i, ns)
+	}
+	return b.String()
 }
