@@ -515,3 +515,49 @@ func TestPruneDryRun(t *testing.T) {
 		t.Fatalf("dry run changed the inventory: %v", inv.Entries)
 	}
 }
+
+// TestApplyObjectBeingDeleted: an object held by a finalizer after a delete
+// (as in a terminating namespace) is reported failed with ErrBeingDeleted,
+// by the fast path too, and applied again once it is gone.
+func TestApplyObjectBeingDeleted(t *testing.T) {
+	ctx := t.Context()
+	const ns = "being-deleted"
+	m := newManager(t, cluster.Config)
+	store := newStore(t, cluster.Config, "being-deleted")
+	createNamespace(t, ns)
+	objs := []*unstructured.Unstructured{configMap(ns, "held", map[string]any{"k": "v"})}
+	mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
+	kc := clientset(t)
+	cm, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Finalizers = []string{"example.com/hold"}
+	if _, err := kc.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.CoreV1().ConfigMaps(ns).Delete(ctx, "held", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	cs, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: store})
+	if !errors.Is(err, apply.ErrBeingDeleted) || cs.Count(apply.Failed) != 1 {
+		t.Fatalf("apply while being deleted: %v (%s), want ErrBeingDeleted", err, cs.Summary())
+	}
+	if inv, _ := store.Load(ctx); inv.Len() != 1 {
+		t.Errorf("the inventory forgot the object being deleted: %v", inv.Entries)
+	}
+
+	cm, err = kc.CoreV1().ConfigMaps(ns).Get(ctx, "held", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Finalizers = nil
+	if _, err := kc.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cs = mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
+	if got := cs.Count(apply.Created); got != 1 {
+		t.Errorf("apply once gone: %s, want 1 created", cs.Summary())
+	}
+}

@@ -71,6 +71,10 @@ type ChangeSet struct {
 // the reason names the fields and managers.
 const ReasonTookOver = "took over field(s) from other managers"
 
+// ReasonWouldTakeOver starts the reason of a dry-run change whose apply
+// would take fields back from other field managers.
+const ReasonWouldTakeOver = "would take over field(s) from other managers"
+
 // Count returns the number of changes with the action. A nil ChangeSet
 // has none, so callers need no guard after a failed call.
 func (cs *ChangeSet) Count(a Action) int {

@@ -20,6 +20,12 @@ var (
 	// ErrUnknownKind is matched (errors.Is) by the error of an object whose
 	// kind the API server does not serve, even after the CRD stage.
 	ErrUnknownKind = errors.New("unknown kind")
+	// ErrBeingDeleted is matched (errors.Is) by the error of an object
+	// that is being deleted (its namespace terminating, or finalizers
+	// pending): the apply cannot stop the deletion, so the object is
+	// reported failed, not unchanged, and is created again by an apply once
+	// it is gone.
+	ErrBeingDeleted = errors.New("object is being deleted")
 )
 
 // Error is returned by [Manager.Apply] and [Manager.Prune] when objects

@@ -48,6 +48,7 @@ type liveMeta struct {
 	resourceVersion string
 	labels          map[string]string
 	annotations     map[string]string
+	deleting        bool // deletionTimestamp set
 }
 
 // Apply makes the cluster match objects with server-side apply and returns
@@ -366,7 +367,7 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 				continue
 			}
 			if p, ok := prev[it.entry.ID()]; ok && p.Hash == it.entry.Hash && p.ResourceVersion == lm.resourceVersion &&
-				p.Version == it.entry.Version && owner.Owns(lm.labels) {
+				p.Version == it.entry.Version && owner.Owns(lm.labels) && !lm.deleting {
 				c.Action, c.Reason = Unchanged, "manifest hash and resourceVersion match the inventory"
 				c.Object.ResourceVersion = lm.resourceVersion
 				continue
@@ -452,7 +453,7 @@ func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions
 		}
 		objs := make(map[string]liveMeta, len(list.Items))
 		for _, o := range list.Items {
-			objs[o.Name] = liveMeta{resourceVersion: o.ResourceVersion, labels: o.Labels, annotations: o.Annotations}
+			objs[o.Name] = liveMeta{resourceVersion: o.ResourceVersion, labels: o.Labels, annotations: o.Annotations, deleting: o.DeletionTimestamp != nil}
 		}
 		out[k] = objs
 	})
@@ -483,7 +484,11 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 	takenOver := ""
 	if conflicts := fieldConflicts(err); len(conflicts) > 0 && opts.TakeOverConflicts && !it.force {
 		res, created, err = m.serverSideApply(ctx, gvr, it.obj, true, opts.DryRun)
-		takenOver = ReasonTookOver + ": " + strings.Join(conflicts, "; ")
+		reason := ReasonTookOver
+		if opts.DryRun {
+			reason = ReasonWouldTakeOver
+		}
+		takenOver = reason + ": " + strings.Join(conflicts, "; ")
 	}
 	recreated := false
 	if err != nil {
@@ -512,6 +517,11 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 	}
 	if !opts.DryRun {
 		c.Object.ResourceVersion = res.GetResourceVersion()
+	}
+	if ts := res.GetDeletionTimestamp(); ts != nil {
+		fail(it, fmt.Errorf("%w: %s since %s (finalizers %v); it is applied again once it is gone",
+			ErrBeingDeleted, it.entry, ts.UTC().Format(time.RFC3339), res.GetFinalizers()))
+		return
 	}
 	switch {
 	case recreated:

@@ -63,13 +63,17 @@ type Inventory struct {
 	ResourceVersion string
 }
 
-// compareEntries orders entries by ID, then API version.
+// compareEntries orders entries by ID, then API version, hash and
+// resourceVersion: a total order, so that even duplicates sort the same
+// whatever their input order.
 func compareEntries(a, b Entry) int {
-	return cmp.Or(object.Compare(a.ID(), b.ID()), strings.Compare(a.Version, b.Version))
+	return cmp.Or(object.Compare(a.ID(), b.ID()), strings.Compare(a.Version, b.Version),
+		strings.Compare(a.Hash, b.Hash), strings.Compare(a.ResourceVersion, b.ResourceVersion))
 }
 
 // Sort orders the entries by group, kind, namespace and name (then API
-// version), so that equal inventories serialise to equal bytes.
+// version, hash and resourceVersion), so that equal inventories serialise to
+// equal bytes.
 func (inv *Inventory) Sort() { slices.SortFunc(inv.Entries, compareEntries) }
 
 // Len returns the number of entries.

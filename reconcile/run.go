@@ -205,7 +205,7 @@ func (r *Reconciler) reconcileUnit(ctx context.Context, st *unitState, art *sour
 		// Taking fields back from another manager corrects drift; it must
 		// never be silent.
 		for _, c := range cs.Changes {
-			if strings.HasPrefix(c.Reason, apply.ReasonTookOver) {
+			if strings.HasPrefix(c.Reason, apply.ReasonTookOver) || strings.HasPrefix(c.Reason, apply.ReasonWouldTakeOver) {
 				ev(StageApply, fmt.Sprintf("%s: %s", c.Object, c.Reason), nil)
 			}
 		}

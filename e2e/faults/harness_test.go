@@ -65,7 +65,7 @@ func newEnv(t *testing.T, c *localcluster.Cluster, name string, files map[string
 	e := &env{
 		t: t, c: c, events: &eventLog{}, foreign: map[inventory.ID]bool{},
 		kube: kubernetes.NewForConfigOrDie(c.Config),
-		meta: metadata.NewForConfigOrDie(c.Config),
+		meta: metadata.NewForConfigOrDie(quiet(c.Config)),
 	}
 	e.git = gitopstest.StartGitServer(t, gitserver.Options{})
 	e.repo = gitopstest.NewGitRepo(t, e.git, name)
@@ -299,7 +299,7 @@ type liveObject struct {
 func (e *env) labelled(owner inventory.Owner) map[inventory.ID]liveObject {
 	e.t.Helper()
 	ctx := e.t.Context()
-	dc := discovery.NewDiscoveryClientForConfigOrDie(e.c.Config)
+	dc := discovery.NewDiscoveryClientForConfigOrDie(quiet(e.c.Config))
 	lists, err := dc.ServerPreferredResources()
 	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
 		e.t.Fatalf("discovery: %v", err)
@@ -596,4 +596,12 @@ func (e *env) configMapValue(ns, name string) (string, error) {
 		return "", err
 	}
 	return cm.Data["value"], nil
+}
+
+// quiet returns a copy of cfg that drops the API server's warnings: the
+// invariant checks list every resource, deprecated ones too.
+func quiet(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.WarningHandler = rest.NoWarnings{}
+	return c
 }

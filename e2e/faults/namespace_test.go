@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 	"github.com/gitopskit/gitopskit/reconcile"
@@ -88,8 +89,17 @@ func TestNamespaceDeletedOutOfBand(t *testing.T) {
 				if err := e.kube.CoreV1().Namespaces().Delete(t.Context(), doomed, metav1.DeleteOptions{}); err != nil {
 					t.Fatal(err)
 				}
+				e.events.reset()
 				u := unitStatus(t, e.run(r), "app")
 				t.Logf("while terminating: %s (%s) %s", u.Phase, u.Reason, u.Message)
+				// It used to say Ready ("7 unchanged"): applying an object
+				// being deleted changes nothing and cannot stop the delete.
+				if u.Phase == reconcile.PhaseReady {
+					t.Errorf("while the namespace terminates: %s (%s), want not Ready", u.Phase, u.Reason)
+				}
+				if !e.events.errorIs("app", apply.ErrBeingDeleted) {
+					t.Errorf("no event error matches apply.ErrBeingDeleted: %v", e.events.errs("app"))
+				}
 				e.check()
 				deleteNamespaceAndWait(t, e, doomed)
 			} else {
