@@ -3,7 +3,10 @@ package inventory_test
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/inventory"
@@ -83,4 +86,109 @@ func ExampleMarshal() {
 	// true 2
 	// core/Namespace//apps-prd
 	// apps/Deployment/apps-prd/kuard
+}
+
+// NewOwner identifies a unit whose inventory is a Secret: its labels go on
+// every object the unit applies, and Owns tells its objects from others'.
+func ExampleNewOwner() {
+	owner, err := inventory.NewOwner("apps-prd", "gitopskit-system", inventory.ParentSecret)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	labels := owner.Labels()
+	fmt.Println(labels[inventory.LabelUnit], labels[inventory.LabelUnitNamespace])
+	fmt.Println(owner.Owns(labels))
+	other, _ := inventory.NewOwner("apps-dev", "gitopskit-system", inventory.ParentSecret)
+	_, ownedByOther := other.OwnedByOther(labels)
+	fmt.Println(ownedByOther)
+	// Output:
+	// apps-prd gitopskit-system
+	// true
+	// true
+}
+
+// A program with its own API keeps each unit's inventory in its own custom
+// resource (a GitOpsUnit, say): the owner's ApplySet ID is the one kubectl
+// computes for that parent.
+func ExampleNewOwnerForParent() {
+	parent := schema.GroupKind{Group: "demo.gitopskit.io", Kind: "GitOpsUnit"}
+	owner, err := inventory.NewOwnerForParent(parent, "shop", "team-a")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(owner.ID == inventory.ApplySetID("shop", "team-a", "GitOpsUnit", "demo.gitopskit.io"))
+	fmt.Println(owner.ID)
+	// Output:
+	// true
+	// applyset-N4m6mKLJABRbJg-kOcdKcsPdj8wS1CJbqrjmvg4bM0Q-v1
+}
+
+// ParentMetadata gives the labels and annotations the kubectl ApplySet
+// convention puts on a set's parent; a Storage of its own sets them on the
+// object that holds the inventory.
+func ExampleParentMetadata() {
+	owner, _ := inventory.NewOwnerForParent(schema.GroupKind{Group: "demo.gitopskit.io", Kind: "GitOpsUnit"}, "shop", "team-a")
+	inv := inventory.Inventory{Entries: []inventory.Entry{
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "web"},
+		{Version: "v1", Kind: "Service", Namespace: "shop", Name: "web"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: "team-a", Name: "settings"},
+	}}
+	labels, annotations := inventory.ParentMetadata(owner, inv)
+	fmt.Println(labels[inventory.LabelApplySetID] == owner.ID)
+	fmt.Println(annotations[inventory.AnnotationApplySetGroupKinds])
+	fmt.Println(annotations[inventory.AnnotationApplySetNamespaces])
+	// Output:
+	// true
+	// ConfigMap,Deployment.apps,Service
+	// shop
+}
+
+// Equal compares two inventories entry by entry, hashes and
+// resourceVersions included; sort both first.
+func ExampleEqual() {
+	a := inventory.Inventory{Entries: []inventory.Entry{
+		{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "b", Hash: "h2"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "a", Hash: "h1"},
+	}}
+	b := inventory.Inventory{Entries: slices.Clone(a.Entries)}
+	slices.Reverse(b.Entries)
+	fmt.Println(inventory.Equal(a, b))
+	a.Sort()
+	b.Sort()
+	fmt.Println(inventory.Equal(a, b))
+	b.Entries[0].Hash = "changed"
+	fmt.Println(inventory.Equal(a, b))
+	// Output:
+	// false
+	// true
+	// false
+}
+
+// EntryFor identifies an object for an inventory.
+func ExampleEntryFor() {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion("apps/v1")
+	obj.SetKind("Deployment")
+	obj.SetNamespace("shop")
+	obj.SetName("web")
+	e := inventory.EntryFor(obj)
+	fmt.Println(e, e.GroupVersionKind())
+	// Output:
+	// apps/Deployment/shop/web apps/v1, Kind=Deployment
+}
+
+// GroupKinds and Namespaces summarise what an inventory holds.
+func ExampleInventory_GroupKinds() {
+	inv := inventory.Inventory{Entries: []inventory.Entry{
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "web"},
+		{Version: "v1", Kind: "Namespace", Name: "shop"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: "billing", Name: "settings"},
+	}}
+	fmt.Println(inv.GroupKinds())
+	fmt.Println(inv.Namespaces())
+	// Output:
+	// [ConfigMap Deployment.apps Namespace]
+	// [billing shop]
 }

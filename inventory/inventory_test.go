@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -34,6 +36,18 @@ func TestNewOwnerValidates(t *testing.T) {
 		if _, err := inventory.NewOwner(tt.name, tt.ns, inventory.ParentSecret); err == nil {
 			t.Errorf("NewOwner(%q, %q) accepted", tt.name, tt.ns)
 		}
+		if _, err := inventory.NewOwnerForParent(schema.GroupKind{Group: "demo.gitopskit.io", Kind: "GitOpsUnit"}, tt.name, tt.ns); err == nil {
+			t.Errorf("NewOwnerForParent(%q, %q) accepted", tt.name, tt.ns)
+		}
+	}
+	if _, err := inventory.NewOwnerForParent(schema.GroupKind{Group: "demo.gitopskit.io"}, "unit", "ns"); err == nil {
+		t.Error("NewOwnerForParent accepted a parent without a kind")
+	}
+	// NewOwner is NewOwnerForParent for core parents.
+	a, _ := inventory.NewOwner("unit", "ns", inventory.ParentConfigMap)
+	b, _ := inventory.NewOwnerForParent(schema.GroupKind{Kind: "ConfigMap"}, "unit", "ns")
+	if a != b {
+		t.Errorf("NewOwner = %+v, NewOwnerForParent = %+v", a, b)
 	}
 }
 

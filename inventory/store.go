@@ -153,22 +153,10 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	if len(data) > maxStoredSize {
 		return fmt.Errorf("inventory: %d entries compress to %d bytes, more than the %d a parent can hold", len(inv.Entries), len(data), maxStoredSize)
 	}
+	labels, annotations := ParentMetadata(s.owner, *inv)
 	meta := metav1.ObjectMeta{
 		Name: s.opts.Name, Namespace: s.opts.Namespace, ResourceVersion: inv.ResourceVersion,
-		Labels: map[string]string{LabelApplySetID: s.owner.ID},
-		Annotations: map[string]string{
-			AnnotationApplySetTooling:    ToolName + "/" + ToolVersion,
-			AnnotationApplySetGroupKinds: strings.Join(inv.GroupKinds(), ","),
-		},
-	}
-	var extra []string
-	for _, ns := range inv.Namespaces() {
-		if ns != s.opts.Namespace {
-			extra = append(extra, ns)
-		}
-	}
-	if len(extra) > 0 {
-		meta.Annotations[AnnotationApplySetNamespaces] = strings.Join(extra, ",")
+		Labels: labels, Annotations: annotations,
 	}
 	var rv string
 	create := inv.ResourceVersion == ""

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -279,19 +278,13 @@ func (r *Reconciler) patchStatus(ctx context.Context, unit *GitOpsUnit) error {
 func (r *Reconciler) patchParent(ctx context.Context, unit *GitOpsUnit, owner inventory.Owner, inv inventory.Inventory) error {
 	base := unit.DeepCopy()
 	controllerutil.AddFinalizer(unit, Finalizer)
-	metav1.SetMetaDataLabel(&unit.ObjectMeta, inventory.LabelApplySetID, owner.ID)
-	metav1.SetMetaDataAnnotation(&unit.ObjectMeta, inventory.AnnotationApplySetTooling, inventory.ToolName+"/"+inventory.ToolVersion)
-	metav1.SetMetaDataAnnotation(&unit.ObjectMeta, inventory.AnnotationApplySetGroupKinds, strings.Join(inv.GroupKinds(), ","))
-	var extra []string
-	for _, ns := range inv.Namespaces() {
-		if ns != unit.Namespace {
-			extra = append(extra, ns)
-		}
+	labels, annotations := inventory.ParentMetadata(owner, inv)
+	for k, v := range labels {
+		metav1.SetMetaDataLabel(&unit.ObjectMeta, k, v)
 	}
-	if len(extra) > 0 {
-		metav1.SetMetaDataAnnotation(&unit.ObjectMeta, inventory.AnnotationApplySetNamespaces, strings.Join(extra, ","))
-	} else {
-		delete(unit.Annotations, inventory.AnnotationApplySetNamespaces)
+	delete(unit.Annotations, inventory.AnnotationApplySetNamespaces) // when none is left
+	for k, v := range annotations {
+		metav1.SetMetaDataAnnotation(&unit.ObjectMeta, k, v)
 	}
 	if equality.Semantic.DeepEqual(base.ObjectMeta, unit.ObjectMeta) {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,14 +33,10 @@ var _ inventory.Storage = (*statusStorage)(nil)
 // newStatusStorage returns the storage of unit. Its ApplySet ID is that of
 // a GitOpsUnit parent, as kubectl computes it.
 func newStatusStorage(c client.Client, r client.Reader, unit *GitOpsUnit) (*statusStorage, error) {
-	// NewOwner validates name and namespace, but only knows parents of the
-	// core group (Secret, ConfigMap): the ID of a parent of our group is set
-	// here.
-	owner, err := inventory.NewOwner(unit.Name, unit.Namespace, Kind)
+	owner, err := inventory.NewOwnerForParent(schema.GroupKind{Group: GroupVersion.Group, Kind: Kind}, unit.Name, unit.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	owner.ID = inventory.ApplySetID(unit.Name, unit.Namespace, Kind, GroupVersion.Group)
 	return &statusStorage{client: c, reader: r, key: client.ObjectKeyFromObject(unit), owner: owner}, nil
 }
 
