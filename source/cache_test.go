@@ -40,9 +40,19 @@ func TestNoOpWhenUnchanged(t *testing.T) {
 
 				e.srv.ResetRequests()
 				res := mustFetch(t, tr.url(f.repo), source.Options{Ref: tc.ref, Auth: tr.auth(t), Cache: cache, LastRevision: first.Revision})
-				if !res.Unchanged || res.Artifact != nil || res.Revision != first.Revision {
-					t.Fatalf("got Unchanged=%v Artifact=%v Revision=%s, want unchanged %s", res.Unchanged, res.Artifact, res.Revision, first.Revision)
+				if !res.Unchanged || res.Revision != first.Revision {
+					t.Fatalf("got Unchanged=%v Revision=%s, want unchanged %s", res.Unchanged, res.Revision, first.Revision)
 				}
+				if a := res.Artifact; a == nil || *a != *first.Artifact {
+					t.Errorf("unchanged artifact = %+v, want the cached %+v", a, first.Artifact)
+				}
+				// Without a cache (or once it dropped the artifact) there is none.
+				bare := mustFetch(t, tr.url(f.repo), source.Options{Ref: tc.ref, Auth: tr.auth(t), Dir: t.TempDir(), LastRevision: first.Revision})
+				if !bare.Unchanged || bare.Artifact != nil {
+					t.Errorf("unchanged without a cache: Unchanged=%v Artifact=%+v, want no artifact", bare.Unchanged, bare.Artifact)
+				}
+				e.srv.ResetRequests()
+				res = mustFetch(t, tr.url(f.repo), source.Options{Ref: tc.ref, Auth: tr.auth(t), Cache: cache, LastRevision: first.Revision})
 				total, packs := tr.requests()
 				wantTotal := 1
 				if tc.ref.Commit != "" {

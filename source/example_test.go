@@ -40,7 +40,8 @@ func exampleRepo(ctx context.Context) (*gitserver.Server, *gitserver.Repo, error
 }
 
 // Fetch the default branch into a cache, then ask again with the revision
-// seen: the second call costs one request and reports Unchanged.
+// seen: the second call costs one request, reports Unchanged and hands out
+// the cached artifact again.
 func ExampleFetch() {
 	ctx := context.Background()
 	srv, repo, err := exampleRepo(ctx)
@@ -79,13 +80,14 @@ func ExampleFetch() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("unchanged:", res.Unchanged, res.Artifact == nil)
+	// The cache still holds the artifact: it comes back without a fetch.
+	fmt.Println("unchanged:", res.Unchanged, res.Artifact.Dir == a.Dir, res.Artifact.Digest == a.Digest)
 	// Output:
 	// revision: main@sha1:a5854f1d8073c3283c9af9b913e5ce04afffdf86
 	// digest: sha256:fd0006c3d9a066ddc934310f638477abd324f6ab9b95872201caa5939ea0a286
 	// deploy/app.yaml: replicas: 2
 	// README.md ignored: true
-	// unchanged: true true
+	// unchanged: true true true
 }
 
 // Pick the highest tag in a semantic version range, without a cache.

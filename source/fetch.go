@@ -62,11 +62,13 @@ type Result struct {
 	Revision string
 
 	// Unchanged is set when Revision equals [Options.LastRevision]:
-	// nothing was fetched, nothing written, no signature checked, and
-	// Artifact is nil.
+	// nothing was fetched, nothing written and no signature checked.
 	Unchanged bool
 
-	// Artifact is the fetched revision, nil when Unchanged.
+	// Artifact is the fetched revision. When Unchanged, it is the Cache's
+	// artifact of the revision if the Cache still holds it (found without
+	// a request; VerifiedBy is then empty, as nothing was checked again),
+	// and nil otherwise or without a Cache.
 	Artifact *Artifact
 
 	// FetchedBytes is the size of the pack received from the remote; 0
@@ -135,7 +137,7 @@ func fetch(ctx context.Context, rawURL string, opts Options) (*Result, error) {
 			label = opts.Ref.branch()
 		}
 		if rev := formatRevision(label, strings.ToLower(opts.Ref.Commit)); rev == opts.LastRevision {
-			return &Result{Revision: rev, Unchanged: true}, nil
+			return unchanged(u, rev, opts, paths), nil
 		}
 	}
 
@@ -150,7 +152,7 @@ func fetch(ctx context.Context, rawURL string, opts Options) (*Result, error) {
 	}
 	rev := t.revision()
 	if rev == opts.LastRevision {
-		return &Result{Revision: rev, Unchanged: true}, nil
+		return unchanged(u, rev, opts, paths), nil
 	}
 
 	job := &fetchJob{sess: sess, u: u, t: t, opts: opts, paths: paths, keys: keys}
@@ -158,6 +160,24 @@ func fetch(ctx context.Context, rawURL string, opts Options) (*Result, error) {
 		return job.intoCache(ctx, opts.Cache)
 	}
 	return job.intoDir(ctx, opts.Dir)
+}
+
+// unchanged is the Result for a revision equal to opts.LastRevision, with
+// the Cache's artifact of it when there is one.
+func unchanged(u *remoteURL, rev string, opts Options, paths []string) *Result {
+	res := &Result{Revision: rev, Unchanged: true}
+	if opts.Cache == nil {
+		return res
+	}
+	_, commit, err := ParseRevision(rev)
+	if err != nil {
+		return res
+	}
+	dir, meta := opts.Cache.artifactPaths(commit, filterKey(opts.Ignore, paths))
+	if m, ok := opts.Cache.lookupArtifact(dir, meta); ok {
+		res.Artifact = &Artifact{URL: u.raw, Revision: rev, Commit: commit, Dir: dir, Digest: m.Digest, Size: m.Size}
+	}
+	return res
 }
 
 // refIsTag reports whether r (after precedence) names a tag.
