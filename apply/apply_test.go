@@ -483,6 +483,10 @@ func TestDeleteUnit(t *testing.T) {
 			if !tt.wantGone && cm.Labels[inventory.LabelApplySetPartOf] != "" {
 				t.Errorf("orphan keeps the ownership labels: %v", cm.Labels)
 			}
+			want := map[apply.DeletePolicy]apply.Action{apply.DeleteObjects: apply.Deleted, apply.OrphanObjects: apply.Orphaned}[tt.policy]
+			if len(cs.Changes) != 1 || cs.Changes[0].Action != want {
+				t.Errorf("changes %v, want one %s", cs.Changes, want)
+			}
 			if _, err := kc.CoreV1().Secrets(inventoryNamespace).Get(ctx, strings.ToLower(unit), metav1.GetOptions{}); err == nil {
 				t.Error("inventory not deleted")
 			}

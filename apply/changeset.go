@@ -16,11 +16,14 @@ const (
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
 	Deleted    Action = "deleted"
-	Skipped    Action = "skipped"
-	Failed     Action = "failed"
+	// Orphaned: left in the cluster without the unit's ownership labels
+	// ([Manager.DeleteUnit] with [OrphanObjects]).
+	Orphaned Action = "orphaned"
+	Skipped  Action = "skipped"
+	Failed   Action = "failed"
 )
 
-var actionOrder = []Action{Created, Configured, Unchanged, Deleted, Skipped, Failed}
+var actionOrder = []Action{Created, Configured, Unchanged, Deleted, Orphaned, Skipped, Failed}
 
 // Change is the outcome for one object.
 type Change struct {

@@ -160,3 +160,38 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyDefaultNamespace: namespaced objects without a namespace get
+// DefaultNamespace, custom resources of a CRD in the same set included;
+// cluster-scoped objects and objects with a namespace keep theirs. Without
+// it, a namespaced object without a namespace fails.
+func TestApplyDefaultNamespace(t *testing.T) {
+	const group = "dflt.gitopskit.io"
+	m := newManager(t, cluster.Config)
+	store := newStore(t, cluster.Config, "default-namespace")
+	createNamespace(t, "dflt")
+	createNamespace(t, "dflt-other")
+	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "dflt-reader", nil)
+	objs := []*unstructured.Unstructured{
+		configMap("", "plain", nil), configMap("dflt-other", "placed", nil),
+		widgetCRD(group), widget(group, "", "w"), role,
+	}
+	if _, err := m.Apply(t.Context(), objs, apply.ApplyOptions{Inventory: store}); err == nil {
+		t.Fatal("a namespaced object without a namespace was applied without DefaultNamespace")
+	}
+	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DefaultNamespace: "dflt"})
+	got := actions(cs)
+	for _, id := range []string{
+		"core/ConfigMap/dflt/plain", "core/ConfigMap/dflt-other/placed",
+		"dflt.gitopskit.io/Widget/dflt/w", "rbac.authorization.k8s.io/ClusterRole//dflt-reader",
+		"apiextensions.k8s.io/CustomResourceDefinition//widgets.dflt.gitopskit.io",
+	} {
+		// The failed apply above already created what it could.
+		if a := got[id]; a != apply.Created && a != apply.Unchanged {
+			t.Errorf("%s: %q, want created or unchanged (all: %v)", id, a, got)
+		}
+	}
+	if objs[0].GetNamespace() != "" {
+		t.Error("Apply changed the caller's object")
+	}
+}

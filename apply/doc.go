@@ -63,7 +63,13 @@
 // current set) that still carry the unit's labels and are not annotated
 // [AnnotationPrune]: [Disabled], Namespaces last, and keeps in the inventory
 // every object whose delete failed. [Manager.DeleteUnit] removes a whole
-// unit, deleting or orphaning its objects.
+// unit, deleting or orphaning ([Orphaned]) its objects.
+//
+// An apply whose inventory is empty (a first apply, or a lost inventory)
+// first looks for what the unit applied before: a label-selected metadata
+// LIST per listable resource, keeping objects whose ownership label our field
+// manager applied (copied labels do not count). What it finds and no longer
+// wants becomes stale, so nothing that left Git meanwhile is leaked.
 //
 // # Annotations
 //
@@ -75,5 +81,6 @@
 //
 // Apply and Prune return an [*Error] listing the failed objects; errors.As
 // finds the per-object [*ImmutableFieldError], [*OwnershipError] and
-// [*FieldConflictError], and errors.Is finds [ErrUnknownKind].
+// [*FieldConflictError], and errors.Is finds [ErrUnknownKind] and
+// [ErrBeingDeleted].
 package apply

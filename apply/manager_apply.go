@@ -255,6 +255,10 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, opts ApplyOption
 	if opts.Inventory != nil {
 		owner = opts.Inventory.Owner()
 	}
+	var setScopes map[schema.GroupKind]bool
+	if opts.DefaultNamespace != "" {
+		setScopes = crdScopes(objects)
+	}
 	seen := map[inventory.ID]bool{}
 	items := make([]*item, 0, len(objects))
 	for i, o := range objects {
@@ -266,6 +270,9 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, opts ApplyOption
 			return nil, fmt.Errorf("apply: object %d (%s %q) needs apiVersion, kind and metadata.name", i, gvk, o.GetName())
 		}
 		obj := o.DeepCopy()
+		if opts.DefaultNamespace != "" && obj.GetNamespace() == "" && m.namespaced(gvk, setScopes) {
+			obj.SetNamespace(opts.DefaultNamespace)
+		}
 		it := &item{obj: obj, entry: inventory.EntryFor(obj)}
 		if seen[it.entry.ID()] {
 			return nil, fmt.Errorf("apply: %s is in the set twice", it.entry)
@@ -641,6 +648,33 @@ func secretStringData(obj *unstructured.Unstructured) error {
 }
 
 // crdKinds returns the group-kinds the CRDs among items define.
+// namespaced reports whether objects of gvk are namespaced: from the CRDs
+// of the set (setScopes), else from discovery. An unknown kind counts as
+// cluster-scoped here; the apply then reports it unknown.
+func (m *Manager) namespaced(gvk schema.GroupVersionKind, setScopes map[schema.GroupKind]bool) bool {
+	if ns, ok := setScopes[gvk.GroupKind()]; ok {
+		return ns
+	}
+	mapping, err := m.mapper.Mapping(gvk)
+	return err == nil && mapping.Scope.Name() == meta.RESTScopeNameNamespace
+}
+
+// crdScopes returns, for the kinds the CRDs among objects define, whether
+// they are namespaced.
+func crdScopes(objects []*unstructured.Unstructured) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, o := range objects {
+		if o == nil || o.GroupVersionKind().GroupKind() != crdGK {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+		out[schema.GroupKind{Group: group, Kind: kind}] = scope == "Namespaced"
+	}
+	return out
+}
+
 func crdKinds(items []*item) map[schema.GroupKind]bool {
 	out := map[schema.GroupKind]bool{}
 	for _, it := range items {

@@ -34,14 +34,9 @@ type DeleteUnitOptions struct {
 	Concurrency int
 }
 
-// inventoryDeleter is implemented by storages that can remove the inventory
-// itself, such as *inventory.Store.
-type inventoryDeleter interface {
-	Delete(ctx context.Context, inv inventory.Inventory) error
-}
-
 // DeleteUnit removes a whole unit: its objects (deleted or orphaned, see
-// [DeletePolicy]) and then its inventory. When an object cannot be deleted
+// [DeletePolicy]) and then its inventory, if store is an
+// [inventory.Deleter] (as [*inventory.Store] is). When an object cannot be deleted
 // or orphaned it stays in the inventory, the inventory is kept, and
 // DeleteUnit returns an [*Error].
 func (m *Manager) DeleteUnit(ctx context.Context, store inventory.Storage, opts DeleteUnitOptions) (*ChangeSet, error) {
@@ -75,7 +70,7 @@ func (m *Manager) DeleteUnit(ctx context.Context, store inventory.Storage, opts 
 	default:
 		return nil, fmt.Errorf("apply: unknown delete policy %q", opts.Policy)
 	}
-	if d, ok := store.(inventoryDeleter); ok {
+	if d, ok := store.(inventory.Deleter); ok {
 		cur, err := store.Load(ctx)
 		if err != nil {
 			return cs, fmt.Errorf("apply: %w", err)
@@ -122,7 +117,7 @@ func (m *Manager) orphan(ctx context.Context, e inventory.Entry, owner inventory
 	case err != nil:
 		c.Action, c.Err = Failed, fmt.Errorf("orphan %s: %w", e, err)
 	default:
-		c.Action, c.Reason = Skipped, "orphaned: ownership labels removed, object left in place"
+		c.Action, c.Reason = Orphaned, "ownership labels removed, object left in place"
 	}
 	return c
 }

@@ -53,6 +53,12 @@ type ApplyOptions struct {
 	// Ignore rules remove fields from what is applied and from the drift
 	// report, for fields another controller manages.
 	Ignore []IgnoreRule
+	// DefaultNamespace is given to namespaced objects that have no
+	// namespace, as kubectl apply --namespace does; objects with a
+	// namespace keep theirs. Scope comes from discovery, or from the CRDs in
+	// the set for their own kinds. Empty: a namespaced object without a
+	// namespace fails.
+	DefaultNamespace string
 	// Concurrency bounds the requests in flight within a stage. Default 8.
 	Concurrency int
 	// WaitTimeout bounds the wait for CRDs to be Established and for an

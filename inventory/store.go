@@ -29,6 +29,18 @@ type Storage interface {
 	Save(ctx context.Context, inv *Inventory) error
 }
 
+// Deleter is implemented by a [Storage] that can remove the stored
+// inventory itself (its parent object), as [*Store] does. Deleting a whole
+// unit (package apply's Manager.DeleteUnit) calls it once the unit's objects
+// are gone; a Storage without it keeps its record, for the caller to drop.
+type Deleter interface {
+	// Delete removes the stored inventory if it is still the version
+	// inv.ResourceVersion names; a missing one is not an error.
+	Delete(ctx context.Context, inv Inventory) error
+}
+
+var _ Deleter = (*Store)(nil)
+
 // ParentKind is the kind of object an inventory is stored in.
 type ParentKind string
 

@@ -66,4 +66,11 @@
 // and cluster-scoped objects are refused with a [*PolicyError] before
 // anything is applied) and can impersonate a service account, so that RBAC
 // bounds what its units can do.
+//
+// # Logging
+//
+// Every gitopskit package that logs takes a *slog.Logger in its options and
+// logs nothing without one; progress for users is in the [Event] stream. A
+// program on logr (controller-runtime) passes
+// slog.New(logr.ToSlogHandler(log)).
 package reconcile
