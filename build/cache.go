@@ -168,7 +168,8 @@ const cacheKeyVersion = "kustomize/v1 kustomize-api/v0.21.2"
 
 // kustomizeCacheKey hashes everything that determines a build's output. The
 // artifact directory itself is not part of it: the digest stands for its
-// content. Limits and AllowRemoteBases decide only whether a build succeeds.
+// content. Limits decide only whether a build succeeds; builds with
+// AllowRemoteBases are not cached.
 func kustomizeCacheKey(p string, opts *KustomizeOptions) string {
 	in := struct {
 		Version           string

@@ -95,7 +95,10 @@
 // Every kustomization file read is checked before kustomize interprets it:
 // resources, components, patches, generator sources and other references
 // that are URLs, git@host:path or github.com/ paths give a
-// [*RemoteBaseError] unless [KustomizeOptions.AllowRemoteBases]. Kustomize
+// [*RemoteBaseError] unless [KustomizeOptions.AllowRemoteBases]. When they
+// are allowed, kustomize fetches HTTP(S) files itself and clones Git bases
+// with the git command into a temporary directory, which the build reads
+// confined to that clone (as the artifact) and removes afterwards. Kustomize
 // plugins, exec and container KRM functions and Helm chart inflation are
 // disabled. A kustomization that includes itself gives a [*CycleError].
 //

@@ -58,6 +58,10 @@ type confinedFS struct {
 	// countObjects makes ReadFile estimate the objects of the manifests it
 	// reads and refuse a file that brings the total over MaxObjects.
 	countObjects bool
+	// cloneParent, when set (AllowRemoteBases), is the directory in which
+	// kustomize clones Git bases ("<cloneParent>/kustomize-*"): such a clone
+	// is mounted, confined to itself like the artifact, and may be removed.
+	cloneParent string
 
 	mu      sync.Mutex
 	total   int64
@@ -66,6 +70,7 @@ type confinedFS struct {
 	content map[string][]byte   // files read, by resolved relative path
 	reads   []string            // resolved relative paths read, in order
 	links   map[string]resolved // resolution cache by virtual path
+	mounts  map[string]*os.Root // clones of Git bases, by real directory
 }
 
 type resolved struct {
@@ -115,12 +120,99 @@ func vclean(p string) string {
 	return path.Clean(p)
 }
 
-// virtual returns the virtual path of a path relative to the artifact root.
+// virtual returns the virtual path of a resolved path: relative to the
+// artifact root, or to a mounted clone (see mountRel), whose path is real.
 func virtual(rel string) string {
+	if dir, inner, ok := splitMountRel(rel); ok {
+		if inner == "." {
+			return dir
+		}
+		return dir + "/" + inner
+	}
 	if rel == "." || rel == "" {
 		return virtArtifact
 	}
 	return virtArtifact + "/" + rel
+}
+
+// mountRel encodes a path relative to the mounted clone dir as a resolved
+// path; splitMountRel decodes it. Artifact paths never start with NUL.
+func mountRel(dir, inner string) string { return "\x00" + dir + "\x00" + inner }
+
+func splitMountRel(rel string) (dir, inner string, ok bool) {
+	rest, ok := strings.CutPrefix(rel, "\x00")
+	if !ok {
+		return "", "", false
+	}
+	dir, inner, ok = strings.Cut(rest, "\x00")
+	return dir, inner, ok
+}
+
+// relName is a resolved path as errors show it: relative to the artifact
+// root, or the real path of a file in a clone of a Git base.
+func relName(rel string) string {
+	if _, _, ok := splitMountRel(rel); ok {
+		return virtual(rel)
+	}
+	return rel
+}
+
+// rootOf returns the root a resolved path is relative to, and the path
+// relative to it.
+func (f *confinedFS) rootOf(rel string) (*os.Root, string) {
+	if dir, inner, ok := splitMountRel(rel); ok {
+		f.mu.Lock()
+		r := f.mounts[dir]
+		f.mu.Unlock()
+		if r != nil {
+			return r, inner
+		}
+	}
+	return f.root, rel
+}
+
+// mountFor returns the clone of a Git base vp lies in, opening it on first
+// use, and vp's path inside it.
+func (f *confinedFS) mountFor(vp string) (dir, inner string, root *os.Root, ok bool) {
+	if f.cloneParent == "" {
+		return "", "", nil, false
+	}
+	rest, ok := strings.CutPrefix(vp, f.cloneParent+"/")
+	if !ok || !strings.HasPrefix(rest, "kustomize-") {
+		return "", "", nil, false
+	}
+	name, inner, _ := strings.Cut(rest, "/")
+	dir = f.cloneParent + "/" + name
+	if inner == "" {
+		inner = "."
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r := f.mounts[dir]; r != nil {
+		return dir, inner, r, true
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return "", "", nil, false
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", "", nil, false
+	}
+	if f.mounts == nil {
+		f.mounts = map[string]*os.Root{}
+	}
+	f.mounts[dir] = r
+	return dir, inner, r, true
+}
+
+// closeMounts closes the clones' roots.
+func (f *confinedFS) closeMounts() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for dir, r := range f.mounts {
+		r.Close()
+		delete(f.mounts, dir)
+	}
 }
 
 // artifactRel names a virtual path relative to the artifact root, with "../"
@@ -172,13 +264,33 @@ func (f *confinedFS) resolveUncached(vp string) (string, error) {
 	if vp == virtArtifact {
 		rest, ok = "", true
 	}
-	if !ok {
-		if vp == virtOverlay || strings.HasPrefix(vp, virtOverlay+"/") {
-			// The overlay's files are all in f.overlay; kustomize probes others.
-			return "", &fs.PathError{Op: "stat", Path: vp, Err: fs.ErrNotExist}
-		}
+	if ok {
+		return resolveIn(f.root, vp, rest,
+			func(string) error { return &PathEscapeError{Path: artifactRel(vp)} },
+			func(link, target string) error { return &PathEscapeError{Path: link, Target: target} })
+	}
+	if vp == virtOverlay || strings.HasPrefix(vp, virtOverlay+"/") {
+		// The overlay's files are all in f.overlay; kustomize probes others.
+		return "", &fs.PathError{Op: "stat", Path: vp, Err: fs.ErrNotExist}
+	}
+	dir, inner, root, mounted := f.mountFor(vp)
+	if !mounted {
 		return "", &PathEscapeError{Path: artifactRel(vp)}
 	}
+	// A clone of a Git base is confined to itself as the artifact is.
+	rel, err := resolveIn(root, vp, inner,
+		func(p string) error { return &PathEscapeError{Path: path.Join(dir, p)} },
+		func(link, target string) error { return &PathEscapeError{Path: path.Join(dir, link), Target: target} })
+	if err != nil {
+		return "", err
+	}
+	return mountRel(dir, rel), nil
+}
+
+// resolveIn resolves rest (vp's path below root) to a path below root
+// without symlinks, following them itself: a ".." above root gives
+// escape(rest), a symlink leading out linkEscape(link, target).
+func resolveIn(root *os.Root, vp, rest string, escape func(rest string) error, linkEscape func(link, target string) error) (string, error) {
 	var done []string
 	todo := splitPath(rest)
 	hops := 0
@@ -190,13 +302,13 @@ func (f *confinedFS) resolveUncached(vp string) (string, error) {
 			continue
 		case "..":
 			if len(done) == 0 {
-				return "", &PathEscapeError{Path: artifactRel(vp)}
+				return "", escape(rest)
 			}
 			done = done[:len(done)-1]
 			continue
 		}
 		cand := path.Join(append(slices.Clone(done), part)...)
-		fi, err := f.root.Lstat(cand)
+		fi, err := root.Lstat(cand)
 		if err != nil {
 			// Report the whole path; the rest cannot be resolved.
 			return "", &fs.PathError{Op: "stat", Path: vp, Err: fs.ErrNotExist}
@@ -209,17 +321,17 @@ func (f *confinedFS) resolveUncached(vp string) (string, error) {
 		if hops > maxSymlinkHops {
 			return "", &fs.PathError{Op: "stat", Path: vp, Err: errors.New("too many levels of symbolic links")}
 		}
-		target, err := f.root.Readlink(cand)
+		target, err := root.Readlink(cand)
 		if err != nil {
 			return "", &fs.PathError{Op: "readlink", Path: vp, Err: err}
 		}
 		target = filepath.ToSlash(target)
 		if path.IsAbs(target) || filepath.IsAbs(target) {
-			return "", &PathEscapeError{Path: cand, Target: target}
+			return "", linkEscape(cand, target)
 		}
 		// Check the link on its own, so the error names it.
 		if escapes(done, target) {
-			return "", &PathEscapeError{Path: cand, Target: target}
+			return "", linkEscape(cand, target)
 		}
 		todo = append(splitPath(target), todo...)
 	}
@@ -257,7 +369,8 @@ func (f *confinedFS) stat(vp string) (string, fs.FileInfo, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	fi, err := f.root.Lstat(rel)
+	r, in := f.rootOf(rel)
+	fi, err := r.Lstat(in)
 	return rel, fi, err
 }
 
@@ -284,16 +397,17 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: vp, Err: errors.New("not a regular file")}
 	}
 	if fi.Size() > f.limits.MaxFileSize {
-		return nil, f.fail(&TooLargeError{Path: rel, Size: fi.Size(), Limit: f.limits.MaxFileSize})
+		return nil, f.fail(&TooLargeError{Path: relName(rel), Size: fi.Size(), Limit: f.limits.MaxFileSize})
 	}
 	f.mu.Lock()
 	f.total += fi.Size()
 	total := f.total
 	f.mu.Unlock()
 	if total > f.limits.MaxTotalSize {
-		return nil, f.fail(&TooLargeError{Path: rel, Size: total, Limit: f.limits.MaxTotalSize, Total: true})
+		return nil, f.fail(&TooLargeError{Path: relName(rel), Size: total, Limit: f.limits.MaxTotalSize, Total: true})
 	}
-	file, err := f.root.Open(rel)
+	r, in := f.rootOf(rel)
+	file, err := r.Open(in)
 	if err != nil {
 		return nil, err
 	}
@@ -303,11 +417,11 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > f.limits.MaxFileSize {
-		return nil, f.fail(&TooLargeError{Path: rel, Size: int64(len(data)), Limit: f.limits.MaxFileSize})
+		return nil, f.fail(&TooLargeError{Path: relName(rel), Size: int64(len(data)), Limit: f.limits.MaxFileSize})
 	}
 	// Kustomize expands YAML aliases by copying nodes: bound it before
 	// kustomize parses the file.
-	if err := object.CheckAliases(data, rel); err != nil {
+	if err := object.CheckAliases(data, relName(rel)); err != nil {
 		return nil, f.fail(err)
 	}
 	if f.onKustomization != nil && isKustomizationFile(path.Base(rel)) {
@@ -327,7 +441,7 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 	objects := f.objects
 	f.mu.Unlock()
 	if objects > f.limits.MaxObjects {
-		return nil, f.fail(&TooManyObjectsError{Path: rel, Count: objects, Limit: f.limits.MaxObjects})
+		return nil, f.fail(&TooManyObjectsError{Path: relName(rel), Count: objects, Limit: f.limits.MaxObjects})
 	}
 	return bytes.Clone(data), nil
 }
@@ -397,7 +511,8 @@ func (f *confinedFS) ReadDir(p string) ([]string, error) {
 			}
 			return nil, err
 		}
-		d, err := f.root.Open(rel)
+		r, in := f.rootOf(rel)
+		d, err := r.Open(in)
 		if err != nil {
 			return nil, err
 		}
@@ -459,7 +574,8 @@ func (f *confinedFS) Walk(p string, walkFn filepath.WalkFunc) error {
 	if err != nil {
 		return walkFn(vp, nil, err)
 	}
-	fi, err := f.root.Lstat(rel)
+	r, in := f.rootOf(rel)
+	fi, err := r.Lstat(in)
 	if err != nil {
 		return walkFn(vp, nil, err)
 	}
@@ -474,7 +590,8 @@ func (f *confinedFS) walk(vp, rel string, fi fs.FileInfo, walkFn filepath.WalkFu
 	if err := walkFn(vp, fi, nil); err != nil || !fi.IsDir() {
 		return err
 	}
-	d, err := f.root.Open(rel)
+	r, in := f.rootOf(rel)
+	d, err := r.Open(in)
 	if err != nil {
 		return walkFn(vp, fi, err)
 	}
@@ -518,8 +635,21 @@ func (f *confinedFS) Mkdir(string) error { return errReadOnly }
 // MkdirAll always fails: builds never write.
 func (f *confinedFS) MkdirAll(string) error { return errReadOnly }
 
-// RemoveAll always fails: builds never write.
-func (f *confinedFS) RemoveAll(string) error { return errReadOnly }
+// RemoveAll removes the clone of a Git base once kustomize is done with it;
+// anything else fails: builds never write.
+func (f *confinedFS) RemoveAll(p string) error {
+	vp := vclean(p)
+	if f.cloneParent == "" || path.Dir(vp) != f.cloneParent || !strings.HasPrefix(path.Base(vp), "kustomize-") {
+		return errReadOnly
+	}
+	f.mu.Lock()
+	if r := f.mounts[vp]; r != nil {
+		r.Close()
+		delete(f.mounts, vp)
+	}
+	f.mu.Unlock()
+	return os.RemoveAll(vp)
+}
 
 // WriteFile always fails: builds never write.
 func (f *confinedFS) WriteFile(string, []byte) error { return errReadOnly }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -27,12 +28,13 @@ import (
 //
 // Without a Cache in opts, every call builds. With one and an
 // ArtifactDigest, a result cached for the same digest, path and options is
-// returned instead (as a deep copy).
+// returned instead (as a deep copy), unless AllowRemoteBases: remote content
+// is not part of the digest.
 func Kustomize(ctx context.Context, artifactDir, path string, opts KustomizeOptions) ([]*unstructured.Unstructured, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if opts.Cache != nil && opts.ArtifactDigest != "" {
+	if opts.Cache != nil && opts.ArtifactDigest != "" && !opts.AllowRemoteBases {
 		return opts.Cache.do(ctx, kustomizeCacheKey(path, &opts), func() ([]*unstructured.Unstructured, error) {
 			return kustomize(ctx, artifactDir, path, &opts)
 		})
@@ -87,6 +89,13 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 	fsys := newConfinedFS(ctx, root, opts.Limits)
 	fsys.onKustomization = kustomizationCheck(opts.AllowRemoteBases, exclusive)
 	fsys.countObjects = true
+	if opts.AllowRemoteBases {
+		// Kustomize clones Git bases with git into os.MkdirTemp("",
+		// "kustomize-"), symlinks evaluated.
+		if tmp, err := filepath.EvalSymlinks(os.TempDir()); err == nil {
+			fsys.cloneParent = filepath.ToSlash(tmp)
+		}
+	}
 
 	unit, err := resolveUnitDir(fsys, unitPath)
 	if err != nil {
@@ -118,6 +127,7 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 	// (bounded by Limits.MaxObjects) and its result is dropped.
 	done := make(chan error, 1)
 	go func() {
+		defer fsys.closeMounts()
 		if exclusive {
 			done <- schemaLock.exclusive(run)
 		} else {

@@ -79,7 +79,7 @@ func TestKustomizeMaxObjects(t *testing.T) {
 
 func TestHelmTemplateMaxObjects(t *testing.T) {
 	dir := writeTree(t, map[string]string{
-		"chart/Chart.yaml": "apiVersion: v2\nname: many\nversion: 0.1.0\n",
+		"chart/Chart.yaml":         "apiVersion: v2\nname: many\nversion: 0.1.0\n",
 		"chart/templates/cms.yaml": "{{- range until 30 }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{{ . }}\n{{- end }}\n",
 	})
 	_, err := HelmTemplate(t.Context(), filepath.Join(dir, "chart"), HelmOptions{ReleaseName: "many", Namespace: "default", Limits: Limits{MaxObjects: 20}})

@@ -76,18 +76,21 @@ type KustomizeOptions struct {
 	StrictSubstitute bool
 
 	// AllowRemoteBases stops refusing remote references (URLs, git@host:path,
-	// github.com/...) in kustomizations; kustomize then fetches remote files
-	// itself over HTTP(S). Git bases still fail: kustomize clones them into
-	// a temporary directory outside the artifact, which the confinement
-	// refuses. By default remote references are refused with a
-	// [*RemoteBaseError] before anything is fetched.
+	// github.com/...) in kustomizations: kustomize then fetches remote files
+	// itself over HTTP(S) and clones Git bases with the git command into a
+	// temporary directory, which the build reads confined to that clone (a
+	// symlink or ".." leading out of it is refused as in the artifact) and
+	// removes afterwards. Remote content is not part of the artifact digest,
+	// so such builds bypass the Cache. By default remote references
+	// are refused with a [*RemoteBaseError] before anything is fetched.
 	AllowRemoteBases bool
 
 	// Limits bound the bytes read; zero fields take [DefaultLimits].
 	Limits Limits
 
 	// Cache, when not nil and ArtifactDigest is not empty, is consulted
-	// before building and filled after a successful build.
+	// before building and filled after a successful build (not with
+	// AllowRemoteBases).
 	Cache *Cache
 	// ArtifactDigest identifies the content of the artifact directory (for
 	// example source.Artifact's digest). It is the caller's promise that two
