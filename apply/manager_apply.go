@@ -70,10 +70,11 @@ type liveMeta struct {
 //
 // When the inventory is empty (a first apply, or an inventory that was
 // deleted), Apply first looks for objects the unit applied before: one
-// label-selected metadata LIST per listable resource, in the objects'
-// namespaces and cluster-wide, keeping only objects whose ownership label our
-// field manager applied (labels copied by someone else do not count). What it
-// finds and no longer wants becomes stale, so Prune deletes it.
+// label-selected metadata LIST per listable resource across the cluster (in
+// the objects' namespaces for a caller that may not list cluster-wide),
+// keeping only objects whose ownership label our field manager applied
+// (labels copied by someone else do not count). What it finds and no longer
+// wants becomes stale, so Prune deletes it.
 //
 // When objects fail, Apply returns the change set and an [*Error] listing
 // them. Prune only after an Apply without error: see [Manager.Prune].

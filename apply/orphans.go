@@ -20,56 +20,59 @@ import (
 // was missing would keep the unit's labels and never be pruned.
 //
 // It lists, metadata only and selected by the unit's ApplySet label, every
-// listable namespaced resource in the given namespaces and every
-// cluster-scoped resource. Labels alone are no proof (operators copy
+// listable resource across the cluster: one LIST per resource. A caller not
+// allowed to list a namespaced resource cluster-wide (a tenant) lists it in
+// the given namespaces instead. Labels alone are no proof (operators copy
 // labels): an object counts only if our field manager applied the ApplySet
-// label, which managedFields record. Lists the caller may not make (a
-// tenant's cluster-wide LIST) or that fail are skipped: the search is a
-// best effort, never a reason to fail the apply.
+// label, which managedFields record. Lists that fail are skipped: the search
+// is a best effort, never a reason to fail the apply.
 func (m *Manager) findApplied(ctx context.Context, owner inventory.Owner, namespaces []string, concurrency int) []inventory.Entry {
 	resources, err := m.mapper.ListableResources()
 	if err != nil {
 		m.log.DebugContext(ctx, "no search for objects of a lost inventory", "error", err)
 		return nil
 	}
-	type listCall struct {
-		r         kube.ListableResource
-		namespace string
-	}
-	var calls []listCall
-	for _, r := range resources {
-		if !r.Namespaced {
-			calls = append(calls, listCall{r: r})
-			continue
-		}
-		for _, ns := range namespaces {
-			calls = append(calls, listCall{r: r, namespace: ns})
-		}
-	}
 	sel := labels.SelectorFromSet(labels.Set{inventory.LabelApplySetPartOf: owner.ID}).String()
 	var (
 		mu    sync.Mutex
 		found []inventory.Entry
 	)
-	forEach(ctx, len(calls), concurrency, func(ctx context.Context, i int) {
-		c := calls[i]
-		list, err := m.meta.Resource(c.r.Resource).Namespace(c.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	list := func(ctx context.Context, r kube.ListableResource, namespace string) error {
+		l, err := m.meta.Resource(r.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
-			if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
-				m.log.DebugContext(ctx, "search for objects of a lost inventory: list failed", "resource", c.r.Resource.String(), "namespace", c.namespace, "error", err)
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range l.Items {
+			if m.appliedOwnershipLabel(o.ManagedFields) {
+				found = append(found, inventory.Entry{
+					Group: r.Kind.Group, Version: r.Kind.Version, Kind: r.Kind.Kind,
+					Namespace: o.Namespace, Name: o.Name,
+				})
 			}
+		}
+		return nil
+	}
+	skip := func(ctx context.Context, r kube.ListableResource, namespace string, err error) {
+		if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
+			m.log.DebugContext(ctx, "search for objects of a lost inventory: list failed", "resource", r.Resource.String(), "namespace", namespace, "error", err)
+		}
+	}
+	forEach(ctx, len(resources), concurrency, func(ctx context.Context, i int) {
+		r := resources[i]
+		err := list(ctx, r, "")
+		if err == nil {
 			return
 		}
-		for _, o := range list.Items {
-			if !m.appliedOwnershipLabel(o.ManagedFields) {
-				continue
+		if !r.Namespaced || !apierrors.IsForbidden(err) {
+			skip(ctx, r, "", err)
+			return
+		}
+		for _, ns := range namespaces {
+			if err := list(ctx, r, ns); err != nil {
+				skip(ctx, r, ns, err)
 			}
-			mu.Lock()
-			found = append(found, inventory.Entry{
-				Group: c.r.Kind.Group, Version: c.r.Kind.Version, Kind: c.r.Kind.Kind,
-				Namespace: o.Namespace, Name: o.Name,
-			})
-			mu.Unlock()
 		}
 	})
 	inv := inventory.Inventory{Entries: found}
