@@ -545,6 +545,9 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 		}
 	case created:
 		c.Action, c.Reason = Created, "applied"
+	case before == "" && opts.Inventory == nil:
+		// Nothing was listed: whether the apply changed anything is unknown.
+		c.Action, c.Reason = Configured, "applied"
 	case before == "":
 		c.Action, c.Reason = Configured, "applied (adopted)"
 	case res.GetResourceVersion() == before:

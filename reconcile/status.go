@@ -46,6 +46,8 @@ type Counts struct {
 	Created, Configured, Unchanged, Deleted, Skipped int
 }
 
+// String returns every count, zeros included, in a fixed order, so that
+// lines of a log or table line up: "2 created, 0 configured, ...".
 func (c Counts) String() string {
 	return fmt.Sprintf("%d created, %d configured, %d unchanged, %d pruned, %d skipped",
 		c.Created, c.Configured, c.Unchanged, c.Deleted, c.Skipped)
