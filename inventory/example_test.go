@@ -2,12 +2,12 @@ package inventory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/inventory"
 )
@@ -40,24 +40,41 @@ func ExampleApplySetID() {
 	// applyset-2ScEKHzkTErjBA4sUXQd7Bv4T2gR4lz8VZ2Z3zu8WPw-v1
 }
 
-// A Store keeps a unit's inventory in a Secret, the unit's ApplySet parent.
-// (Not run: it needs a cluster.)
+// A Store keeps a unit's inventory in a Secret, the unit's ApplySet parent:
+// Load gives an empty inventory until the first Save, Save refuses a stale
+// version with an *inventory.ConflictError, and Delete removes the parent
+// (not the unit's objects).
 func ExampleStore() {
-	var cfg *rest.Config // from your kubeconfig
-	store, err := inventory.NewStore(cfg, inventory.StoreOptions{Name: "infra", Namespace: "gitopskit-system"})
-	if err != nil {
-		panic(err)
-	}
+	cfg := cluster.Config // your *rest.Config
 	ctx := context.Background()
+	store, err := inventory.NewStore(cfg, inventory.StoreOptions{Name: "example-store", Namespace: "default"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	inv, err := store.Load(ctx)
 	if err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println(inv.Len(), "objects recorded")
+	stale := inv // what a second reconciler loaded at the same time
 	inv.Entries = append(inv.Entries, inventory.Entry{Version: "v1", Kind: "Namespace", Name: "shop"})
 	if err := store.Save(ctx, &inv); err != nil {
-		panic(err) // an *inventory.ConflictError when someone else saved first
+		fmt.Println(err)
+		return
 	}
+	stale.Entries = nil
+	err = store.Save(ctx, &stale)
+	fmt.Println("stale save refused:", errors.Is(err, inventory.ErrConflict))
+	again, _ := store.Load(ctx)
+	fmt.Println(again.Len(), "objects recorded, owner", store.Owner().Unit)
+	fmt.Println(store.Delete(ctx, again))
+	// Output:
+	// 0 objects recorded
+	// stale save refused: true
+	// 1 objects recorded, owner example-store
+	// <nil>
 }
 
 // An inventory is a plain value: marshal it to keep it wherever the caller
@@ -191,4 +208,32 @@ func ExampleInventory_GroupKinds() {
 	// Output:
 	// [ConfigMap Deployment.apps Namespace]
 	// [billing shop]
+}
+
+// Index, Get and Len look entries up by ID, whatever their API version.
+func ExampleInventory_Get() {
+	inv := inventory.Inventory{Entries: []inventory.Entry{
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "web", Hash: "h1"},
+		{Version: "v1", Kind: "Namespace", Name: "shop"},
+	}}
+	inv.Sort()
+	id := inventory.ID{Group: "apps", Kind: "Deployment", Namespace: "shop", Name: "web"}
+	e, ok := inv.Get(id)
+	fmt.Println(ok, e.Hash, inv.Len(), len(inv.Index()))
+	fmt.Println(inv.Entries[0])
+	// Output:
+	// true h1 2 2
+	// core/Namespace//shop
+}
+
+// An Entry names an object across API versions: its ID leaves the version out.
+func ExampleEntry_ID() {
+	v1 := inventory.Entry{Group: "autoscaling", Version: "v1", Kind: "HorizontalPodAutoscaler", Namespace: "shop", Name: "web"}
+	v2 := v1
+	v2.Version = "v2"
+	fmt.Println(v1.ID() == v2.ID(), v1.String())
+	fmt.Println(v2.GroupVersionKind())
+	// Output:
+	// true autoscaling/HorizontalPodAutoscaler/shop/web
+	// autoscaling/v2, Kind=HorizontalPodAutoscaler
 }

@@ -239,3 +239,70 @@ func ExampleCache_Prune() {
 	// all: 1 <nil>
 	// bytes fetched again: 0
 }
+
+// A Ref names what to fetch; when several fields are set, the most precise
+// wins (commit > name > semver > tag > branch), and String says which.
+// Validate checks it without the remote.
+func ExampleRef() {
+	refs := []source.Ref{
+		{},
+		{Branch: "main"},
+		{Branch: "main", Tag: "v1.2.0"},
+		{Tag: "v1.2.0", SemVer: ">=1.0.0 <2.0.0"},
+		{Branch: "main", Commit: "0123456789abcdef0123456789abcdef01234567"},
+		{SemVer: "not a range"},
+		{Commit: "0123abc"},
+	}
+	for _, r := range refs {
+		err := r.Validate()
+		fmt.Printf("%s: valid %v\n", r, err == nil)
+		if err != nil && !errors.Is(err, source.ErrInvalid) {
+			fmt.Println("unexpected error type")
+		}
+	}
+	// Output:
+	// default branch: valid true
+	// branch "main": valid true
+	// tag "v1.2.0": valid true
+	// semver ">=1.0.0 <2.0.0": valid true
+	// commit 0123456789abcdef0123456789abcdef01234567 on branch "main": valid true
+	// semver "not a range": valid false
+	// commit 0123abc: valid false
+}
+
+// Auth's String says which credentials are set, never their values, so it
+// is safe in logs.
+func ExampleAuth_String() {
+	var anonymous *source.Auth
+	fmt.Println(anonymous)
+	fmt.Println(&source.Auth{Username: "bot", Password: "s3cret"})
+	fmt.Println(&source.Auth{BearerToken: "t0ken"})
+	// Output:
+	// anonymous
+	// [basic]
+	// [bearer]
+}
+
+// A Cache lives in a directory of the caller's choosing; reuse it across
+// fetches and processes so that unchanged revisions cost one request.
+func ExampleCache_Dir() {
+	dir, err := os.MkdirTemp("", "source-cache-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	cache, err := source.NewCache(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cache.Dir() == dir)
+	// Output: true
+}
+
+// VerifyMode names what a Verification checks.
+func ExampleVerifyMode_String() {
+	fmt.Println(source.VerifyHead, source.VerifyTag)
+	// Output: HEAD Tag
+}
