@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -50,9 +49,6 @@ type Reconciler struct {
 	Waiter    *health.Waiter
 	Sources   *source.Cache // one bare clone per URL, shared by all units
 	Builds    *build.Cache  // builds by artifact digest, shared by all units
-
-	mu        sync.Mutex
-	artifacts map[types.NamespacedName]*source.Artifact // last artifact per unit
 }
 
 // SetupWithManager registers the controller. Only spec changes (and
@@ -194,31 +190,18 @@ func (r *Reconciler) sync(ctx context.Context, unit *GitOpsUnit, store inventory
 
 // fetch returns the unit's artifact at the revision its ref names now. When
 // the remote still has status.lastAttemptedRevision, Fetch answers after one
-// ls-remote and the artifact of the last fetch is reused.
+// ls-remote with the Cache's artifact of it; only if the Cache dropped it
+// (or on a first reconcile) is the revision fetched.
 func (r *Reconciler) fetch(ctx context.Context, unit *GitOpsUnit) (*source.Artifact, error) {
-	key := client.ObjectKeyFromObject(unit)
-	r.mu.Lock()
-	last := r.artifacts[key]
-	r.mu.Unlock()
-	opts := source.Options{Ref: unit.Spec.Ref.sourceRef(), Cache: r.Sources}
-	// Only ask "unchanged?" when we hold that revision's artifact: after a
-	// restart the first fetch gets it again, from the Cache's clone.
-	if last != nil && last.URL == unit.Spec.URL && last.Revision == unit.Status.LastAttemptedRevision {
-		opts.LastRevision = last.Revision
-	}
+	opts := source.Options{Ref: unit.Spec.Ref.sourceRef(), Cache: r.Sources, LastRevision: unit.Status.LastAttemptedRevision}
 	res, err := source.Fetch(ctx, unit.Spec.URL, opts)
+	if err == nil && res.Unchanged && res.Artifact == nil {
+		opts.LastRevision = ""
+		res, err = source.Fetch(ctx, unit.Spec.URL, opts)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if res.Unchanged {
-		return last, nil
-	}
-	r.mu.Lock()
-	if r.artifacts == nil {
-		r.artifacts = map[types.NamespacedName]*source.Artifact{}
-	}
-	r.artifacts[key] = res.Artifact
-	r.mu.Unlock()
 	return res.Artifact, nil
 }
 
@@ -244,9 +227,6 @@ func (r *Reconciler) finalize(ctx context.Context, unit *GitOpsUnit, store inven
 		}
 		ctrl.LoggerFrom(ctx).Info("deleted unit", "policy", policy, "change", cs.Summary())
 	}
-	r.mu.Lock()
-	delete(r.artifacts, client.ObjectKeyFromObject(unit))
-	r.mu.Unlock()
 	// The inventory saves changed the unit: read it again before updating.
 	fresh := &GitOpsUnit{}
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(unit), fresh); err != nil {
