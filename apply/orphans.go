@@ -92,7 +92,7 @@ func (m *Manager) appliedOwnershipLabel(fields []metav1.ManagedFieldsEntry) bool
 				Labels map[string]json.RawMessage `json:"f:labels"`
 			} `json:"f:metadata"`
 		}
-		if json.Unmarshal(f.FieldsV1.Raw, &set) != nil {
+		if json.Unmarshal(f.FieldsV1.GetRawBytes(), &set) != nil {
 			continue
 		}
 		if _, ok := set.Metadata.Labels["f:"+inventory.LabelApplySetPartOf]; ok {

@@ -52,7 +52,9 @@ func TestNoOpWhenUnchanged(t *testing.T) {
 					t.Errorf("unchanged without a cache: Unchanged=%v Artifact=%+v, want no artifact", bare.Unchanged, bare.Artifact)
 				}
 				e.srv.ResetRequests()
-				res = mustFetch(t, tr.url(f.repo), source.Options{Ref: tc.ref, Auth: tr.auth(t), Cache: cache, LastRevision: first.Revision})
+				if again := mustFetch(t, tr.url(f.repo), source.Options{Ref: tc.ref, Auth: tr.auth(t), Cache: cache, LastRevision: first.Revision}); !again.Unchanged {
+					t.Fatalf("second unchanged fetch: %+v", again)
+				}
 				total, packs := tr.requests()
 				wantTotal := 1
 				if tc.ref.Commit != "" {
