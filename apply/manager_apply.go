@@ -80,7 +80,8 @@ type liveMeta struct {
 // them. Prune only after an Apply without error: see [Manager.Prune].
 func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	opts = opts.withDefaults()
-	items, err := m.prepare(objects, opts)
+	definedHere := crdScopes(objects)
+	items, err := m.prepare(objects, definedHere, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,6 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 		}
 	}
 	prevIdx := prev.Index()
-	definedHere := crdKinds(items)
 
 	failed := false
 	for st := range numStages {
@@ -251,14 +251,10 @@ func writeAhead(ctx context.Context, store inventory.Storage, stored, prev inven
 
 // prepare validates and copies the objects, adds the ownership labels,
 // removes ignored fields and computes the hashes.
-func (m *Manager) prepare(objects []*unstructured.Unstructured, opts ApplyOptions) ([]*item, error) {
+func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[schema.GroupKind]bool, opts ApplyOptions) ([]*item, error) {
 	var owner inventory.Owner
 	if opts.Inventory != nil {
 		owner = opts.Inventory.Owner()
-	}
-	var setScopes map[schema.GroupKind]bool
-	if opts.DefaultNamespace != "" {
-		setScopes = crdScopes(objects)
 	}
 	seen := map[inventory.ID]bool{}
 	items := make([]*item, 0, len(objects))
@@ -271,7 +267,7 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, opts ApplyOption
 			return nil, fmt.Errorf("apply: object %d (%s %q) needs apiVersion, kind and metadata.name", i, gvk, o.GetName())
 		}
 		obj := o.DeepCopy()
-		if opts.DefaultNamespace != "" && obj.GetNamespace() == "" && m.namespaced(gvk, setScopes) {
+		if opts.DefaultNamespace != "" && obj.GetNamespace() == "" && m.namespaced(gvk, definedHere) {
 			obj.SetNamespace(opts.DefaultNamespace)
 		}
 		it := &item{obj: obj, entry: inventory.EntryFor(obj)}
@@ -320,7 +316,8 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 	var ready []*item
 	for _, it := range batch {
 		mapping, err := m.mapper.Mapping(it.obj.GroupVersionKind())
-		if err != nil && opts.DryRun && meta.IsNoMatchError(err) && definedHere[it.obj.GroupVersionKind().GroupKind()] {
+		_, defined := definedHere[it.obj.GroupVersionKind().GroupKind()]
+		if err != nil && opts.DryRun && meta.IsNoMatchError(err) && defined {
 			// A dry run creates no CRD, so its kinds stay unknown.
 			it.change.Action, it.change.Reason = Created, "would be created once its CRD (in this set) is"
 			continue
@@ -651,20 +648,19 @@ func secretStringData(obj *unstructured.Unstructured) error {
 	return unstructured.SetNestedMap(obj.Object, data, "data")
 }
 
-// crdKinds returns the group-kinds the CRDs among items define.
 // namespaced reports whether objects of gvk are namespaced: from the CRDs
-// of the set (setScopes), else from discovery. An unknown kind counts as
-// cluster-scoped here; the apply then reports it unknown.
-func (m *Manager) namespaced(gvk schema.GroupVersionKind, setScopes map[schema.GroupKind]bool) bool {
-	if ns, ok := setScopes[gvk.GroupKind()]; ok {
+// of the set (definedHere, see crdScopes), else from discovery. An unknown
+// kind counts as cluster-scoped here; the apply then reports it unknown.
+func (m *Manager) namespaced(gvk schema.GroupVersionKind, definedHere map[schema.GroupKind]bool) bool {
+	if ns, ok := definedHere[gvk.GroupKind()]; ok {
 		return ns
 	}
 	mapping, err := m.mapper.Mapping(gvk)
 	return err == nil && mapping.Scope.Name() == meta.RESTScopeNameNamespace
 }
 
-// crdScopes returns, for the kinds the CRDs among objects define, whether
-// they are namespaced.
+// crdScopes returns the kinds the CRDs among objects define (the keys), and
+// whether each is namespaced (the values).
 func crdScopes(objects []*unstructured.Unstructured) map[schema.GroupKind]bool {
 	out := map[schema.GroupKind]bool{}
 	for _, o := range objects {
@@ -679,15 +675,3 @@ func crdScopes(objects []*unstructured.Unstructured) map[schema.GroupKind]bool {
 	return out
 }
 
-func crdKinds(items []*item) map[schema.GroupKind]bool {
-	out := map[schema.GroupKind]bool{}
-	for _, it := range items {
-		if it.obj.GroupVersionKind().GroupKind() != crdGK {
-			continue
-		}
-		group, _, _ := unstructured.NestedString(it.obj.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(it.obj.Object, "spec", "names", "kind")
-		out[schema.GroupKind{Group: group, Kind: kind}] = true
-	}
-	return out
-}
