@@ -674,4 +674,3 @@ func crdScopes(objects []*unstructured.Unstructured) map[schema.GroupKind]bool {
 	}
 	return out
 }
-
