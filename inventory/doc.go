@@ -20,7 +20,9 @@
 // optimistic concurrency on the parent's resourceVersion; a concurrent writer
 // gives a [*ConflictError] (errors.Is [ErrConflict]). A caller that keeps the
 // inventory elsewhere, for example in its own object's status, implements
-// [Storage].
+// [Storage] (and [Deleter], if removing a unit should remove the record),
+// names its owner with [NewOwnerForParent] for its own parent kind, and puts
+// [ParentMetadata] on that parent so that kubectl sees the set.
 //
 // # ApplySet and ownership
 //

@@ -62,9 +62,12 @@
 //
 // With [Options.LastRevision] set, Fetch lists the remote's references
 // (one request: a GET of info/refs over HTTP, one upload-pack session over
-// SSH) and returns a [Result] with Unchanged set and no artifact when the
-// ref still resolves to that revision. For a semver range the tags are
-// listed and the range resolved again, so a new matching tag is a change.
+// SSH) and returns a [Result] with Unchanged set when the ref still
+// resolves to that revision, fetching and writing nothing; its Artifact is
+// the [Cache]'s artifact of that revision when the Cache still holds it (so
+// a restarted program needs no copy of its own), nil otherwise. For a semver
+// range the tags are listed and the range resolved again, so a new matching
+// tag is a change.
 //
 // A [Cache] is a directory the caller owns that keeps one bare clone per
 // URL. The first fetch is shallow (depth 1) and asks for no tags but the
