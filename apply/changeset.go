@@ -67,6 +67,8 @@ type ChangeSet struct {
 	next    inventory.Inventory
 	stale   []inventory.Entry
 	applied bool
+	// deleteAll: a DeleteUnit, which empties the unit on purpose.
+	deleteAll bool
 }
 
 // ReasonTookOver starts the reason of a change whose apply took fields back

@@ -51,7 +51,7 @@ func (m *Manager) waitCRDs(ctx context.Context, batch []*item, opts ApplyOptions
 		}
 	})
 	if changed {
-		m.mapper.Reset()
+		m.cluster.ResetMapper()
 	}
 	return failed.Load()
 }

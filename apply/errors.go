@@ -26,7 +26,33 @@ var (
 	// reported failed, not unchanged, and is created again by an apply once
 	// it is gone.
 	ErrBeingDeleted = errors.New("object is being deleted")
+	// ErrPruneRefused is matched by every [*PruneRefusedError].
+	ErrPruneRefused = errors.New("prune refused")
 )
+
+// PruneRefusedError says why [Manager.Prune] deleted nothing: the desired
+// set is empty ([PruneOptions.AllowEmpty]), the deletions exceed
+// [PruneOptions.MaxShare], or [PruneOptions.Approve] said no.
+type PruneRefusedError struct {
+	// Deletions is the number of objects the prune would have deleted, of
+	// Owned objects the unit owns.
+	Deletions, Owned int
+	// Reason says which guard refused.
+	Reason string
+	// Err is the Approve hook's error, if it refused.
+	Err error
+}
+
+func (e *PruneRefusedError) Error() string {
+	msg := fmt.Sprintf("apply: refusing to prune %d of the unit's %d objects: %s", e.Deletions, e.Owned, e.Reason)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns ErrPruneRefused and the hook's error.
+func (e *PruneRefusedError) Unwrap() []error { return []error{ErrPruneRefused, e.Err} }
 
 // Error is returned by [Manager.Apply] and [Manager.Prune] when objects
 // failed. Its Unwrap gives each object's error, so errors.As finds an

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,7 +10,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
-	"github.com/gitopskit/gitopskit/internal/kube"
+	"github.com/gitopskit/gitopskit/cluster"
 )
 
 // ManagerOptions configure a [Manager].
@@ -27,23 +28,24 @@ func DefaultManagerOptions() ManagerOptions {
 	return ManagerOptions{FieldManager: DefaultFieldManager, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
-// Manager applies and prunes objects in one cluster. It keeps the discovery
-// information it needs in memory (refreshed when a kind is unknown), so
-// reuse one Manager across reconciles. Its methods are safe for concurrent
-// use.
+// Manager applies and prunes objects in one cluster as one identity: the
+// [cluster.Cluster] it was made with. Discovery, connections and the
+// request budget are the Cluster's, shared with every other stage. Its
+// methods are safe for concurrent use.
 type Manager struct {
-	opts   ManagerOptions
-	dyn    dynamic.Interface
-	rest   rest.Interface
-	meta   metadata.Interface
-	mapper *kube.Mapper
-	log    *slog.Logger
+	opts    ManagerOptions
+	cluster *cluster.Cluster
+	dyn     dynamic.Interface
+	rest    rest.Interface
+	meta    metadata.Interface
+	log     *slog.Logger
 }
 
-// NewManager returns a manager for the cluster cfg points at. Unless cfg
-// sets a rate limit, the manager's clients are not throttled client-side.
-// It makes no request.
-func NewManager(cfg *rest.Config, opts ManagerOptions) (*Manager, error) {
+// NewManager returns a manager acting as c's identity. It makes no request.
+func NewManager(c *cluster.Cluster, opts ManagerOptions) (*Manager, error) {
+	if c == nil {
+		return nil, errors.New("apply: nil cluster")
+	}
 	def := DefaultManagerOptions()
 	if opts.FieldManager == "" {
 		opts.FieldManager = def.FieldManager
@@ -51,26 +53,9 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = def.Logger
 	}
-	cfg = kube.Config(cfg)
-	hc, err := kube.HTTPClient(cfg)
+	rc, err := newRESTClient(c.Config(), c.HTTPClient())
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
-	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	md, err := metadata.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	rc, err := newRESTClient(cfg, hc)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	mapper, err := kube.NewMapper(cfg, hc)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
-	}
-	return &Manager{opts: opts, dyn: dyn, rest: rc, meta: md, mapper: mapper, log: opts.Logger}, nil
+	return &Manager{opts: opts, cluster: c, dyn: c.Dynamic(), rest: rc, meta: c.Metadata(), log: opts.Logger}, nil
 }

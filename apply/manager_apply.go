@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -41,14 +42,6 @@ func (it *item) resource() (ns string, gvr schema.GroupVersionResource) {
 type listKey struct {
 	gvr       schema.GroupVersionResource
 	namespace string
-}
-
-// liveMeta is what a LIST says about an object.
-type liveMeta struct {
-	resourceVersion string
-	labels          map[string]string
-	annotations     map[string]string
-	deleting        bool // deletionTimestamp set
 }
 
 // Apply makes the cluster match objects with server-side apply and returns
@@ -100,9 +93,19 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	}
 	stored := prev // what the inventory holds now
 	if store != nil && len(prev.Entries) == 0 {
-		// A first apply, or a lost inventory: find what the unit applied
-		// before, so that what left Git meanwhile is pruned.
-		prev.Entries = m.findApplied(ctx, store.Owner(), searchNamespaces(items), opts.Concurrency)
+		// A first apply, or a lost inventory: what the unit applied before,
+		// so that what left Git meanwhile is pruned.
+		switch {
+		case opts.Recovered != nil:
+			prev.Entries = slices.Clone(opts.Recovered)
+		case opts.LostInventory == SearchIfEmpty:
+			found, err := m.FindOwned(ctx, []inventory.Owner{store.Owner()},
+				FindOwnedOptions{Namespaces: searchNamespaces(items), Concurrency: opts.Concurrency})
+			if err != nil {
+				m.log.DebugContext(ctx, "search for the objects of a lost inventory incomplete", "error", err)
+			}
+			prev.Entries = found[store.Owner().ID]
+		}
 	}
 	if store != nil && !opts.DryRun {
 		if stored, err = writeAhead(ctx, store, stored, prev, items); err != nil {
@@ -304,7 +307,7 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 			return nil, fmt.Errorf("apply: hash %s: %w", it.entry, err)
 		}
 		it.force = opts.Force || obj.GetAnnotations()[AnnotationForce] == Enabled
-		it.stage = stageOf(gvk, m.mapper.RESTMapper())
+		it.stage = stageOf(gvk, m.cluster.RESTMapper())
 		items = append(items, it)
 	}
 	return items, nil
@@ -315,7 +318,7 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 	definedHere map[schema.GroupKind]bool, opts ApplyOptions) {
 	var ready []*item
 	for _, it := range batch {
-		mapping, err := m.mapper.Mapping(it.obj.GroupVersionKind())
+		mapping, err := m.cluster.Mapping(it.obj.GroupVersionKind())
 		_, defined := definedHere[it.obj.GroupVersionKind().GroupKind()]
 		if err != nil && opts.DryRun && meta.IsNoMatchError(err) && defined {
 			// A dry run creates no CRD, so its kinds stay unknown.
@@ -341,7 +344,7 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 		}
 	}
 
-	var live map[listKey]map[string]liveMeta
+	var live map[listKey]map[string]cluster.ObjectMeta
 	exhaustive := false
 	if opts.Inventory != nil {
 		live, exhaustive = m.listLive(ctx, ready, opts)
@@ -357,29 +360,29 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 		lm, listed := live[listKey{gvr, ns}][it.obj.GetName()]
 		c := it.change
 		switch {
-		case it.obj.GetAnnotations()[AnnotationReconcile] == Disabled || (listed && lm.annotations[AnnotationReconcile] == Disabled):
+		case it.obj.GetAnnotations()[AnnotationReconcile] == Disabled || (listed && lm.Annotations[AnnotationReconcile] == Disabled):
 			c.Action, c.Reason = Skipped, "reconcile disabled by annotation"
-			c.Object.ResourceVersion = lm.resourceVersion
+			c.Object.ResourceVersion = lm.ResourceVersion
 			continue
 		}
 		if listed {
-			if other, ok := owner.OwnedByOther(lm.labels); ok && opts.Policy != AdoptAll {
+			if other, ok := owner.OwnedByOther(lm.Labels); ok && opts.Policy != AdoptAll {
 				fail(it, &OwnershipError{Object: it.entry, Owner: other, Policy: opts.Policy})
 				continue
 			}
-			if opts.Policy == MustMatch && !owner.Owns(lm.labels) {
+			if opts.Policy == MustMatch && !owner.Owns(lm.Labels) {
 				fail(it, &OwnershipError{Object: it.entry, Policy: opts.Policy})
 				continue
 			}
-			if p, ok := prev[it.entry.ID()]; ok && p.Hash == it.entry.Hash && p.ResourceVersion == lm.resourceVersion &&
-				p.Version == it.entry.Version && owner.Owns(lm.labels) && !lm.deleting {
+			if p, ok := prev[it.entry.ID()]; ok && p.Hash == it.entry.Hash && p.ResourceVersion == lm.ResourceVersion &&
+				p.Version == it.entry.Version && owner.Owns(lm.Labels) && !lm.Deleting {
 				c.Action, c.Reason = Unchanged, "manifest hash and resourceVersion match the inventory"
-				c.Object.ResourceVersion = lm.resourceVersion
+				c.Object.ResourceVersion = lm.ResourceVersion
 				continue
 			}
 		}
 		if it.obj.GetAnnotations()[AnnotationCreateOnly] == Enabled {
-			exists, rv := listed, lm.resourceVersion
+			exists, rv := listed, lm.ResourceVersion
 			if !listed && !exhaustive {
 				pm, err := m.meta.Resource(gvr).Namespace(ns).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
 				switch {
@@ -406,7 +409,7 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 		lm, listed := live[listKey{gvr, ns}][it.obj.GetName()]
 		before := ""
 		if listed {
-			before = lm.resourceVersion
+			before = lm.ResourceVersion
 		}
 		m.applyOne(ctx, it, before, opts)
 	})
@@ -422,7 +425,7 @@ func fail(it *item, err error) {
 // MustMatch every object (to refuse objects of no unit). exhaustive says
 // that an object missing from the lists does not exist. A LIST that fails
 // only costs the fast path for its objects.
-func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions) (map[listKey]map[string]liveMeta, bool) {
+func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions) (map[listKey]map[string]cluster.ObjectMeta, bool) {
 	var keys []listKey
 	seen := map[listKey]bool{}
 	for _, it := range batch {
@@ -443,22 +446,26 @@ func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions
 		req, _ := labels.NewRequirement(inventory.LabelApplySetPartOf, selection.Exists, nil)
 		sel = labels.NewSelector().Add(*req).String()
 	}
-	out := make(map[listKey]map[string]liveMeta, len(keys))
+	out := make(map[listKey]map[string]cluster.ObjectMeta, len(keys))
 	var mu sync.Mutex
 	allOK := true
 	forEach(ctx, len(keys), opts.Concurrency, func(ctx context.Context, i int) {
 		k := keys[i]
-		list, err := m.meta.Resource(k.gvr).Namespace(k.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		var (
+			objs map[string]cluster.ObjectMeta
+			err  error
+		)
+		if opts.Reads != nil {
+			objs, err = opts.Reads.ListMetadata(ctx, m.cluster, k.gvr, k.namespace, sel)
+		} else {
+			objs, err = cluster.ListMetadata(ctx, m.cluster, k.gvr, k.namespace, sel)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
 			allOK = false
 			m.log.DebugContext(ctx, "list failed; applying its objects", "resource", k.gvr.String(), "namespace", k.namespace, "error", err)
 			return
-		}
-		objs := make(map[string]liveMeta, len(list.Items))
-		for _, o := range list.Items {
-			objs[o.Name] = liveMeta{resourceVersion: o.ResourceVersion, labels: o.Labels, annotations: o.Annotations, deleting: o.DeletionTimestamp != nil}
 		}
 		out[k] = objs
 	})
@@ -655,7 +662,7 @@ func (m *Manager) namespaced(gvk schema.GroupVersionKind, definedHere map[schema
 	if ns, ok := definedHere[gvk.GroupKind()]; ok {
 		return ns
 	}
-	mapping, err := m.mapper.Mapping(gvk)
+	mapping, err := m.cluster.Mapping(gvk)
 	return err == nil && mapping.Scope.Name() == meta.RESTScopeNameNamespace
 }
 

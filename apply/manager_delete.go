@@ -54,7 +54,7 @@ func (m *Manager) DeleteUnit(ctx context.Context, store inventory.Storage, opts 
 	switch opts.Policy {
 	case "", DeleteObjects:
 		// Everything is stale: prune it all.
-		all := &ChangeSet{storage: store, next: inv, stale: inv.Entries, applied: true}
+		all := &ChangeSet{storage: store, next: inv, stale: inv.Entries, applied: true, deleteAll: true}
 		if cs, err = m.Prune(ctx, all, PruneOptions{Concurrency: opts.Concurrency}); err != nil {
 			return cs, err
 		}
@@ -86,7 +86,7 @@ func (m *Manager) DeleteUnit(ctx context.Context, store inventory.Storage, opts 
 // carries them.
 func (m *Manager) orphan(ctx context.Context, e inventory.Entry, owner inventory.Owner) Change {
 	c := Change{Object: e}
-	mapping, err := m.mapper.Mapping(e.GroupVersionKind())
+	mapping, err := m.cluster.Mapping(e.GroupVersionKind())
 	if err != nil {
 		c.Action, c.Reason = Skipped, "kind not served"
 		return c

@@ -46,6 +46,9 @@ func (m *Manager) Prune(ctx context.Context, applied *ChangeSet, opts PruneOptio
 	}
 	owner := applied.storage.Owner()
 	stale := applied.Stale()
+	if err := guardPrune(ctx, applied, stale, opts); err != nil {
+		return nil, err
+	}
 	cs := &ChangeSet{DryRun: applied.DryRun, storage: applied.storage, Changes: make([]Change, len(stale))}
 	groups := [3][]int{}
 	for i, e := range stale {
@@ -107,10 +110,34 @@ func (m *Manager) Prune(ctx context.Context, applied *ChangeSet, opts PruneOptio
 	return cs, nil
 }
 
+// guardPrune refuses a prune that would empty the unit, exceed the share,
+// or that the caller's hook refuses.
+func guardPrune(ctx context.Context, applied *ChangeSet, stale []inventory.Entry, opts PruneOptions) error {
+	if len(stale) == 0 {
+		return nil
+	}
+	owned := len(applied.next.Entries)
+	refuse := func(reason string, err error) error {
+		return &PruneRefusedError{Deletions: len(stale), Owned: owned, Reason: reason, Err: err}
+	}
+	if owned == len(stale) && !opts.AllowEmpty && !applied.deleteAll {
+		return refuse("the desired set is empty (allow it with AllowEmpty)", nil)
+	}
+	if opts.MaxShare > 0 && len(stale) > 1 && float64(len(stale)) > opts.MaxShare*float64(owned) {
+		return refuse(fmt.Sprintf("more than %.0f%% of them (raise MaxShare to allow it)", 100*opts.MaxShare), nil)
+	}
+	if opts.Approve != nil && !applied.DryRun {
+		if err := opts.Approve(ctx, slices.Clone(stale)); err != nil {
+			return refuse("not approved", err)
+		}
+	}
+	return nil
+}
+
 // pruneOne deletes one stale object if it is still ours.
 func (m *Manager) pruneOne(ctx context.Context, c *Change, owner inventory.Owner, dryRun bool) {
 	e := c.Object
-	mapping, err := m.mapper.Mapping(e.GroupVersionKind())
+	mapping, err := m.cluster.Mapping(e.GroupVersionKind())
 	if meta.IsNoMatchError(err) {
 		c.Action, c.Reason = Skipped, "kind no longer served; nothing to delete"
 		return

@@ -1,8 +1,10 @@
 package apply
 
 import (
+	"context"
 	"time"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -18,6 +20,20 @@ const (
 	MustMatch Policy = "MustMatch"
 	// AdoptAll takes over any object, even one another unit owns.
 	AdoptAll Policy = "AdoptAll"
+)
+
+// LostInventoryPolicy says whether an apply with an empty inventory
+// searches the cluster for the objects the unit applied before.
+type LostInventoryPolicy string
+
+const (
+	// SearchIfEmpty searches (one LIST per listable resource, see
+	// [Manager.FindOwned]) whenever the inventory is empty. The default:
+	// right for a single unit whose history the caller does not know.
+	SearchIfEmpty LostInventoryPolicy = "SearchIfEmpty"
+	// NoSearch trusts an empty inventory: for callers that know the unit is
+	// new, or that searched themselves and passed [ApplyOptions.Recovered].
+	NoSearch LostInventoryPolicy = "NoSearch"
 )
 
 // ApplyOptions configure one [Manager.Apply].
@@ -61,6 +77,18 @@ type ApplyOptions struct {
 	DefaultNamespace string
 	// Concurrency bounds the requests in flight within a stage. Default 8.
 	Concurrency int
+	// Reads, when set, shares the metadata LISTs of the apply with other
+	// applies of the same run (one LIST per resource, namespace and
+	// identity serves them all). Keep one per run: it does not see changes
+	// made after its LISTs.
+	Reads *cluster.Reads
+	// LostInventory says what an apply with an empty inventory does to
+	// find what the unit applied before. Default [SearchIfEmpty].
+	LostInventory LostInventoryPolicy
+	// Recovered, when not nil and the inventory is empty, are the objects
+	// the unit owned before, found by the caller (see [Manager.FindOwned],
+	// which searches for many units in one pass); no search is made.
+	Recovered []inventory.Entry
 	// WaitTimeout bounds the wait for CRDs to be Established and for an
 	// object being recreated to be gone. Default 1 minute.
 	WaitTimeout time.Duration
@@ -76,6 +104,9 @@ func (o ApplyOptions) withDefaults() ApplyOptions {
 	if o.Policy == "" {
 		o.Policy = def.Policy
 	}
+	if o.LostInventory == "" {
+		o.LostInventory = SearchIfEmpty
+	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = def.Concurrency
 	}
@@ -89,6 +120,22 @@ func (o ApplyOptions) withDefaults() ApplyOptions {
 type PruneOptions struct {
 	// Concurrency bounds the requests in flight. Default 8.
 	Concurrency int
+	// AllowEmpty lets a prune delete every object of a unit whose desired
+	// set is empty. Without it such a prune is refused with a
+	// [*PruneRefusedError]: a commit that deletes a unit's files by
+	// accident, or a build that came back empty, must not wipe the unit.
+	// The guard counts what the unit owns in the cluster, including objects
+	// a lost inventory's search found.
+	AllowEmpty bool
+	// MaxShare, between 0 and 1, refuses a prune that would delete more
+	// than this share of the objects the unit owns (and more than one
+	// object). 0 means no limit.
+	MaxShare float64
+	// Approve, when set, is called with the objects a prune would delete
+	// (never with an empty list) before any is deleted; an error refuses
+	// the prune and is wrapped in the [*PruneRefusedError]. A dry-run
+	// prune does not call it.
+	Approve func(ctx context.Context, deletions []inventory.Entry) error
 }
 
 // DefaultPruneOptions returns the options Prune uses for zero fields.

@@ -3,41 +3,70 @@ package apply
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
-	"github.com/gitopskit/gitopskit/internal/kube"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-// findApplied looks for the objects a unit applied when its inventory is
-// empty: a first apply, or an inventory that was deleted or lost while the
-// objects stayed. Without it, an object that left Git while the inventory
-// was missing would keep the unit's labels and never be pruned.
+// FindOwnedOptions configure [Manager.FindOwned].
+type FindOwnedOptions struct {
+	// Namespaces are listed one by one for resources the identity may not
+	// list across the cluster (a tenant).
+	Namespaces []string
+	// Concurrency bounds the LISTs in flight. Default 8.
+	Concurrency int
+}
+
+// FindOwned looks for the objects that units applied, for units whose
+// inventory was lost (deleted, or never saved after a crash): without it an
+// object that left Git while the inventory was missing would keep the
+// unit's labels and never be pruned.
 //
-// It lists, metadata only and selected by the unit's ApplySet label, every
-// listable resource across the cluster: one LIST per resource. A caller not
-// allowed to list a namespaced resource cluster-wide (a tenant) lists it in
-// the given namespaces instead. Labels alone are no proof (operators copy
-// labels): an object counts only if our field manager applied the ApplySet
-// label, which managedFields record. Lists that fail are skipped: the search
-// is a best effort, never a reason to fail the apply.
-func (m *Manager) findApplied(ctx context.Context, owner inventory.Owner, namespaces []string, concurrency int) []inventory.Entry {
-	resources, err := m.mapper.ListableResources()
-	if err != nil {
-		m.log.DebugContext(ctx, "no search for objects of a lost inventory", "error", err)
-		return nil
+// It costs one metadata LIST per listable resource, whatever the number of
+// owners, selected by the owners' ApplySet labels (falling back to one LIST
+// per namespace of opts.Namespaces for resources the identity may not list
+// cluster-wide). Labels alone are no proof (operators copy labels): an
+// object counts only if our field manager applied the ownership label, as
+// its managedFields record. The result maps each owner's ID to its objects,
+// sorted. LISTs that fail are reported in the error, joined, together with
+// what the others found: the caller decides whether a partial answer is
+// good enough.
+func (m *Manager) FindOwned(ctx context.Context, owners []inventory.Owner, opts FindOwnedOptions) (map[string][]inventory.Entry, error) {
+	if len(owners) == 0 {
+		return map[string][]inventory.Entry{}, nil
 	}
-	sel := labels.SelectorFromSet(labels.Set{inventory.LabelApplySetPartOf: owner.ID}).String()
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	resources, err := m.cluster.ListableResources()
+	if err != nil {
+		return nil, fmt.Errorf("apply: search for lost inventories: %w", err)
+	}
+	ids := make([]string, 0, len(owners))
+	for _, o := range owners {
+		ids = append(ids, o.ID)
+	}
+	slices.Sort(ids)
+	req, err := labels.NewRequirement(inventory.LabelApplySetPartOf, selection.In, slices.Compact(ids))
+	if err != nil {
+		return nil, fmt.Errorf("apply: search for lost inventories: %w", err)
+	}
+	sel := labels.NewSelector().Add(*req).String()
 	var (
 		mu    sync.Mutex
-		found []inventory.Entry
+		found = map[string][]inventory.Entry{}
+		errs  []error
 	)
-	list := func(ctx context.Context, r kube.ListableResource, namespace string) error {
+	list := func(ctx context.Context, r cluster.Resource, namespace string) error {
 		l, err := m.meta.Resource(r.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return err
@@ -46,7 +75,8 @@ func (m *Manager) findApplied(ctx context.Context, owner inventory.Owner, namesp
 		defer mu.Unlock()
 		for _, o := range l.Items {
 			if m.appliedOwnershipLabel(o.ManagedFields) {
-				found = append(found, inventory.Entry{
+				id := o.Labels[inventory.LabelApplySetPartOf]
+				found[id] = append(found[id], inventory.Entry{
 					Group: r.Kind.Group, Version: r.Kind.Version, Kind: r.Kind.Kind,
 					Namespace: o.Namespace, Name: o.Name,
 				})
@@ -54,30 +84,44 @@ func (m *Manager) findApplied(ctx context.Context, owner inventory.Owner, namesp
 		}
 		return nil
 	}
-	skip := func(ctx context.Context, r kube.ListableResource, namespace string, err error) {
-		if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
-			m.log.DebugContext(ctx, "search for objects of a lost inventory: list failed", "resource", r.Resource.String(), "namespace", namespace, "error", err)
-		}
+	skippable := func(err error) bool {
+		return apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err)
 	}
-	forEach(ctx, len(resources), concurrency, func(ctx context.Context, i int) {
+	forEach(ctx, len(resources), opts.Concurrency, func(ctx context.Context, i int) {
 		r := resources[i]
 		err := list(ctx, r, "")
-		if err == nil {
+		if err == nil || skippable(err) {
 			return
 		}
-		if !r.Namespaced || !apierrors.IsForbidden(err) {
-			skip(ctx, r, "", err)
+		if !apierrors.IsForbidden(err) {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("list %s: %w", r.Resource, err))
+			mu.Unlock()
 			return
 		}
-		for _, ns := range namespaces {
-			if err := list(ctx, r, ns); err != nil {
-				skip(ctx, r, ns, err)
+		if !r.Namespaced {
+			return // not ours to find: the identity may not see it
+		}
+		for _, ns := range opts.Namespaces {
+			if err := list(ctx, r, ns); err != nil && !skippable(err) && !apierrors.IsForbidden(err) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("list %s in %s: %w", r.Resource, ns, err))
+				mu.Unlock()
 			}
 		}
 	})
-	inv := inventory.Inventory{Entries: found}
-	inv.Sort()
-	return slices.CompactFunc(inv.Entries, func(a, b inventory.Entry) bool { return a.ID() == b.ID() })
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	for id, entries := range found {
+		inv := inventory.Inventory{Entries: entries}
+		inv.Sort()
+		found[id] = slices.CompactFunc(inv.Entries, func(a, b inventory.Entry) bool { return a.ID() == b.ID() })
+	}
+	if len(errs) > 0 {
+		return found, fmt.Errorf("apply: search for lost inventories: %w", errors.Join(errs...))
+	}
+	return found, nil
 }
 
 // appliedOwnershipLabel reports whether our field manager set the ApplySet

@@ -76,7 +76,7 @@ func (w *Waiter) Wait(ctx context.Context, objects []*unstructured.Unstructured,
 	var order [][2]string
 	for i, o := range objects {
 		res.Objects[i] = ObjectStatus{Object: object.KeyOf(o), Status: Unknown, Message: "not observed yet"}
-		mapping, err := w.mapper.Mapping(o.GroupVersionKind())
+		mapping, err := w.cluster.Mapping(o.GroupVersionKind())
 		if err != nil {
 			return res, fmt.Errorf("health: %s: %w", res.Objects[i].Object, err)
 		}

@@ -1,14 +1,13 @@
 package health
 
 import (
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 
-	"github.com/gitopskit/gitopskit/internal/kube"
+	"github.com/gitopskit/gitopskit/cluster"
 )
 
 // WaiterOptions configure a [Waiter].
@@ -20,18 +19,22 @@ type WaiterOptions struct {
 	Logger *slog.Logger
 }
 
-// Waiter waits for objects in one cluster to become ready. Reuse one: it
-// caches discovery. Its methods are safe for concurrent use.
+// Waiter waits for objects in one cluster to become ready, as the identity
+// of the [cluster.Cluster] it was made with (sharing its discovery and
+// connections). Its methods are safe for concurrent use.
 type Waiter struct {
-	checks *Checks
-	dyn    dynamic.Interface
-	mapper *kube.Mapper
-	log    *slog.Logger
+	checks  *Checks
+	dyn     dynamic.Interface
+	cluster *cluster.Cluster
+	log     *slog.Logger
 }
 
-// NewWaiter returns a waiter for the cluster cfg points at. It compiles the
-// checks (a [*CheckError] if one is invalid) and makes no request.
-func NewWaiter(cfg *rest.Config, opts WaiterOptions) (*Waiter, error) {
+// NewWaiter returns a waiter acting as c's identity. It compiles the checks
+// (a [*CheckError] if one is invalid) and makes no request.
+func NewWaiter(c *cluster.Cluster, opts WaiterOptions) (*Waiter, error) {
+	if c == nil {
+		return nil, errors.New("health: nil cluster")
+	}
 	checks, err := NewChecks(opts.Checks...)
 	if err != nil {
 		return nil, err
@@ -39,18 +42,5 @@ func NewWaiter(cfg *rest.Config, opts WaiterOptions) (*Waiter, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg = kube.Config(cfg)
-	hc, err := kube.HTTPClient(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("health: %w", err)
-	}
-	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
-	if err != nil {
-		return nil, fmt.Errorf("health: %w", err)
-	}
-	mapper, err := kube.NewMapper(cfg, hc)
-	if err != nil {
-		return nil, fmt.Errorf("health: %w", err)
-	}
-	return &Waiter{checks: checks, dyn: dyn, mapper: mapper, log: opts.Logger}, nil
+	return &Waiter{checks: checks, dyn: c.Dynamic(), cluster: c, log: opts.Logger}, nil
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,9 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	"k8s.io/client-go/rest"
 
-	"github.com/gitopskit/gitopskit/internal/kube"
+	"github.com/gitopskit/gitopskit/cluster"
 )
 
 // Storage keeps a unit's inventory. [*Store] keeps it in the cluster; a
@@ -76,8 +76,11 @@ type Store struct {
 var _ Storage = (*Store)(nil)
 
 // NewStore returns a store for the unit opts.Name whose inventory lives in
-// opts.Namespace. It makes no request.
-func NewStore(cfg *rest.Config, opts StoreOptions) (*Store, error) {
+// opts.Namespace, read and written as c's identity. It makes no request.
+func NewStore(c *cluster.Cluster, opts StoreOptions) (*Store, error) {
+	if c == nil {
+		return nil, errors.New("inventory: nil cluster")
+	}
 	if opts.Kind == "" {
 		opts.Kind = ParentSecret
 	}
@@ -88,12 +91,7 @@ func NewStore(cfg *rest.Config, opts StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = kube.Config(cfg)
-	client, err := corev1client.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("inventory: %w", err)
-	}
-	return &Store{opts: opts, owner: owner, client: client}, nil
+	return &Store{opts: opts, owner: owner, client: c.Kubernetes().CoreV1()}, nil
 }
 
 // Owner returns the unit's identity.

@@ -1,0 +1,93 @@
+package cluster
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// mapper maps kinds to resources through discovery, cached in memory. A
+// kind the cache does not know triggers one refresh, not one per lookup:
+// lookups that failed before the latest refresh retry against it.
+type mapper struct {
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	discovery discovery.CachedDiscoveryInterface
+
+	mu    sync.Mutex
+	epoch uint64 // bumped by every reset
+}
+
+func newMapper(cfg *rest.Config, hc *http.Client) (*mapper, error) {
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	cached := memory.NewMemCacheClient(dc)
+	return &mapper{mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), discovery: cached}, nil
+}
+
+func (m *mapper) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mapper.Reset()
+	m.epoch++
+}
+
+func (m *mapper) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m.mu.Lock()
+	start := m.epoch
+	m.mu.Unlock()
+	mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil || !meta.IsNoMatchError(err) {
+		return mapping, err
+	}
+	m.mu.Lock()
+	if m.epoch == start {
+		m.mapper.Reset()
+		m.epoch++
+	}
+	m.mu.Unlock()
+	return m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+}
+
+// Resource is a resource the server serves with the list verb, at its
+// preferred version.
+type Resource struct {
+	Resource   schema.GroupVersionResource
+	Kind       schema.GroupVersionKind
+	Namespaced bool
+}
+
+// ListableResources returns the resources the server lists, at their
+// preferred versions, from the cached discovery information: no
+// subresources, no Events (never applied, often numerous). Groups whose
+// discovery failed (an unavailable aggregated API) are left out.
+func (c *Cluster) ListableResources() ([]Resource, error) {
+	lists, err := discovery.ServerPreferredResources(c.shared.mapper.discovery)
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return nil, fmt.Errorf("cluster: discovery: %w", err)
+	}
+	var out []Resource
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range l.APIResources {
+			if strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") || r.Kind == "Event" {
+				continue
+			}
+			out = append(out, Resource{Resource: gv.WithResource(r.Name), Kind: gv.WithKind(r.Kind), Namespaced: r.Namespaced})
+		}
+	}
+	return out, nil
+}
