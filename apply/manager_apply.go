@@ -96,8 +96,12 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 		// A first apply, or a lost inventory: what the unit applied before,
 		// so that what left Git meanwhile is pruned.
 		switch {
-		case opts.Recovered != nil:
-			prev.Entries = slices.Clone(opts.Recovered)
+		case opts.Recover != nil:
+			found, err := opts.Recover(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("apply: recover a lost inventory: %w", err)
+			}
+			prev.Entries = slices.Clone(found)
 		case opts.LostInventory == SearchIfEmpty:
 			found, err := m.FindOwned(ctx, []inventory.Owner{store.Owner()},
 				FindOwnedOptions{Namespaces: searchNamespaces(items), Concurrency: opts.Concurrency})

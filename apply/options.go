@@ -28,11 +28,12 @@ type LostInventoryPolicy string
 
 const (
 	// SearchIfEmpty searches (one LIST per listable resource, see
-	// [Manager.FindOwned]) whenever the inventory is empty. The default:
-	// right for a single unit whose history the caller does not know.
+	// [Manager.FindOwned]) whenever the inventory is empty and no
+	// [ApplyOptions.Recover] is set. The default: right for a single unit
+	// whose history the caller does not know.
 	SearchIfEmpty LostInventoryPolicy = "SearchIfEmpty"
 	// NoSearch trusts an empty inventory: for callers that know the unit is
-	// new, or that searched themselves and passed [ApplyOptions.Recovered].
+	// new.
 	NoSearch LostInventoryPolicy = "NoSearch"
 )
 
@@ -85,10 +86,12 @@ type ApplyOptions struct {
 	// LostInventory says what an apply with an empty inventory does to
 	// find what the unit applied before. Default [SearchIfEmpty].
 	LostInventory LostInventoryPolicy
-	// Recovered, when not nil and the inventory is empty, are the objects
-	// the unit owned before, found by the caller (see [Manager.FindOwned],
-	// which searches for many units in one pass); no search is made.
-	Recovered []inventory.Entry
+	// Recover, when set, is called instead of the search when the
+	// inventory is empty, and returns the objects the unit owned before:
+	// for callers that know whether the unit existed and search for many
+	// units in one pass (see [Manager.FindOwned]). An error fails the apply
+	// before anything is changed.
+	Recover func(ctx context.Context) ([]inventory.Entry, error)
 	// WaitTimeout bounds the wait for CRDs to be Established and for an
 	// object being recreated to be gone. Default 1 minute.
 	WaitTimeout time.Duration

@@ -17,6 +17,10 @@ import (
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
+// maxOwnersInSelector bounds the owners FindOwned names in its label
+// selector.
+const maxOwnersInSelector = 16
+
 // FindOwnedOptions configure [Manager.FindOwned].
 type FindOwnedOptions struct {
 	// Namespaces are listed one by one for resources the identity may not
@@ -56,7 +60,19 @@ func (m *Manager) FindOwned(ctx context.Context, owners []inventory.Owner, opts 
 		ids = append(ids, o.ID)
 	}
 	slices.Sort(ids)
-	req, err := labels.NewRequirement(inventory.LabelApplySetPartOf, selection.In, slices.Compact(ids))
+	ids = slices.Compact(ids)
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	// Name the owners in the selector while the URL stays short; for many
+	// owners, select every ApplySet member and filter here.
+	var req *labels.Requirement
+	if len(ids) <= maxOwnersInSelector {
+		req, err = labels.NewRequirement(inventory.LabelApplySetPartOf, selection.In, ids)
+	} else {
+		req, err = labels.NewRequirement(inventory.LabelApplySetPartOf, selection.Exists, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("apply: search for lost inventories: %w", err)
 	}
@@ -74,8 +90,8 @@ func (m *Manager) FindOwned(ctx context.Context, owners []inventory.Owner, opts 
 		mu.Lock()
 		defer mu.Unlock()
 		for _, o := range l.Items {
-			if m.appliedOwnershipLabel(o.ManagedFields) {
-				id := o.Labels[inventory.LabelApplySetPartOf]
+			id := o.Labels[inventory.LabelApplySetPartOf]
+			if want[id] && m.appliedOwnershipLabel(o.ManagedFields) {
 				found[id] = append(found[id], inventory.Entry{
 					Group: r.Kind.Group, Version: r.Kind.Version, Kind: r.Kind.Kind,
 					Namespace: o.Namespace, Name: o.Name,
