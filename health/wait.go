@@ -26,6 +26,14 @@ type WaitOptions struct {
 	// KeepWaitingOnFailure waits for Failed objects to recover instead of
 	// returning as soon as one is Failed.
 	KeepWaitingOnFailure bool
+	// OnStatus, when set, is called each time an object's status changes
+	// (for example when it becomes Current), from the goroutine that
+	// observed it; it must be quick and safe for concurrent use.
+	OnStatus func(ObjectStatus)
+	// Watches, when set, serves the wait from watches shared with other
+	// waits (one LIST and WATCH per resource, namespace and identity for
+	// all of them) instead of its own.
+	Watches *Watches
 }
 
 // DefaultWaitOptions returns the options Wait uses for zero fields.
@@ -110,13 +118,28 @@ func (w *Waiter) Wait(ctx context.Context, objects []*unstructured.Unstructured,
 	set := func(i int, st ObjectStatus) {
 		mu.Lock()
 		st.Object = res.Objects[i].Object // the key as given, whatever was observed
+		old := res.Objects[i]
 		res.Objects[i] = st
 		mu.Unlock()
+		if opts.OnStatus != nil && (old.Status != st.Status || old.Message != st.Message) {
+			opts.OnStatus(st)
+		}
 		notify()
 	}
 	var wg sync.WaitGroup
 	for _, k := range order {
 		g := groups[k]
+		if opts.Watches != nil {
+			stop := opts.Watches.subscribe(w, g.gvr, g.namespace, g.names, func(i int, u *unstructured.Unstructured) {
+				if u == nil {
+					set(i, ObjectStatus{Status: NotFound, Message: "not found"})
+					return
+				}
+				set(i, w.checks.Status(u))
+			})
+			defer stop()
+			continue
+		}
 		wg.Go(func() { w.watchGroup(ctx, g.gvr, g.namespace, g.names, set) })
 	}
 	defer wg.Wait()

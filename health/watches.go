@@ -1,0 +1,181 @@
+package health
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// WatchesOptions configure [NewWatches].
+type WatchesOptions struct {
+	// LabelSelector limits what the shared LISTs and WATCHes see, for
+	// example to the members of some ApplySet; objects outside it are
+	// reported not found. Default: everything.
+	LabelSelector string
+	// Logger receives debug lines. Default: none.
+	Logger *slog.Logger
+}
+
+// Watches shares LIST+WATCH streams between concurrent waits: every
+// [Waiter.Wait] given it in [WaitOptions.Watches] is served by one stream per
+// (identity, resource, namespace), kept open until [Watches.Close], however
+// many objects and waits there are. A reconcile of many units keeps one per
+// run. It keeps the latest version of each object its streams saw.
+type Watches struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	opts   WatchesOptions
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	groups map[watchKey]*watchGroup
+}
+
+type watchKey struct {
+	identity  string
+	gvr       schema.GroupVersionResource
+	namespace string
+}
+
+type watchGroup struct {
+	mu      sync.Mutex
+	synced  bool
+	objects map[string]*unstructured.Unstructured
+	subs    map[int]*subscriber
+	next    int
+}
+
+type subscriber struct {
+	names map[string]int
+	set   func(i int, u *unstructured.Unstructured) // nil u: not found
+}
+
+// NewWatches returns shared watches that live until ctx ends or Close.
+func NewWatches(ctx context.Context, opts WatchesOptions) *Watches {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	return &Watches{ctx: ctx, cancel: cancel, opts: opts, groups: map[watchKey]*watchGroup{}}
+}
+
+// Close stops every stream and waits for them to end.
+func (ws *Watches) Close() {
+	ws.cancel()
+	ws.wg.Wait()
+}
+
+// subscribe registers interest in names (name -> index) of one resource
+// and namespace, starting its stream if needed, and returns the function
+// that ends the interest.
+func (ws *Watches) subscribe(w *Waiter, gvr schema.GroupVersionResource, ns string, names map[string]int,
+	set func(int, *unstructured.Unstructured)) func() {
+	k := watchKey{identity: w.cluster.Identity(), gvr: gvr, namespace: ns}
+	ws.mu.Lock()
+	g, ok := ws.groups[k]
+	if !ok {
+		g = &watchGroup{objects: map[string]*unstructured.Unstructured{}, subs: map[int]*subscriber{}}
+		ws.groups[k] = g
+		ws.wg.Go(func() { ws.run(w, k, g) })
+	}
+	ws.mu.Unlock()
+
+	g.mu.Lock()
+	id := g.next
+	g.next++
+	sub := &subscriber{names: names, set: set}
+	g.subs[id] = sub
+	if g.synced {
+		for name, i := range names {
+			set(i, g.objects[name])
+		}
+	}
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		delete(g.subs, id)
+		g.mu.Unlock()
+	}
+}
+
+// run lists and watches one group until the Watches end.
+func (ws *Watches) run(w *Waiter, k watchKey, g *watchGroup) {
+	ctx := ws.ctx
+	client := w.dyn.Resource(k.gvr).Namespace(k.namespace)
+	lopts := metav1.ListOptions{LabelSelector: ws.opts.LabelSelector}
+	for ctx.Err() == nil {
+		list, err := client.List(ctx, lopts)
+		if err != nil {
+			ws.opts.Logger.DebugContext(ctx, "shared list failed", "resource", k.gvr.String(), "namespace", k.namespace, "error", err)
+			sleep(ctx, relistDelay)
+			continue
+		}
+		objs := make(map[string]*unstructured.Unstructured, len(list.Items))
+		for i := range list.Items {
+			objs[list.Items[i].GetName()] = &list.Items[i]
+		}
+		g.mu.Lock()
+		g.objects, g.synced = objs, true
+		for _, s := range g.subs {
+			for name, i := range s.names {
+				s.set(i, objs[name])
+			}
+		}
+		g.mu.Unlock()
+		wopts := lopts
+		wopts.ResourceVersion = list.GetResourceVersion()
+		wopts.AllowWatchBookmarks = true
+		wi, err := client.Watch(ctx, wopts)
+		if err != nil {
+			ws.opts.Logger.DebugContext(ctx, "shared watch failed", "resource", k.gvr.String(), "namespace", k.namespace, "error", err)
+			sleep(ctx, relistDelay)
+			continue
+		}
+		ws.drain(ctx, wi, g)
+		wi.Stop()
+	}
+}
+
+func (ws *Watches) drain(ctx context.Context, wi watch.Interface, g *watchGroup) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-wi.ResultChan():
+			if !ok {
+				return
+			}
+			u, isObj := ev.Object.(*unstructured.Unstructured)
+			switch {
+			case ev.Type == watch.Error:
+				return
+			case !isObj:
+				continue
+			case ev.Type == watch.Added || ev.Type == watch.Modified:
+				g.update(u.GetName(), u)
+			case ev.Type == watch.Deleted:
+				g.update(u.GetName(), nil)
+			}
+		}
+	}
+}
+
+func (g *watchGroup) update(name string, u *unstructured.Unstructured) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if u == nil {
+		delete(g.objects, name)
+	} else {
+		g.objects[name] = u
+	}
+	for _, s := range g.subs {
+		if i, ok := s.names[name]; ok {
+			s.set(i, u)
+		}
+	}
+}
