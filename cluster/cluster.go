@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -172,6 +173,10 @@ func (c *Cluster) Kubernetes() kubernetes.Interface { return c.core }
 
 // RESTMapper returns the RESTMapper shared by every identity.
 func (c *Cluster) RESTMapper() meta.RESTMapper { return c.shared.mapper.mapper }
+
+// Discovery returns the cached discovery client shared by every identity
+// (discovery is read as the caller's own identity).
+func (c *Cluster) Discovery() discovery.CachedDiscoveryInterface { return c.shared.mapper.discovery }
 
 // Mapping returns the REST mapping of gvk. When the kind is unknown it
 // refreshes discovery once (unless another lookup refreshed it since this

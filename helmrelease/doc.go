@@ -3,7 +3,8 @@
 // the Helm counterpart of the kustomize pipeline (source, build, apply,
 // health) and what package reconcile runs for units that are releases.
 //
-//	r, err := helmrelease.NewReconciler(restConfig, helmrelease.Options{CacheDir: dir})
+//	c, err := cluster.New(restConfig, cluster.Options{})
+//	r, err := helmrelease.NewReconciler(c, helmrelease.Options{CacheDir: dir})
 //	st, err := r.Reconcile(ctx, helmrelease.Release{
 //		Name: "podinfo", Namespace: "apps", CreateNamespace: true,
 //		Chart:  helmrelease.ChartRef{RepoURL: "https://charts.example.com", Name: "podinfo", Version: "6.x"},
@@ -115,7 +116,9 @@
 // to another Helm major version touches one internal package. Release
 // records are stored as Secrets in the release namespace, as the helm CLI
 // stores them: `helm list` and `helm history` show gitopskit's releases.
-// Kubernetes clients are built from the caller's rest.Config; no kubeconfig
+// Kubernetes access is the caller's
+// [github.com/gitopskit/gitopskit/cluster.Cluster] (its identity, connections and
+// discovery); no kubeconfig
 // file and no environment variable is read. Helm's install and upgrade take
 // the context; its rollback, uninstall and test do not, so a cancelled
 // context stops Reconcile between actions, and [Release.Timeout] bounds

@@ -93,11 +93,7 @@ func (r *Reconciler) drift(ctx context.Context, rel *Release, cur *driver.Releas
 // client for it.
 func (r *Reconciler) driftOf(ctx context.Context, rel *Release, obj *unstructured.Unstructured) (*DriftedObject, dynamic.ResourceInterface, error) {
 	gvk := obj.GroupVersionKind()
-	mapping, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		r.mapper.Reset()
-		mapping, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
+	mapping, err := r.cluster.Mapping(gvk) // refreshes discovery once for an unknown kind
 	if err != nil {
 		return nil, nil, fmt.Errorf("drift: %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}

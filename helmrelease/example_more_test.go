@@ -1,6 +1,8 @@
 package helmrelease_test
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"context"
 	"errors"
 	"fmt"
@@ -65,8 +67,13 @@ func ExampleRelease_Validate() {
 // A Reconciler for one cluster, reused for every release. (Not run: it needs
 // a cluster.)
 func ExampleNewReconciler() {
-	var cfg *rest.Config // the cluster, from the embedding program
-	r, err := helmrelease.NewReconciler(cfg, helmrelease.Options{
+	var cfg *rest.Config                          // the cluster, from the embedding program
+	c, err := cluster.New(cfg, cluster.Options{}) // one per cluster, shared with the other stages
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := helmrelease.NewReconciler(c, helmrelease.Options{
 		CacheDir: "/var/cache/myapp/charts", // charts from repositories are cached here by digest
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package helmrelease_test
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"context"
 	"errors"
 	"fmt"
@@ -90,8 +92,13 @@ func ExampleBasicAuthFromSecret() {
 // repository, with remediation and drift correction. (Not run: it needs a
 // cluster and a repository.)
 func ExampleReconciler_Reconcile() {
-	var cfg *rest.Config // the cluster, from the embedding program
-	r, err := helmrelease.NewReconciler(cfg, helmrelease.Options{
+	var cfg *rest.Config                          // the cluster, from the embedding program
+	c, err := cluster.New(cfg, cluster.Options{}) // one per cluster, shared with the other stages
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := helmrelease.NewReconciler(c, helmrelease.Options{
 		CacheDir: "/var/cache/myapp/charts",
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Events:   func(e helmrelease.Event) { fmt.Println(e.Type, e.Message) },

@@ -6,26 +6,27 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
-// cluster is the simulated cluster shared by the package's tests (Helm
+// testCluster is the simulated cluster shared by the package's tests (Helm
 // waits need Deployments that really roll out); nil with -short.
-var cluster *localcluster.Cluster
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &testCluster))
 }
 
 // needCluster skips t without a cluster (-short).
 func needCluster(t *testing.T) {
 	t.Helper()
-	if cluster == nil {
+	if testCluster == nil {
 		t.Skip("needs the simulated cluster (not with -short)")
 	}
 }
@@ -69,7 +70,11 @@ func newTestReconciler(t *testing.T) (*Reconciler, *recorder) {
 	t.Helper()
 	needCluster(t)
 	rec := &recorder{}
-	r, err := NewReconciler(cluster.Config, Options{
+	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReconciler(c, Options{
 		CacheDir: t.TempDir(),
 		Events:   rec.add,
 		Logger:   testLogger(t),

@@ -90,8 +90,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 			return st.fail(ReasonClusterError, err)
 		}
 	}
-	if err := drv.Render(ch, rel.Name, values); err != nil {
+	rendered, err := drv.Render(ch, rel.Name, values)
+	if err != nil {
 		return st.fail(ReasonInvalidChart, &ChartError{Chart: ch.Name + " " + ch.Version, Err: err})
+	}
+	if r.opts.Admit != nil {
+		if err := r.opts.Admit(ctx, rendered); err != nil {
+			return st.fail(ReasonPolicyViolation, err)
+		}
 	}
 	return r.converge(ctx, drv, &rel, ch, values, want, hist, st)
 }

@@ -3,18 +3,18 @@ package helmrelease
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
+
+	"github.com/gitopskit/gitopskit/cluster"
 
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver"
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver/helmv3"
@@ -39,6 +39,11 @@ type Options struct {
 	// FieldManager is the field manager of drift correction. Default
 	// [DefaultFieldManager].
 	FieldManager string
+	// Admit, when set, is given every object a release would create or
+	// change (templates, hooks and the chart's CRDs) before any install or
+	// upgrade; an error refuses the action, with [ReasonPolicyViolation].
+	// Embedders enforce tenancy with it.
+	Admit func(ctx context.Context, objects []*unstructured.Unstructured) error
 	// HTTPClient fetches indexes and charts from repositories and
 	// registries. Default: a client with no timeout of its own (the
 	// context bounds each request).
@@ -54,7 +59,8 @@ type Reconciler struct {
 	log       *slog.Logger
 	rest      *rest.Config
 	discovery discovery.CachedDiscoveryInterface
-	mapper    meta.ResettableRESTMapper
+	mapper    meta.RESTMapper
+	cluster   *cluster.Cluster
 	dynamic   dynamic.Interface
 
 	newDriver func(namespace string) (driver.Driver, error)
@@ -64,12 +70,13 @@ type Reconciler struct {
 	locks map[string]*sync.Mutex
 }
 
-// NewReconciler returns a Reconciler for the cluster cfg points at. cfg is
-// copied; when it sets no rate limit, a generous one (QPS 50, burst 100) is
-// used, since Helm waits poll many objects.
-func NewReconciler(cfg *rest.Config, opts Options) (*Reconciler, error) {
-	if cfg == nil {
-		return nil, errors.New("helmrelease: nil rest.Config")
+// NewReconciler returns a Reconciler acting on the cluster as c's identity:
+// every Helm action (install, upgrade, rollback, uninstall, test, and the
+// templates' lookup calls) and drift correction go through c, so RBAC bounds
+// what a release of an impersonated identity can do. It makes no request.
+func NewReconciler(c *cluster.Cluster, opts Options) (*Reconciler, error) {
+	if c == nil {
+		return nil, errors.New("helmrelease: nil cluster")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -80,27 +87,16 @@ func NewReconciler(cfg *rest.Config, opts Options) (*Reconciler, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
 	}
-	c := rest.CopyConfig(cfg)
-	if c.QPS == 0 && c.RateLimiter == nil {
-		c.QPS, c.Burst = 50, 100
-	}
-	c.WarningHandler = warningLogger{opts.Logger}
-	dc, err := discovery.NewDiscoveryClientForConfig(c)
-	if err != nil {
-		return nil, fmt.Errorf("helmrelease: discovery client: %w", err)
-	}
-	cached := memory.NewMemCacheClient(dc)
-	dyn, err := dynamic.NewForConfig(c)
-	if err != nil {
-		return nil, fmt.Errorf("helmrelease: dynamic client: %w", err)
-	}
+	cfg := c.Config()
+	cfg.WarningHandler = warningLogger{opts.Logger}
 	r := &Reconciler{
 		opts:      opts,
 		log:       opts.Logger,
-		rest:      c,
-		discovery: cached,
-		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
-		dynamic:   dyn,
+		rest:      cfg,
+		discovery: c.Discovery(),
+		mapper:    c.RESTMapper(),
+		cluster:   c,
+		dynamic:   c.Dynamic(),
 		loadChart: helmv3.LoadChart,
 		locks:     map[string]*sync.Mutex{},
 	}

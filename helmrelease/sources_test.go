@@ -1,6 +1,8 @@
 package helmrelease
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"errors"
 	"net/http"
 	"slices"
@@ -113,7 +115,7 @@ func TestFetchErrors(t *testing.T) {
 		{"registry missing tag", oci("9.9.9", good), ErrChartVersionNotFound, 0, nil},
 		{"registry no version in range", oci("2.x", good), ErrChartVersionNotFound, 0, []string{"1.1.0", "1.0.0"}},
 	}
-	r, err := NewReconciler(&rest.Config{Host: "https://127.0.0.1:1"}, Options{CacheDir: t.TempDir()})
+	r, err := NewReconciler(unreachableCluster(t), Options{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func TestRemoteChartNeedsCacheDir(t *testing.T) {
 	t.Parallel()
 	repo := gitopstest.StartChartRepo(t, chartrepo.RepoOptions{})
 	gitopstest.AddChart(t, repo, cmChart("hello", "1.0.0"))
-	r, err := NewReconciler(&rest.Config{Host: "https://127.0.0.1:1"}, Options{})
+	r, err := NewReconciler(unreachableCluster(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,4 +153,15 @@ func TestRemoteChartNeedsCacheDir(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "CacheDir") {
 		t.Fatalf("err %v", err)
 	}
+}
+
+// unreachableCluster is a cluster handle pointing nowhere, for tests that
+// must fail before contacting a cluster.
+func unreachableCluster(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New(&rest.Config{Host: "https://127.0.0.1:1"}, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -39,8 +39,10 @@ const (
 	ReasonRetriesExhausted   Reason = "RetriesExhausted"
 	ReasonDependencyNotReady Reason = "DependencyNotReady"
 	ReasonClusterError       Reason = "ClusterError"
-	ReasonUninstalled        Reason = "Uninstalled"
-	ReasonNotInstalled       Reason = "NotInstalled"
+	// ReasonPolicyViolation: [Options.Admit] refused the rendered objects.
+	ReasonPolicyViolation Reason = "PolicyViolation"
+	ReasonUninstalled     Reason = "Uninstalled"
+	ReasonNotInstalled    Reason = "NotInstalled"
 )
 
 // Status is the observed state of a release after a call.

@@ -10,6 +10,8 @@
 package driver
 
 import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"context"
 	"time"
 )
@@ -128,8 +130,10 @@ type Driver interface {
 	// LoadChart loads and validates a chart directory or archive.
 	LoadChart(path string) (*Chart, error)
 	// Render renders ch with values without contacting the cluster, to
-	// report template and schema errors before any action starts.
-	Render(ch *Chart, name string, values map[string]any) error
+	// report template and schema errors before any action starts, and
+	// returns every object the chart would create: templates, hooks and
+	// the CRDs of its crds/ folders.
+	Render(ch *Chart, name string, values map[string]any) ([]*unstructured.Unstructured, error)
 	// History returns the release's stored revisions, newest first, and an
 	// empty slice when there is none.
 	History(ctx context.Context, name string) ([]*Release, error)

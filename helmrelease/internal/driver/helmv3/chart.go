@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -122,29 +124,82 @@ func chartDigest(c *chart.Chart) (string, error) {
 // Render implements [hrdriver.Driver]: it renders the chart with Helm's
 // default capabilities and without cluster lookups, and parses the output,
 // so that template, schema and YAML errors surface before any action.
-func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) error {
+func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) ([]*unstructured.Unstructured, error) {
 	c, err := loadChart(ch.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vals := valuesutil.DeepCopy(values)
 	if err := chartutil.ProcessDependenciesWithMerge(c, vals); err != nil {
-		return fmt.Errorf("chart dependencies: %w", err)
+		return nil, fmt.Errorf("chart dependencies: %w", err)
 	}
 	opts := chartutil.ReleaseOptions{Name: name, Namespace: d.namespace, Revision: 1, IsInstall: true}
 	top, err := chartutil.ToRenderValues(c, vals, opts, chartutil.DefaultCapabilities.Copy())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files, err := engine.Render(c, top)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Parse the rendered manifests as Helm will (notes and partials aside).
-	if _, _, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder); err != nil {
-		return err
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	var docs []string
+	for _, h := range hooks {
+		docs = append(docs, h.Manifest)
+	}
+	for _, m := range manifests {
+		docs = append(docs, m.Content)
+	}
+	for _, crd := range c.CRDObjects() {
+		docs = append(docs, string(crd.File.Data))
+	}
+	var out []*unstructured.Unstructured
+	for _, doc := range docs {
+		objs, err := decodeObjects(doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// decodeObjects decodes the objects of a YAML stream, Lists expanded.
+func decodeObjects(doc string) ([]*unstructured.Unstructured, error) {
+	r := yaml.NewYAMLReader(bufio.NewReader(strings.NewReader(doc)))
+	var out []*unstructured.Unstructured
+	for {
+		raw, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rendered manifest: %w", err)
+		}
+		var obj map[string]any
+		if err := sigsyaml.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("rendered manifest: %w", err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.IsList() {
+			l, err := u.ToList()
+			if err != nil {
+				return nil, fmt.Errorf("rendered manifest: %w", err)
+			}
+			for i := range l.Items {
+				out = append(out, &l.Items[i])
+			}
+			continue
+		}
+		out = append(out, u)
+	}
 }
 
 // labelRenderer is a Helm post-renderer that adds labels to every rendered
