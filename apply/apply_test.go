@@ -31,10 +31,10 @@ func unitObjects(prefix string, perKind int) []*unstructured.Unstructured {
 
 func TestApplyFirstNoopChange(t *testing.T) {
 	ctx := t.Context()
-	cnt := newCounter(cluster.Config)
-	cfg := cnt.config()
-	m := newManager(t, cfg)
-	store := newStore(t, cfg, "first-noop")
+	cnt := newCounter(testCluster.Config)
+	cl := newCluster(t, cnt.config())
+	m := newManager(t, cl)
+	store := newStore(t, cl, "first-noop")
 	objs := unitObjects("first", 5)
 	opts := apply.ApplyOptions{Inventory: store}
 
@@ -114,8 +114,9 @@ func TestApplyFirstNoopChange(t *testing.T) {
 
 func TestApplyDriftByOtherManager(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "drift")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "drift")
 	createNamespace(t, "drift")
 	objs := []*unstructured.Unstructured{
 		configMap("drift", "a", map[string]any{"color": "blue"}),
@@ -199,8 +200,9 @@ func TestApplyDriftByOtherManager(t *testing.T) {
 
 func TestApplyPrune(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "prune")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "prune")
 	createNamespace(t, "prune")
 	keepAnn := configMap("prune", "keep", nil)
 	keepAnn.SetAnnotations(map[string]string{apply.AnnotationPrune: apply.Disabled})
@@ -263,8 +265,9 @@ func TestApplyPrune(t *testing.T) {
 
 func TestApplyNamespacePrunedLast(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "ns-last")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "ns-last")
 	objs := []*unstructured.Unstructured{namespace("ns-last"), configMap("ns-last", "a", nil), service("ns-last", "b"),
 		configMap("default", "ns-last-keep", nil)}
 	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
@@ -292,9 +295,10 @@ func TestApplyNamespacePrunedLast(t *testing.T) {
 
 func TestApplyOwnership(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
 	createNamespace(t, "owners")
-	one, two := newStore(t, cluster.Config, "owner-one"), newStore(t, cluster.Config, "owner-two")
+	one, two := newStore(t, cl, "owner-one"), newStore(t, cl, "owner-two")
 	shared := []*unstructured.Unstructured{configMap("owners", "shared", map[string]any{"by": "one"})}
 	mustApply(t, m, shared, apply.ApplyOptions{Inventory: one})
 
@@ -349,8 +353,9 @@ func TestApplyOwnership(t *testing.T) {
 
 func TestApplyImmutableField(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "immutable")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "immutable")
 	createNamespace(t, "immutable")
 	d := deployment("immutable", "web", nil)
 	mustApply(t, m, []*unstructured.Unstructured{d}, apply.ApplyOptions{Inventory: store})
@@ -402,8 +407,9 @@ func TestApplyImmutableField(t *testing.T) {
 
 func TestApplyAnnotations(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "annotations")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "annotations")
 	createNamespace(t, "annotations")
 	createOnly := configMap("annotations", "create-only", map[string]any{"v": "1"})
 	createOnly.SetAnnotations(map[string]string{apply.AnnotationCreateOnly: apply.Enabled})
@@ -429,8 +435,9 @@ func TestApplyAnnotations(t *testing.T) {
 
 func TestApplyIgnoreRules(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "ignore")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "ignore")
 	createNamespace(t, "ignore")
 	objs := []*unstructured.Unstructured{configMap("ignore", "a", map[string]any{"mine": "1", "theirs": "from-git"})}
 	rules := []apply.IgnoreRule{{Paths: []string{"/data/theirs"}, Target: &apply.Selector{Kind: "ConfigMap", Name: "a"}}}
@@ -459,7 +466,8 @@ func TestApplyIgnoreRules(t *testing.T) {
 
 func TestDeleteUnit(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
 	createNamespace(t, "unit-delete")
 	kc := clientset(t)
 	tests := []struct {
@@ -469,7 +477,7 @@ func TestDeleteUnit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.policy), func(t *testing.T) {
 			unit := "unit-" + string(tt.policy)
-			store := newStore(t, cluster.Config, strings.ToLower(unit))
+			store := newStore(t, cl, strings.ToLower(unit))
 			objs := []*unstructured.Unstructured{configMap("unit-delete", strings.ToLower(unit), nil)}
 			mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 			cs, err := m.DeleteUnit(ctx, store, apply.DeleteUnitOptions{Policy: tt.policy})
@@ -496,8 +504,9 @@ func TestDeleteUnit(t *testing.T) {
 
 func TestPruneDryRun(t *testing.T) {
 	ctx := t.Context()
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "prune-dry")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "prune-dry")
 	createNamespace(t, "prune-dry")
 	objs := []*unstructured.Unstructured{configMap("prune-dry", "a", nil), configMap("prune-dry", "b", nil)}
 	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
@@ -526,8 +535,9 @@ func TestPruneDryRun(t *testing.T) {
 func TestApplyObjectBeingDeleted(t *testing.T) {
 	ctx := t.Context()
 	const ns = "being-deleted"
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "being-deleted")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "being-deleted")
 	createNamespace(t, ns)
 	objs := []*unstructured.Unstructured{configMap(ns, "held", map[string]any{"k": "v"})}
 	mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
@@ -563,5 +573,11 @@ func TestApplyObjectBeingDeleted(t *testing.T) {
 	cs = mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 	if got := cs.Count(apply.Created); got != 1 {
 		t.Errorf("apply once gone: %s, want 1 created", cs.Summary())
+	}
+}
+
+func TestNewManagerNilCluster(t *testing.T) {
+	if _, err := apply.NewManager(nil, apply.ManagerOptions{}); err == nil {
+		t.Error("NewManager(nil) succeeded")
 	}
 }

@@ -50,14 +50,15 @@ func reportRequests(b *testing.B, cnt *counter, ops int) {
 // BenchmarkFirstApply applies 1,010 new objects (a fresh unit each
 // iteration).
 func BenchmarkFirstApply(b *testing.B) {
-	cnt := newCounter(cluster.Config)
-	m := newManager(b, cnt.config())
+	cnt := newCounter(testCluster.Config)
+	cl := newCluster(b, cnt.config())
+	m := newManager(b, cl)
 	i := 0
 	cnt.reset()
 	for b.Loop() {
 		b.StopTimer()
 		objs := benchObjects(fmt.Sprintf("bench-first-%d", i))
-		store := newStore(b, cnt.config(), fmt.Sprintf("bench-first-%d", i))
+		store := newStore(b, cl, fmt.Sprintf("bench-first-%d", i))
 		i++
 		cnt.reset()
 		b.StartTimer()
@@ -75,10 +76,11 @@ func BenchmarkFirstApply(b *testing.B) {
 // BenchmarkNoopReconcile reconciles 1,010 objects that changed neither in
 // Git nor in the cluster.
 func BenchmarkNoopReconcile(b *testing.B) {
-	cnt := newCounter(cluster.Config)
-	m := newManager(b, cnt.config())
+	cnt := newCounter(testCluster.Config)
+	cl := newCluster(b, cnt.config())
+	m := newManager(b, cl)
 	objs := benchObjects("bench-noop")
-	store := newStore(b, cnt.config(), "bench-noop")
+	store := newStore(b, cl, "bench-noop")
 	if _, err := m.Apply(b.Context(), objs, apply.ApplyOptions{Inventory: store}); err != nil {
 		b.Fatal(err)
 	}
@@ -100,10 +102,11 @@ func BenchmarkNoopReconcile(b *testing.B) {
 // BenchmarkDriftOneOf1000 reconciles 1,010 objects of which one was changed
 // in the cluster (deleted) since the last apply.
 func BenchmarkDriftOneOf1000(b *testing.B) {
-	cnt := newCounter(cluster.Config)
-	m := newManager(b, cnt.config())
+	cnt := newCounter(testCluster.Config)
+	cl := newCluster(b, cnt.config())
+	m := newManager(b, cl)
 	objs := benchObjects("bench-drift")
-	store := newStore(b, cnt.config(), "bench-drift")
+	store := newStore(b, cl, "bench-drift")
 	if _, err := m.Apply(b.Context(), objs, apply.ApplyOptions{Inventory: store}); err != nil {
 		b.Fatal(err)
 	}

@@ -42,8 +42,9 @@ func widget(group, ns, name string) *unstructured.Unstructured {
 
 func TestApplyCRDAndCustomResourceInOneSet(t *testing.T) {
 	const group = "crd.gitopskit.io"
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "crd")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "crd")
 	// The custom resources come first and their namespace last: the stages
 	// put them in order, and the kind unknown at the start is resolved
 	// after the CRD stage.
@@ -73,9 +74,10 @@ func TestApplyCRDAndCustomResourceInOneSet(t *testing.T) {
 func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	ctx := t.Context()
 	createNamespace(t, "outage")
-	cnt := newCounter(cluster.Config)
-	m := newManager(t, cnt.config())
-	store := newStore(t, cluster.Config, "outage")
+	cnt := newCounter(testCluster.Config)
+	cl := newCluster(t, cnt.config())
+	m := newManager(t, cl)
+	store := newStore(t, newCluster(t, testCluster.Config), "outage")
 	var objs []*unstructured.Unstructured
 	for i := range 200 {
 		objs = append(objs, configMap("outage", fmt.Sprintf("cm-%03d", i), map[string]any{"i": fmt.Sprint(i)}))
@@ -86,7 +88,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	cnt.setHook(func(r request) {
 		if r.kind() == "apply" && applies.Add(1) == 60 {
 			once.Do(func() {
-				if err := cluster.StopAPIServer(); err != nil {
+				if err := testCluster.StopAPIServer(); err != nil {
 					t.Errorf("stop: %v", err)
 				}
 				stopped.Store(true)
@@ -95,7 +97,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	})
 	t.Cleanup(func() {
 		if stopped.Load() {
-			_ = cluster.StartAPIServer(ctx) // leave the shared cluster running
+			_ = testCluster.StartAPIServer(ctx) // leave the shared cluster running
 		}
 	})
 	cs, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: store})
@@ -104,7 +106,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	}
 	t.Logf("apply during outage: %v (%s)", err, cs.Summary())
 	cnt.setHook(nil)
-	if err := cluster.StartAPIServer(ctx); err != nil {
+	if err := testCluster.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	stopped.Store(false)
@@ -167,8 +169,9 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 // it, a namespaced object without a namespace fails.
 func TestApplyDefaultNamespace(t *testing.T) {
 	const group = "dflt.gitopskit.io"
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "default-namespace")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "default-namespace")
 	createNamespace(t, "dflt")
 	createNamespace(t, "dflt-other")
 	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "dflt-reader", nil)

@@ -9,14 +9,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // The examples that talk to an API server use the package's shared cluster
-// (started in TestMain); in a program, cfg comes from your kubeconfig.
+// (started in TestMain); in a program, cfg comes from your kubeconfig, and
+// one cluster.Cluster made from it serves every Manager, Store and Waiter.
 
 // exampleConfigMap is a ConfigMap manifest as a build would produce it.
 func exampleConfigMap(namespace, name, value string) *unstructured.Unstructured {
@@ -35,26 +36,32 @@ func exampleNamespace(name string) *unstructured.Unstructured {
 	}}
 }
 
+// exampleCluster returns the access to the package's test cluster.
+func exampleCluster() (*cluster.Cluster, error) {
+	return cluster.New(testCluster.Config, cluster.Options{})
+}
+
 // exampleStore returns the inventory store of unit in the namespace
 // "gitopskit-system", creating the namespace if needed.
-func exampleStore(ctx context.Context, unit string) (*inventory.Store, error) {
-	kc, err := kubernetes.NewForConfig(cluster.Config)
-	if err != nil {
-		return nil, err
-	}
-	_, err = kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: inventoryNamespace}}, metav1.CreateOptions{})
+func exampleStore(ctx context.Context, c *cluster.Cluster, unit string) (*inventory.Store, error) {
+	_, err := c.Kubernetes().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: inventoryNamespace}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	return inventory.NewStore(cluster.Config, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
+	return inventory.NewStore(c, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
 }
 
 // A Manager for one cluster; reuse it across applies. A dry run of the same
 // objects right after the apply finds nothing to change.
 func ExampleNewManager() {
 	ctx := context.Background()
-	cfg := cluster.Config
-	m, err := apply.NewManager(cfg, apply.ManagerOptions{FieldManager: "example-tool"})
+	cfg := testCluster.Config // in a program: from your kubeconfig
+	c, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := apply.NewManager(c, apply.ManagerOptions{FieldManager: "example-tool"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -129,12 +136,17 @@ func ExampleChangeSet_Failures() {
 // object with its manifest hash and resourceVersion.
 func ExampleChangeSet_Inventory() {
 	ctx := context.Background()
-	m, err := apply.NewManager(cluster.Config, apply.ManagerOptions{})
+	c, err := exampleCluster()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	store, err := exampleStore(ctx, "example-inventory")
+	m, err := apply.NewManager(c, apply.ManagerOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := exampleStore(ctx, c, "example-inventory")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -158,12 +170,17 @@ func ExampleChangeSet_Inventory() {
 // An object that left the desired set is stale: the next Prune deletes it.
 func ExampleChangeSet_Stale() {
 	ctx := context.Background()
-	m, err := apply.NewManager(cluster.Config, apply.ManagerOptions{})
+	c, err := exampleCluster()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	store, err := exampleStore(ctx, "example-stale")
+	m, err := apply.NewManager(c, apply.ManagerOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := exampleStore(ctx, c, "example-stale")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -212,12 +229,17 @@ func ExampleFieldDiff_String() {
 // inventory.
 func ExampleManager_DeleteUnit() {
 	ctx := context.Background()
-	m, err := apply.NewManager(cluster.Config, apply.ManagerOptions{})
+	c, err := exampleCluster()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	store, err := exampleStore(ctx, "example-deleteunit")
+	m, err := apply.NewManager(c, apply.ManagerOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := exampleStore(ctx, c, "example-deleteunit")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -254,4 +276,75 @@ func ExampleManifestHash() {
 	otherManager, _ := apply.ManifestHash(obj, "kubectl")
 	fmt.Println(len(h1), h1 == again, h1 == changed, h1 == otherManager)
 	// Output: 22 true false false
+}
+
+// After a restore from backup, say, the inventories of several units are
+// gone while their objects remain. One FindOwned call finds what each unit
+// owns (one LIST per resource, whatever the number of units); each unit's
+// apply then takes its share through Recover instead of searching again,
+// so what left Git meanwhile is stale and Prune deletes it.
+func ExampleManager_FindOwned() {
+	ctx := context.Background()
+	c, err := exampleCluster()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := apply.NewManager(c, apply.ManagerOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	units := []string{"example-findowned-a", "example-findowned-b"}
+	var owners []inventory.Owner
+	stores := map[string]*inventory.Store{}
+	for _, unit := range units {
+		store, err := exampleStore(ctx, c, unit)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		stores[unit] = store
+		owners = append(owners, store.Owner())
+		objs := []*unstructured.Unstructured{exampleNamespace(unit), exampleConfigMap(unit, "settings", "1")}
+		if _, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: store}); err != nil {
+			fmt.Println(err)
+			return
+		}
+		// The inventory is lost.
+		if err := c.Kubernetes().CoreV1().Secrets(inventoryNamespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	found, err := m.FindOwned(ctx, owners, apply.FindOwnedOptions{})
+	if err != nil {
+		fmt.Println(err) // some LISTs failed: found holds what the others saw
+		return
+	}
+	for _, unit := range units {
+		fmt.Println(unit+":", found[stores[unit].Owner().ID])
+	}
+
+	// Unit a's ConfigMap left Git while its inventory was lost.
+	a := stores[units[0]]
+	cs, err := m.Apply(ctx, []*unstructured.Unstructured{exampleNamespace(units[0])}, apply.ApplyOptions{
+		Inventory: a,
+		Recover: func(context.Context) ([]inventory.Entry, error) {
+			return found[a.Owner().ID], nil
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("stale:", cs.Stale())
+	pruned, err := m.Prune(ctx, cs, apply.PruneOptions{})
+	fmt.Println("pruned:", pruned.Summary(), err)
+	// Output:
+	// example-findowned-a: [core/ConfigMap/example-findowned-a/settings core/Namespace//example-findowned-a]
+	// example-findowned-b: [core/ConfigMap/example-findowned-b/settings core/Namespace//example-findowned-b]
+	// stale: [core/ConfigMap/example-findowned-a/settings]
+	// pruned: 1 deleted <nil>
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/health"
 	"github.com/gitopskit/gitopskit/inventory"
 )
@@ -57,11 +58,17 @@ func ExampleManager_Apply() {
 	var objects []*unstructured.Unstructured
 	ctx := context.Background()
 
-	m, err := apply.NewManager(cfg, apply.DefaultManagerOptions())
+	// One Cluster per cluster: apply, inventory and health share its
+	// connections, discovery and request budget.
+	c, err := cluster.New(cfg, cluster.Options{})
 	if err != nil {
 		panic(err)
 	}
-	store, err := inventory.NewStore(cfg, inventory.StoreOptions{Name: "infra", Namespace: "gitopskit-system"})
+	m, err := apply.NewManager(c, apply.DefaultManagerOptions())
+	if err != nil {
+		panic(err)
+	}
+	store, err := inventory.NewStore(c, inventory.StoreOptions{Name: "infra", Namespace: "gitopskit-system"})
 	if err != nil {
 		panic(err)
 	}
@@ -83,7 +90,7 @@ func ExampleManager_Apply() {
 	}
 	fmt.Println("pruned:", pruned.Summary())
 
-	w, err := health.NewWaiter(cfg, health.WaiterOptions{})
+	w, err := health.NewWaiter(c, health.WaiterOptions{})
 	if err != nil {
 		panic(err)
 	}
@@ -98,8 +105,12 @@ func ExampleManager_Prune() {
 	var cfg *rest.Config // from your kubeconfig
 	var objects []*unstructured.Unstructured
 	ctx := context.Background()
-	m, _ := apply.NewManager(cfg, apply.ManagerOptions{})
-	store, _ := inventory.NewStore(cfg, inventory.StoreOptions{Name: "apps", Namespace: "gitopskit-system"})
+	c, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		panic(err)
+	}
+	m, _ := apply.NewManager(c, apply.ManagerOptions{})
+	store, _ := inventory.NewStore(c, inventory.StoreOptions{Name: "apps", Namespace: "gitopskit-system"})
 
 	cs, err := m.Apply(ctx, objects, apply.ApplyOptions{Inventory: store})
 	if err != nil {
@@ -108,7 +119,15 @@ func ExampleManager_Prune() {
 	for _, e := range cs.Stale() {
 		fmt.Println("stale:", e)
 	}
-	if _, err := m.Prune(ctx, cs, apply.PruneOptions{}); err != nil {
+	// The guards: an empty desired set (a commit that deleted every file,
+	// a build that came back empty) is refused unless AllowEmpty; so is
+	// deleting more than MaxShare of the unit, or what Approve refuses.
+	_, err = m.Prune(ctx, cs, apply.PruneOptions{MaxShare: 0.5})
+	var refused *apply.PruneRefusedError
+	switch {
+	case errors.As(err, &refused):
+		fmt.Printf("nothing deleted: %d of %d objects would go: %s\n", refused.Deletions, refused.Owned, refused.Reason)
+	case err != nil:
 		fmt.Println(err) // objects whose delete failed stay in the inventory
 	}
 

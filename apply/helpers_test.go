@@ -17,16 +17,17 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-// cluster is the bare API server shared by the package's tests.
-var cluster *localcluster.Cluster
+// testCluster is the bare API server shared by the package's tests.
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
 }
 
 // inventoryNamespace holds the tests' inventories.
@@ -72,7 +73,9 @@ func (r request) kind() string {
 
 func (r request) String() string { return r.kind() + " " + r.method + " " + r.path + "?" + r.query }
 
-// counter records the requests made through configs it wrapped.
+// counter records the requests made through configs it wrapped: the HTTP
+// requests themselves, content type included, which Cluster.Requests does
+// not tell (an SSA patch from another patch, discovery from a GET).
 type counter struct {
 	mu   sync.Mutex
 	reqs []request
@@ -142,7 +145,7 @@ func (c *counter) dump() string {
 
 func clientset(t testing.TB) *kubernetes.Clientset {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(cluster.Config)
+	cs, err := kubernetes.NewForConfig(testCluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +154,7 @@ func clientset(t testing.TB) *kubernetes.Clientset {
 
 func dynClient(t testing.TB) *dynamic.DynamicClient {
 	t.Helper()
-	d, err := dynamic.NewForConfig(cluster.Config)
+	d, err := dynamic.NewForConfig(testCluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,19 +170,30 @@ func createNamespace(t testing.TB, name string) {
 	}
 }
 
-func newManager(t testing.TB, cfg *rest.Config) *apply.Manager {
+// newCluster returns the access to the cluster cfg points at: one per test,
+// shared by its Manager and Stores, as a program would.
+func newCluster(t testing.TB, cfg *rest.Config) *cluster.Cluster {
 	t.Helper()
-	m, err := apply.NewManager(cfg, apply.DefaultManagerOptions())
+	c, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newManager(t testing.TB, c *cluster.Cluster) *apply.Manager {
+	t.Helper()
+	m, err := apply.NewManager(c, apply.DefaultManagerOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func newStore(t testing.TB, cfg *rest.Config, unit string) *inventory.Store {
+func newStore(t testing.TB, c *cluster.Cluster, unit string) *inventory.Store {
 	t.Helper()
 	createNamespace(t, inventoryNamespace)
-	s, err := inventory.NewStore(cfg, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
+	s, err := inventory.NewStore(c, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,9 @@ import (
 func TestApplyLostInventory(t *testing.T) {
 	ctx := t.Context()
 	const ns = "lost-inventory"
-	m := newManager(t, cluster.Config)
-	store := newStore(t, cluster.Config, "lost-inventory")
+	cl := newCluster(t, testCluster.Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "lost-inventory")
 	createNamespace(t, ns)
 	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "lost-inventory-reader", map[string]any{
 		"rules": []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"}, "verbs": []any{"get"}}},

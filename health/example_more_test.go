@@ -9,28 +9,33 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/health"
 )
 
 // A Waiter for one cluster (here the package's shared test cluster; in a
 // program cfg comes from your kubeconfig), waiting for freshly created
-// objects.
+// objects. The cluster.Cluster is the one the program's other stages use.
 func ExampleNewWaiter() {
 	ctx := context.Background()
-	cfg := cluster.Config
+	cfg := testCluster.Config
+	c, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	cm := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "example-newwaiter", "namespace": "default"},
 	}}
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	if _, err := dynamic.NewForConfigOrDie(cfg).Resource(gvr).Namespace("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Dynamic().Resource(gvr).Namespace("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	w, err := health.NewWaiter(cfg, health.WaiterOptions{})
+	w, err := health.NewWaiter(c, health.WaiterOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return

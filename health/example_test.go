@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/health"
 )
 
@@ -56,7 +57,11 @@ func ExampleChecks_Status() {
 func ExampleWaiter_Wait() {
 	var cfg *rest.Config // from your kubeconfig
 	var objects []*unstructured.Unstructured
-	w, err := health.NewWaiter(cfg, health.WaiterOptions{})
+	c, err := cluster.New(cfg, cluster.Options{}) // one per cluster, shared with apply and inventory
+	if err != nil {
+		panic(err)
+	}
+	w, err := health.NewWaiter(c, health.WaiterOptions{})
 	if err != nil {
 		panic(err)
 	}

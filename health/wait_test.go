@@ -12,23 +12,24 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/kubeassets"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 	"github.com/gitopskit/gitopskit/health"
 )
 
-// cluster is the simulated cluster shared by the package's tests:
+// testCluster is the simulated cluster shared by the package's tests:
 // Deployments roll out (and fail) there.
-var cluster *localcluster.Cluster
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &testCluster))
 }
 
 func dyn(t *testing.T) *dynamic.DynamicClient {
 	t.Helper()
-	d, err := dynamic.NewForConfig(cluster.Config)
+	d, err := dynamic.NewForConfig(testCluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,11 @@ func deployment(name string, replicas int64, deadline int64, podLabels map[strin
 
 func newWaiter(t *testing.T, checks ...health.CELCheck) *health.Waiter {
 	t.Helper()
-	w, err := health.NewWaiter(cluster.Config, health.WaiterOptions{Checks: checks})
+	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := health.NewWaiter(c, health.WaiterOptions{Checks: checks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +173,11 @@ func TestWaitCELCheck(t *testing.T) {
 	var fe *health.FailedError
 	if !errors.As(err, &fe) || fe.Failed[0].Object.Name != "w2" {
 		t.Fatalf("w2: %v, want it Failed", err)
+	}
+}
+
+func TestNewWaiterNilCluster(t *testing.T) {
+	if _, err := health.NewWaiter(nil, health.WaiterOptions{}); err == nil {
+		t.Error("NewWaiter(nil) succeeded")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -45,9 +46,14 @@ func ExampleApplySetID() {
 // version with an *inventory.ConflictError, and Delete removes the parent
 // (not the unit's objects).
 func ExampleStore() {
-	cfg := cluster.Config // your *rest.Config
+	cfg := testCluster.Config // your *rest.Config
 	ctx := context.Background()
-	store, err := inventory.NewStore(cfg, inventory.StoreOptions{Name: "example-store", Namespace: "default"})
+	c, err := cluster.New(cfg, cluster.Options{}) // one per cluster, shared with apply and health
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := inventory.NewStore(c, inventory.StoreOptions{Name: "example-store", Namespace: "default"})
 	if err != nil {
 		fmt.Println(err)
 		return

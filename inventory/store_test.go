@@ -11,25 +11,42 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-// cluster is the bare API server shared by the package's tests.
-var cluster *localcluster.Cluster
+// testCluster is the bare API server shared by the package's tests.
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
+}
+
+// admin returns the access to the test cluster as its administrator.
+func admin(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestNewStoreNilCluster(t *testing.T) {
+	if _, err := inventory.NewStore(nil, inventory.StoreOptions{Name: "x", Namespace: "default"}); err == nil {
+		t.Error("NewStore(nil) succeeded")
+	}
 }
 
 func TestStoreRoundTrip(t *testing.T) {
 	ctx := t.Context()
-	kc := kubernetes.NewForConfigOrDie(cluster.Config)
+	kc := kubernetes.NewForConfigOrDie(testCluster.Config)
 	for _, kind := range []inventory.ParentKind{inventory.ParentSecret, inventory.ParentConfigMap} {
 		t.Run(string(kind), func(t *testing.T) {
 			name := "unit-" + strings.ToLower(string(kind))
-			store, err := inventory.NewStore(cluster.Config, inventory.StoreOptions{Name: name, Namespace: "default", Kind: kind})
+			store, err := inventory.NewStore(admin(t), inventory.StoreOptions{Name: name, Namespace: "default", Kind: kind})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +118,7 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreRefusesForeignParent(t *testing.T) {
 	ctx := t.Context()
-	kc := kubernetes.NewForConfigOrDie(cluster.Config)
+	kc := kubernetes.NewForConfigOrDie(testCluster.Config)
 	id := inventory.ApplySetID("foreign", "default", "Secret", "")
 	tests := []struct {
 		name   string
@@ -122,7 +139,7 @@ func TestStoreRefusesForeignParent(t *testing.T) {
 					t.Error(err)
 				}
 			})
-			store, err := inventory.NewStore(cluster.Config, inventory.StoreOptions{Name: "foreign", Namespace: "default"})
+			store, err := inventory.NewStore(admin(t), inventory.StoreOptions{Name: "foreign", Namespace: "default"})
 			if err != nil {
 				t.Fatal(err)
 			}

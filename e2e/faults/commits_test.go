@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/inventory"
@@ -15,23 +16,27 @@ import (
 
 // TestBadCommits pushes, on top of a reconciled unit of three objects, a
 // commit that empties the unit (the common accident) or breaks its YAML. The
-// unit must refuse it: NotReady with BuildFailed, nothing applied, nothing
-// pruned, no inventory write. Only a unit that allows an empty build prunes
-// everything. Once the commit is fixed, the unit converges.
+// unit must refuse it: NotReady, nothing applied, nothing pruned, no
+// inventory write. A broken build stops at the build (BuildFailed); an empty
+// one applies nothing and its prune is refused by apply's guard (PruneFailed,
+// an *apply.PruneRefusedError). Only a unit that allows an empty build
+// prunes everything. Once the commit is fixed, the unit converges.
 func TestBadCommits(t *testing.T) {
 	c := sharedCluster(t)
 	tests := []struct {
 		name       string
 		bad        gitserver.CommitOptions
 		allowEmpty bool
+		empty      bool   // the build succeeds with no objects: the prune is refused
 		is         error  // matched by an event error, when set
 		want       string // in the unit's message
 	}{
 		{
-			name: "every manifest deleted, README left",
-			bad:  gitserver.CommitOptions{Delete: []string{"app/a.yaml", "app/b.yaml", "app/c.yaml"}},
-			is:   reconcile.ErrEmptyBuild,
-			want: "refusing to prune the 3 objects",
+			name:  "every manifest deleted, README left",
+			bad:   gitserver.CommitOptions{Delete: []string{"app/a.yaml", "app/b.yaml", "app/c.yaml"}},
+			empty: true,
+			is:    apply.ErrPruneRefused,
+			want:  "refusing to prune 3 of the unit's 3 objects",
 		},
 		{
 			name: "the unit's directory deleted",
@@ -39,16 +44,18 @@ func TestBadCommits(t *testing.T) {
 			want: "app",
 		},
 		{
-			name: "kustomization listing no resources",
-			bad:  gitserver.CommitOptions{Files: map[string]string{"app/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"}},
-			is:   reconcile.ErrEmptyBuild,
-			want: "set AllowEmpty",
+			name:  "kustomization listing no resources",
+			bad:   gitserver.CommitOptions{Files: map[string]string{"app/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"}},
+			empty: true,
+			is:    apply.ErrPruneRefused,
+			want:  "AllowEmpty",
 		},
 		{
-			name: ".sourceignore hiding the unit's manifests",
-			bad:  gitserver.CommitOptions{Files: map[string]string{".sourceignore": "app/*.yaml\n"}},
-			is:   reconcile.ErrEmptyBuild,
-			want: "refusing to prune",
+			name:  ".sourceignore hiding the unit's manifests",
+			bad:   gitserver.CommitOptions{Files: map[string]string{".sourceignore": "app/*.yaml\n"}},
+			empty: true,
+			is:    apply.ErrPruneRefused,
+			want:  "refusing to prune",
 		},
 		{
 			name: "invalid YAML",
@@ -123,8 +130,12 @@ func TestBadCommits(t *testing.T) {
 				e.converge(r)
 				return
 			}
-			if u.Phase != reconcile.PhaseNotReady || u.Reason != reconcile.ReasonBuildFailed {
-				t.Errorf("unit %s (%s), want NotReady (BuildFailed)", u.Phase, u.Reason)
+			wantReason := reconcile.ReasonBuildFailed
+			if tt.empty {
+				wantReason = reconcile.ReasonPruneFailed
+			}
+			if u.Phase != reconcile.PhaseNotReady || u.Reason != wantReason || u.Counts.Deleted != 0 {
+				t.Errorf("unit %s (%s) %s, want NotReady (%s) with nothing pruned", u.Phase, u.Reason, u.Counts, wantReason)
 			}
 			if !strings.Contains(u.Message, tt.want) {
 				t.Errorf("message %q lacks %q", u.Message, tt.want)
@@ -132,7 +143,7 @@ func TestBadCommits(t *testing.T) {
 			if tt.is != nil && !e.events.errorIs("app", tt.is) {
 				t.Errorf("no event error matches %v: %v", tt.is, e.events.errs("app"))
 			}
-			if e.events.reached("app", reconcile.StageApply, reconcile.StagePrune) {
+			if !tt.empty && e.events.reached("app", reconcile.StageApply, reconcile.StagePrune) {
 				t.Error("the reconcile went on to apply or prune")
 			}
 			e.unchanged(before)

@@ -3,12 +3,11 @@ package faults_test
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/depgraph"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/reconcile"
@@ -86,12 +85,11 @@ func TestConfigurationRefused(t *testing.T) {
 				conf.Units[i].DependsOn = slices.Clone(conf.Units[i].DependsOn)
 			}
 			tt.modify(conf.Units)
-			var requests atomic.Int32
-			cfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-				requests.Add(1)
-				return next()
-			})
-			r, err := reconcile.New(cfg, conf, reconcile.Options{})
+			kube, err := cluster.New(c.Config, cluster.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := reconcile.New(kube, conf, reconcile.Options{})
 			if r != nil {
 				_ = r.Close()
 				t.Fatal("New accepted the configuration")
@@ -102,8 +100,8 @@ func TestConfigurationRefused(t *testing.T) {
 				t.Fatalf("err %v (%T), want a *reconcile.ConfigError for %s", err, err, name)
 			}
 			tt.check(t, err)
-			if n := requests.Load(); n != 0 {
-				t.Errorf("New made %d requests to the cluster for a configuration it refuses", n)
+			if n := kube.Requests(); n.Total() != 0 {
+				t.Errorf("New made requests to the cluster for a configuration it refuses: %v", n)
 			}
 			e.unchanged(before)
 			e.check()

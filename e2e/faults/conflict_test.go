@@ -79,7 +79,7 @@ func TestFieldOwnedByAnotherManager(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
 				t.Fatal(err)
 			}
-			m, err := apply.NewManager(c.Config, apply.ManagerOptions{})
+			m, err := apply.NewManager(e.admin(), apply.ManagerOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

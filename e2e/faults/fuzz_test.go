@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/build"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/depgraph"
 	"github.com/gitopskit/gitopskit/internal/demo"
 	"github.com/gitopskit/gitopskit/inventory"
@@ -203,7 +204,10 @@ func FuzzConfiguration(f *testing.F) {
 	f.Add("A_B:")
 	f.Add("")
 	f.Add("x:;y:x,x;z:y,x")
-	cfg := &rest.Config{Host: "https://127.0.0.1:1"} // never contacted by New
+	kube, err := cluster.New(&rest.Config{Host: "https://127.0.0.1:1"}, cluster.Options{}) // never contacted by New
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, spec string) {
 		if len(spec) > 2000 {
 			return
@@ -224,7 +228,7 @@ func FuzzConfiguration(f *testing.F) {
 			Sources: []reconcile.Source{{Name: "repo", URL: "https://127.0.0.1:1/repo.git"}},
 			Units:   units,
 		}
-		r, err := reconcile.New(cfg, conf, reconcile.Options{})
+		r, err := reconcile.New(kube, conf, reconcile.Options{})
 		if err != nil {
 			var ce *reconcile.ConfigError
 			if !errors.As(err, &ce) || !errors.Is(err, reconcile.ErrInvalidConfiguration) {

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
@@ -45,6 +46,7 @@ type env struct {
 	c      *localcluster.Cluster
 	kube   kubernetes.Interface
 	meta   metadata.Interface
+	access *cluster.Cluster // see admin
 	git    *gitserver.Server
 	repo   *gitserver.Repo
 	conf   reconcile.Configuration
@@ -101,7 +103,11 @@ func (e *env) reconciler(cfg *rest.Config, opts reconcile.Options) *reconcile.Re
 			user(ev)
 		}
 	}
-	r, err := reconcile.New(cfg, e.conf, opts)
+	kube, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := reconcile.New(kube, e.conf, opts)
 	if err != nil {
 		e.t.Fatalf("reconcile.New: %v", err)
 	}
@@ -266,9 +272,23 @@ func (e *env) owner(unit string) inventory.Owner {
 	return e.store(unit).Owner()
 }
 
+// admin returns the access to the cluster as its administrator, made once
+// per env.
+func (e *env) admin() *cluster.Cluster {
+	e.t.Helper()
+	if e.access == nil {
+		access, err := cluster.New(e.c.Config, cluster.Options{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.access = access
+	}
+	return e.access
+}
+
 func (e *env) store(unit string) *inventory.Store {
 	e.t.Helper()
-	s, err := inventory.NewStore(e.c.Config, inventory.StoreOptions{Name: e.conf.Name + "-" + unit, Namespace: e.conf.Namespace})
+	s, err := inventory.NewStore(e.admin(), inventory.StoreOptions{Name: e.conf.Name + "-" + unit, Namespace: e.conf.Namespace})
 	if err != nil {
 		e.t.Fatal(err)
 	}

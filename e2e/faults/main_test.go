@@ -9,9 +9,9 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
-// cluster is the bare API server the package's tests share. The API server
+// testCluster is the bare API server the package's tests share. The API server
 // fault stops and restarts it, so no test of the package runs in parallel.
-var cluster *localcluster.Cluster
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 		// With -short the end-to-end cases are skipped.
 		os.Exit(m.Run())
 	}
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
 }
 
 // fuzzing reports whether the binary runs the fuzzing engine (go test
@@ -41,8 +41,8 @@ func fuzzing() bool {
 func sharedCluster(t *testing.T) *localcluster.Cluster {
 	t.Helper()
 	switch {
-	case cluster != nil:
-		return cluster
+	case testCluster != nil:
+		return testCluster
 	case testing.Short():
 		t.Skip("end to end: needs the API server (not with -short)")
 	default:

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
@@ -30,10 +31,10 @@ import (
 // A bare API server is enough: the objects of the test unit (ConfigMaps, a
 // Service, a ServiceAccount) are ready as soon as they exist, so wait=true
 // is exercised without a simulated cluster.
-var cluster *localcluster.Cluster
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
 }
 
 func newClient(t *testing.T) client.Client {
@@ -45,7 +46,7 @@ func newClient(t *testing.T) client.Client {
 	if err := AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+	c, err := client.New(testCluster.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	// The manager, as main wires it, without metrics, probes or election.
 	ctrl.SetLogger(testr.New(t))
 	mgrCtx, stop := context.WithCancel(context.Background())
-	mgr, err := newManager(mgrCtx, cluster.Config, options{CacheDir: t.TempDir(), MetricsAddr: "0", ProbeAddr: "0", Concurrency: 2})
+	mgr, err := newManager(mgrCtx, testCluster.Config, options{CacheDir: t.TempDir(), MetricsAddr: "0", ProbeAddr: "0", Concurrency: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,11 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 func TestStatusStorage(t *testing.T) {
 	ctx := t.Context()
 	c := newClient(t)
-	applier, err := apply.NewManager(cluster.Config, apply.ManagerOptions{FieldManager: fieldManager})
+	kube, err := cluster.New(testCluster.Config, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applier, err := apply.NewManager(kube, apply.ManagerOptions{FieldManager: fieldManager})
 	if err != nil {
 		t.Fatal(err)
 	}

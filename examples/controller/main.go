@@ -33,6 +33,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/build"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/health"
 	"github.com/gitopskit/gitopskit/source"
 )
@@ -86,12 +87,17 @@ func run(ctx context.Context, o options) error {
 // newManager installs the CRD and returns a manager running the GitOpsUnit
 // controller, not started yet.
 func newManager(ctx context.Context, cfg *rest.Config, o options) (ctrl.Manager, error) {
-	// The library's clients: one per cluster, reused by every reconcile.
-	applier, err := apply.NewManager(cfg, apply.ManagerOptions{FieldManager: fieldManager})
+	// The library's access to the cluster: one HTTP client, discovery cache
+	// and request budget, shared by the clients below and every reconcile.
+	kube, err := cluster.New(cfg, cluster.Options{})
 	if err != nil {
 		return nil, err
 	}
-	waiter, err := health.NewWaiter(cfg, health.WaiterOptions{})
+	applier, err := apply.NewManager(kube, apply.ManagerOptions{FieldManager: fieldManager})
+	if err != nil {
+		return nil, err
+	}
+	waiter, err := health.NewWaiter(kube, health.WaiterOptions{})
 	if err != nil {
 		return nil, err
 	}
