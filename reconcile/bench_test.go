@@ -2,12 +2,8 @@ package reconcile_test
 
 import (
 	"fmt"
-	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
@@ -53,15 +49,8 @@ func BenchmarkNoopReconcile(b *testing.B) {
 	repo := gitopstest.NewGitRepo(b, srv, "bench-noop")
 	gitopstest.GitCommit(b, repo, gitserver.CommitOptions{Files: benchRepoFiles("bench-noop")})
 
-	var apiRequests atomic.Int64
-	cfg := rest.CopyConfig(cluster.Config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			apiRequests.Add(1)
-			return rt.RoundTrip(r)
-		})
-	})
-	r, err := reconcile.New(cfg, reconcile.Configuration{
+	kc := kube(b)
+	r, err := reconcile.New(kc, reconcile.Configuration{
 		Name:    "bench-noop",
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL(), Ref: source.Ref{Branch: "main"}}},
 		Units:   []reconcile.Unit{{Name: "app", Path: "app", Prune: true, Wait: true, Timeout: 5 * time.Minute}},
@@ -74,7 +63,7 @@ func BenchmarkNoopReconcile(b *testing.B) {
 		b.Fatalf("first reconcile: %v\n%s", err, s)
 	}
 
-	apiRequests.Store(0)
+	before := kc.Requests()
 	srv.ResetRequests()
 	for b.Loop() {
 		s, err := r.Run(b.Context())
@@ -85,10 +74,6 @@ func BenchmarkNoopReconcile(b *testing.B) {
 			b.Fatalf("no-op reconcile changed something: %s", u.Counts)
 		}
 	}
-	b.ReportMetric(float64(apiRequests.Load())/float64(b.N), "api-requests/op")
+	b.ReportMetric(float64(kc.Requests().Sub(before).Total())/float64(b.N), "api-requests/op")
 	b.ReportMetric(float64(len(srv.HTTPRequests()))/float64(b.N), "git-requests/op")
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

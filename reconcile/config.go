@@ -74,6 +74,11 @@ type Unit struct {
 	// applied before. Without it such a build is refused: a commit that
 	// deletes a unit's files by accident must not wipe its objects.
 	AllowEmpty bool
+	// MaxPruneShare, between 0 and 1, refuses a prune that would delete
+	// more than this share of the unit's objects in one reconcile (the
+	// unit is NotReady with [ReasonPruneFailed] until the change is
+	// reviewed). 0 means no limit.
+	MaxPruneShare float64
 	// Wait waits for every applied object to be healthy before the unit is
 	// Ready. Without it a unit is Ready once applied.
 	Wait bool

@@ -1,6 +1,8 @@
 package reconcile_test
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"context"
 	"fmt"
 	"os"
@@ -52,7 +54,7 @@ func ExampleReconciler_Run() {
 	}
 	defer srv.Close()
 
-	r, err := reconcile.New(cluster.Config, conf, reconcile.Options{})
+	r, err := reconcile.New(exampleCluster(), conf, reconcile.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -77,7 +79,7 @@ func ExampleReconciler_Status() {
 		return
 	}
 	defer srv.Close()
-	r, err := reconcile.New(cluster.Config, conf, reconcile.Options{})
+	r, err := reconcile.New(exampleCluster(), conf, reconcile.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -106,7 +108,7 @@ func ExampleReconciler_Close() {
 		return
 	}
 	defer srv.Close()
-	r, err := reconcile.New(cluster.Config, conf, reconcile.Options{})
+	r, err := reconcile.New(exampleCluster(), conf, reconcile.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -202,4 +204,14 @@ func ExampleUnitStatus_Compliant() {
 	// Output:
 	// infra true
 	// apps false
+}
+
+// exampleCluster is the handle of the package's test cluster; in a program,
+// cluster.New(restConfig, cluster.Options{}).
+func exampleCluster() *cluster.Cluster {
+	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	if err != nil {
+		panic(err) // a test helper: the config is known good
+	}
+	return c
 }

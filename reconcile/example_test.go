@@ -1,6 +1,8 @@
 package reconcile_test
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"context"
 	"fmt"
 	"os"
@@ -14,8 +16,13 @@ import (
 
 // The seed scenario: three units in a chain, reconciled once.
 func ExampleNew() {
-	var cfg *rest.Config // from clientcmd, ctrl.GetConfig, or gitopstest in tests
-	r, err := reconcile.New(cfg, reconcile.Configuration{
+	var cfg *rest.Config                          // from clientcmd, ctrl.GetConfig, or gitopstest in tests
+	c, err := cluster.New(cfg, cluster.Options{}) // one per cluster: every unit and stage shares it
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := reconcile.New(c, reconcile.Configuration{
 		Name:      "fleet",
 		Namespace: "cluster-config",
 		Sources: []reconcile.Source{{Name: "fleet", URL: "https://git.example.com/fleet.git",

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
@@ -18,9 +19,9 @@ import (
 	"github.com/gitopskit/gitopskit/source"
 )
 
-// cluster is a simulated full cluster shared by the package's tests: health
+// testCluster is a simulated full cluster shared by the package's tests: health
 // waits need Deployments that really roll out.
-var cluster *localcluster.Cluster
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -32,12 +33,12 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
 		os.Exit(m.Run())
 	}
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &testCluster))
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	return kubernetes.NewForConfigOrDie(cluster.Config)
+	return kubernetes.NewForConfigOrDie(testCluster.Config)
 }
 
 // demoRepo serves the seed scenario's repository under name.
@@ -65,9 +66,19 @@ func seedConfiguration(name, url string) reconcile.Configuration {
 	return conf
 }
 
+// kube returns a cluster handle of the shared test cluster.
+func kube(t testing.TB) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func newReconciler(t *testing.T, conf reconcile.Configuration, opts reconcile.Options) *reconcile.Reconciler {
 	t.Helper()
-	r, err := reconcile.New(cluster.Config, conf, opts)
+	r, err := reconcile.New(kube(t), conf, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

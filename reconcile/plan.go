@@ -2,10 +2,10 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/gitopskit/gitopskit/apply"
 )
@@ -20,73 +20,50 @@ type UnitPlan struct {
 	Name     string
 	Revision string
 	// Apply is the dry-run change set: created, configured (with the drift
-	// that would be corrected) and unchanged objects.
+	// that would be corrected) and unchanged objects. Nil for Helm units.
 	Apply *apply.ChangeSet
 	// Prune lists the objects that would be deleted; nil when the unit does
 	// not prune.
 	Prune *apply.ChangeSet
-	// Err says why the unit could not be planned (fetch, build, policy, or
-	// a dry run the API server refused, for example because a dependency
-	// has not created a CRD yet).
+	// Helm says what would happen to a Helm unit's release.
+	Helm string
+	// Err says why the unit could not be planned or would fail: fetch,
+	// build, policy, a prune guard (exactly as Run would refuse), or a dry
+	// run the API server refused (for example because a dependency has not
+	// created a CRD yet).
 	Err error
 }
 
-// Plan computes what [Reconciler.Run] would do for every unit, with
-// server-side dry runs, without changing the cluster. Dependencies are not
-// gated: every unit is planned against the cluster as it is now.
+// Plan computes what [Reconciler.Run] would do for every unit, through the
+// same pipeline as Run (same build, admission, ownership and prune guards)
+// with server-side dry runs, without changing the cluster. Dependencies are
+// not gated: every unit is planned against the cluster as it is now.
+// Objects in a namespace that the unit itself creates are reported as
+// "would be created".
 func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
+	rd := r.newRound(ctx, true)
+	defer rd.close()
+	if _, err := r.loadRecord(ctx); err != nil {
+		return Plan{}, err
+	}
+	plans := make(map[string]UnitPlan, len(r.order))
+	var mu sync.Mutex
+	rd.schedule(ctx, r.order, func(ctx context.Context, st *unitState) {
+		st.run.Lock()
+		defer st.run.Unlock()
+		out := rd.pipeline(ctx, st, nil)
+		mu.Lock()
+		plans[st.spec.Name] = UnitPlan{Name: st.spec.Name, Revision: out.revision, Apply: out.apply, Prune: out.prune,
+			Helm: out.helm, Err: out.err}
+		mu.Unlock()
+	})
 	var p Plan
-	for _, level := range r.levels {
-		for _, name := range level {
-			p.Units = append(p.Units, r.planUnit(ctx, r.units[name]))
-			if err := ctx.Err(); err != nil {
-				return p, err
-			}
+	for _, name := range r.order {
+		if up, ok := plans[name]; ok {
+			p.Units = append(p.Units, up)
 		}
 	}
-	return p, nil
-}
-
-func (r *Reconciler) planUnit(ctx context.Context, st *unitState) (up UnitPlan) {
-	st.run.Lock()
-	defer st.run.Unlock()
-	u := st.spec
-	up.Name = u.Name
-	if u.Helm != nil {
-		up.Err = errors.New("planning Helm units is not supported: Helm has no server-side dry run of an upgrade")
-		return up
-	}
-	art, err := r.fetch(ctx, u.Source)
-	if err != nil {
-		up.Err = err
-		return up
-	}
-	up.Revision = art.Revision
-	objs, err := r.build(ctx, u, art)
-	if err != nil {
-		up.Err = err
-		return up
-	}
-	if err := checkTenancy(u.Name, r.conf.Tenancy, objs, r.mapper.RESTMapper()); err != nil {
-		up.Err = err
-		return up
-	}
-	manager, _, err := r.clientsFor(u)
-	if err != nil {
-		up.Err = err
-		return up
-	}
-	if up.Apply, err = manager.Apply(ctx, objs, apply.ApplyOptions{
-		Inventory: st.store, Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
-		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: true,
-	}); err != nil {
-		up.Err = err
-		return up
-	}
-	if u.Prune {
-		up.Prune, up.Err = manager.Prune(ctx, up.Apply, apply.PruneOptions{Concurrency: r.opts.Concurrency})
-	}
-	return up
+	return p, ctx.Err()
 }
 
 // WriteText writes the plan for humans: per unit the objects that would be
@@ -97,6 +74,10 @@ func (p Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s @ %s\n", u.Name, u.Revision)
 		if u.Err != nil {
 			fmt.Fprintf(&b, "  error: %v\n", u.Err)
+			continue
+		}
+		if u.Helm != "" {
+			fmt.Fprintf(&b, "  %s\n", u.Helm)
 			continue
 		}
 		changes := 0

@@ -1,8 +1,10 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -12,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopskit/gitopskit/internal/object"
+	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // ErrPolicyViolation matches every [*PolicyError].
@@ -73,4 +76,94 @@ func checkTenancy(unit string, t *Tenancy, objs []*unstructured.Unstructured, ma
 		return &PolicyError{Unit: unit, Objects: bad}
 	}
 	return nil
+}
+
+// admit is the one admission of every unit, kustomize or Helm: the
+// configuration's tenancy, gitopskit's own records (no unit may apply,
+// adopt or prune an object that holds records or carries their labels), and
+// the ownership of each object within the configuration.
+func (r *Reconciler) admit(unit string, objs []*unstructured.Unstructured, id *identity) error {
+	if err := checkTenancy(unit, r.conf.Tenancy, objs, id.cluster.RESTMapper()); err != nil {
+		return err
+	}
+	if err := r.checkRecords(unit, objs); err != nil {
+		return err
+	}
+	ids := make([]inventory.ID, 0, len(objs))
+	for _, o := range objs {
+		ids = append(ids, object.KeyOf(o))
+	}
+	return r.claim(unit, ids)
+}
+
+// checkRecords refuses objects that are, or look like, gitopskit's records:
+// an inventory or the status record of any configuration (by label), or any
+// Secret or ConfigMap in the configuration's namespace named like one of
+// its records.
+func (r *Reconciler) checkRecords(unit string, objs []*unstructured.Unstructured) error {
+	var bad []string
+	for _, o := range objs {
+		key := object.KeyOf(o).String()
+		l := o.GetLabels()
+		gk := o.GroupVersionKind().GroupKind()
+		isData := gk.Group == "" && (gk.Kind == "Secret" || gk.Kind == "ConfigMap")
+		switch {
+		case l[inventory.LabelApplySetID] != "" || l[LabelConfiguration] != "":
+			bad = append(bad, key+": carries the labels of gitopskit's records")
+		case isData && o.GetNamespace() == r.conf.Namespace && r.isRecordName(o.GetName()):
+			bad = append(bad, key+": is named like one of the configuration's records")
+		case o.GetAnnotations()[inventory.AnnotationApplySetTooling] != "":
+			bad = append(bad, key+": carries the annotations of an ApplySet parent")
+		}
+	}
+	if len(bad) > 0 {
+		return &PolicyError{Unit: unit, Objects: bad}
+	}
+	return nil
+}
+
+// isRecordName reports whether name is the name of one of the
+// configuration's records: its status record or a unit's inventory, of a
+// unit in the configuration or in the records.
+func (r *Reconciler) isRecordName(name string) bool {
+	if name == r.recordName() {
+		return true
+	}
+	unit, ok := strings.CutPrefix(name, r.conf.Name+"-")
+	if !ok {
+		return false
+	}
+	if _, ok := r.units[unit]; ok {
+		return true
+	}
+	r.recMu.Lock()
+	defer r.recMu.Unlock()
+	_, ok = r.removed[unit]
+	return ok
+}
+
+// admitKey carries a Helm unit's admission to helmrelease's Admit hook.
+type admitKey struct{}
+
+type admission func(ctx context.Context, objs []*unstructured.Unstructured) error
+
+// admitFromContext is the Admit hook of every Helm reconciler: it runs the
+// admission the unit put in the context, and refuses when there is none.
+func admitFromContext(ctx context.Context, objs []*unstructured.Unstructured) error {
+	a, ok := ctx.Value(admitKey{}).(admission)
+	if !ok {
+		return errors.New("reconcile: no admission for this release")
+	}
+	return a(ctx, objs)
+}
+
+// redactURL drops credentials (user information, query) from a URL for
+// messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

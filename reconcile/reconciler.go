@@ -6,20 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/build"
-	"github.com/gitopskit/gitopskit/health"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/helmrelease"
-	"github.com/gitopskit/gitopskit/internal/kube"
 	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/source"
 )
@@ -30,53 +29,78 @@ type Options struct {
 	// Default: a cache in a temporary directory that [Reconciler.Close]
 	// removes. Share one between reconcilers of the same repositories.
 	SourceCache *source.Cache
-	// BuildCache skips rebuilding an unchanged revision. Default: a new
-	// cache of build.DefaultCacheEntries entries.
+	// BuildCache skips rebuilding an unchanged revision. Default: a cache
+	// with room for every unit of the configuration, so that a no-op never
+	// rebuilds. A cache passed here should be at least that large.
 	BuildCache *build.Cache
 	// FieldManager for server-side apply. Default apply.DefaultFieldManager.
 	FieldManager string
-	// Concurrency bounds the apply requests in flight per unit. Default 8.
+	// Workers bounds the units reconciled at the same time (a unit holds a
+	// worker from its build to the end of its wait). Default
+	// [DefaultWorkers].
+	Workers int
+	// Concurrency bounds the requests in flight per unit and stage.
+	// Default 8. The cluster's request budget ([cluster.Options]) bounds
+	// them across units.
 	Concurrency int
+	// ApprovePrune, when set, is asked before a unit deletes objects that
+	// left Git (not for dry runs); an error refuses the prune and the unit
+	// is NotReady with [ReasonPruneFailed]. For a human in the loop.
+	ApprovePrune func(ctx context.Context, unit string, deletions []inventory.Entry) error
 	// Logger receives debug output. Default: discarded.
 	Logger *slog.Logger
-	// OnEvent receives progress events. Default: none.
+	// OnEvent receives progress and per-object events. Default: none.
 	OnEvent EventHandler
 }
 
-// Reconciler reconciles one [Configuration]. Its methods are safe for
-// concurrent use; a unit is never reconciled twice at the same time.
+// DefaultWorkers is the default of [Options.Workers]: units mostly wait on
+// the API server, so several per core.
+var DefaultWorkers = max(8, 4*runtime.GOMAXPROCS(0))
+
+// Reconciler reconciles one [Configuration] through one [cluster.Cluster].
+// Its methods are safe for concurrent use; a unit is never reconciled twice
+// at the same time.
 type Reconciler struct {
-	cfg    *rest.Config
-	conf   Configuration
-	levels [][]string
-	opts   Options
-	tmpDir string // removed by Close
+	cluster *cluster.Cluster
+	conf    Configuration
+	order   []string // units in dependency order
+	opts    Options
+	tmpDir  string // removed by Close
 
 	units   map[string]*unitState
 	sources map[string]*sourceState
 
-	mapper    *kube.Mapper
-	core      kubernetes.Interface
 	nsMu      sync.Mutex
 	nsEnsured bool
 
-	recMu     sync.Mutex // guards recLoaded and removed
+	recMu     sync.Mutex // guards recLoaded, removed and existed
 	recLoaded bool
 	removed   map[string]recordUnit // units in the record, not in the configuration
+	existed   map[string]bool       // units the record says applied something
 
-	mu       sync.Mutex // guards managers, waiters, helm and cleanup
-	managers map[string]*apply.Manager
-	waiters  map[string]*health.Waiter
-	helm     *helmrelease.Reconciler
-	cleanup  []string // temporary directories removed by Close
+	claimMu    sync.Mutex
+	claims     map[inventory.ID]string // object -> the unit that declares it
+	unitClaims map[string][]inventory.ID
+
+	mu         sync.Mutex // guards identities and cleanup
+	identities map[string]*identity
+	cleanup    []string // temporary directories removed by Close
+}
+
+// identity is what acts for the units of one service account (or for the
+// reconciler itself).
+type identity struct {
+	cluster *cluster.Cluster
+	manager *apply.Manager
+	helm    *helmrelease.Reconciler // made on first use
 }
 
 type unitState struct {
 	spec  Unit
-	run   sync.Mutex // held while the unit reconciles
-	mu    sync.Mutex // guards status
-	state UnitStatus
 	store *inventory.Store
+	run   sync.Mutex // held while the unit reconciles
+	mu    sync.Mutex // guards state
+	state UnitStatus
 }
 
 type sourceState struct {
@@ -86,11 +110,15 @@ type sourceState struct {
 }
 
 // New checks the configuration (names, sources, dependencies: a cycle or a
-// missing dependency is a [*ConfigError]) and returns a Reconciler that
-// applies with cfg. Nothing is contacted until [Reconciler.Run] or
-// [Reconciler.Start].
-func New(cfg *rest.Config, conf Configuration, opts Options) (*Reconciler, error) {
-	conf.Units = append([]Unit(nil), conf.Units...)
+// missing dependency is a [*ConfigError]) and returns a Reconciler acting
+// through c. Records and inventories are read and written as c's identity;
+// a unit's objects as its service account's, when it names one. Nothing is
+// contacted until [Reconciler.Run], [Reconciler.Start] or [Reconciler.Plan].
+func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, error) {
+	if c == nil {
+		return nil, &ConfigError{Configuration: conf.Name, Err: errors.New("nil cluster")}
+	}
+	conf.Units = slices.Clone(conf.Units)
 	levels, err := conf.normalize()
 	if err != nil {
 		return nil, err
@@ -98,13 +126,20 @@ func New(cfg *rest.Config, conf Configuration, opts Options) (*Reconciler, error
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
 	if opts.BuildCache == nil {
-		opts.BuildCache = build.NewCache(0)
+		opts.BuildCache = build.NewCache(len(conf.Units) + len(conf.Units)/4 + 8)
 	}
 	r := &Reconciler{
-		cfg: kube.Config(cfg), conf: conf, levels: levels, opts: opts,
+		cluster: c, conf: conf, opts: opts,
 		units: map[string]*unitState{}, sources: map[string]*sourceState{},
-		managers: map[string]*apply.Manager{}, waiters: map[string]*health.Waiter{},
+		identities: map[string]*identity{},
+		claims:     map[inventory.ID]string{}, unitClaims: map[string][]inventory.ID{},
+	}
+	for _, level := range levels {
+		r.order = append(r.order, level...)
 	}
 	if opts.SourceCache == nil {
 		if r.tmpDir, err = os.MkdirTemp("", "gitopskit-sources-"); err != nil {
@@ -114,21 +149,11 @@ func New(cfg *rest.Config, conf Configuration, opts Options) (*Reconciler, error
 			return nil, err
 		}
 	}
-	hc, err := kube.HTTPClient(r.cfg)
-	if err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
-	}
-	if r.mapper, err = kube.NewMapper(r.cfg, hc); err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
-	}
-	if r.core, err = kubernetes.NewForConfigAndClient(r.cfg, hc); err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
-	}
 	for _, s := range conf.Sources {
 		r.sources[s.Name] = &sourceState{spec: s}
 	}
 	for _, u := range conf.Units {
-		store, err := inventory.NewStore(r.cfg, inventory.StoreOptions{Name: conf.Name + "-" + u.Name, Namespace: conf.Namespace})
+		store, err := inventory.NewStore(c, inventory.StoreOptions{Name: r.inventoryName(u.Name), Namespace: conf.Namespace})
 		if err != nil {
 			return nil, &ConfigError{Configuration: conf.Name, Err: fmt.Errorf("unit %q: %w", u.Name, err)}
 		}
@@ -142,6 +167,8 @@ func New(cfg *rest.Config, conf Configuration, opts Options) (*Reconciler, error
 	}
 	return r, nil
 }
+
+func (r *Reconciler) inventoryName(unit string) string { return r.conf.Name + "-" + unit }
 
 // Close removes the temporary caches New and the Helm units made.
 func (r *Reconciler) Close() error {
@@ -161,10 +188,8 @@ func (r *Reconciler) Close() error {
 // Status returns the current compliance state, units in dependency order.
 func (r *Reconciler) Status() Status {
 	var s Status
-	for _, level := range r.levels {
-		for _, name := range level {
-			s.Units = append(s.Units, r.units[name].status())
-		}
+	for _, name := range r.order {
+		s.Units = append(s.Units, r.units[name].status())
 	}
 	return s
 }
@@ -173,7 +198,7 @@ func (st *unitState) status() UnitStatus {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := st.state
-	s.DependsOn = append([]string(nil), s.DependsOn...)
+	s.DependsOn = slices.Clone(s.DependsOn)
 	return s
 }
 
@@ -201,7 +226,7 @@ func (r *Reconciler) ensureNamespace(ctx context.Context) error {
 		return nil
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.conf.Namespace}}
-	_, err := r.core.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: r.fieldManager()})
+	_, err := r.cluster.Kubernetes().CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: r.fieldManager()})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("reconcile: create namespace %s for the configuration's records: %w", r.conf.Namespace, err)
 	}
@@ -224,31 +249,61 @@ func (r *Reconciler) fieldManager() string {
 	return apply.DefaultFieldManager
 }
 
-// clientsFor returns the apply manager and health waiter of a unit, which
-// impersonate its service account when it names one.
-func (r *Reconciler) clientsFor(u Unit) (*apply.Manager, *health.Waiter, error) {
-	key := u.ServiceAccountName + "\x00" + u.Name
+// userOf returns the user a unit with service account sa acts as ("" for
+// the reconciler's own identity).
+func (r *Reconciler) userOf(sa string) string {
+	if sa == "" {
+		return ""
+	}
+	return cluster.ServiceAccountUser(r.conf.Namespace, sa)
+}
+
+// identityFor returns what acts as user; "" is the reconciler itself.
+func (r *Reconciler) identityFor(user string) (*identity, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if m, ok := r.managers[key]; ok {
-		return m, r.waiters[key], nil
+	if id, ok := r.identities[user]; ok {
+		return id, nil
 	}
-	cfg := rest.CopyConfig(r.cfg)
-	if u.ServiceAccountName != "" {
-		cfg.Impersonate = rest.ImpersonationConfig{
-			UserName: "system:serviceaccount:" + r.conf.Namespace + ":" + u.ServiceAccountName,
-		}
-	}
-	m, err := apply.NewManager(cfg, apply.ManagerOptions{FieldManager: r.fieldManager(), Logger: r.opts.Logger})
+	c, err := r.cluster.As(user)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	w, err := health.NewWaiter(cfg, health.WaiterOptions{Checks: u.HealthChecks, Logger: r.opts.Logger})
+	m, err := apply.NewManager(c, apply.ManagerOptions{FieldManager: r.fieldManager(), Logger: r.opts.Logger})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r.managers[key], r.waiters[key] = m, w
-	return m, w, nil
+	id := &identity{cluster: c, manager: m}
+	r.identities[user] = id
+	return id, nil
+}
+
+// helmFor returns the Helm reconciler acting as user, admitting rendered
+// objects with admit.
+func (r *Reconciler) helmFor(user string) (*helmrelease.Reconciler, error) {
+	id, err := r.identityFor(user)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id.helm != nil {
+		return id.helm, nil
+	}
+	dir, err := os.MkdirTemp("", "gitopskit-charts-")
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	r.cleanup = append(r.cleanup, dir)
+	hr, err := helmrelease.NewReconciler(id.cluster, helmrelease.Options{
+		CacheDir: dir, Logger: r.opts.Logger, FieldManager: r.fieldManager(),
+		Admit: admitFromContext,
+	})
+	if err != nil {
+		return nil, err
+	}
+	id.helm = hr
+	return hr, nil
 }
 
 // fetch returns the source's artifact at the revision the remote has now,

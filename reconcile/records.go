@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -31,7 +34,14 @@ type record struct {
 }
 
 type recordUnit struct {
-	Prune                 bool      `json:"prune"`
+	Prune bool `json:"prune"`
+	// ServiceAccount is the service account the unit acted as; its
+	// removal acts as it too.
+	ServiceAccount string   `json:"serviceAccount,omitempty"`
+	DependsOn      []string `json:"dependsOn,omitempty"`
+	// HelmRelease is "namespace/name" for a Helm unit, uninstalled when
+	// the unit is removed.
+	HelmRelease           string    `json:"helmRelease,omitempty"`
 	Phase                 Phase     `json:"phase"`
 	Reason                string    `json:"reason,omitempty"`
 	Message               string    `json:"message,omitempty"`
@@ -50,17 +60,21 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 	if r.recLoaded {
 		return r.removed, nil
 	}
-	cm, err := r.core.CoreV1().ConfigMaps(r.conf.Namespace).Get(ctx, r.recordName(), metav1.GetOptions{})
+	cm, err := r.cluster.Kubernetes().CoreV1().ConfigMaps(r.conf.Namespace).Get(ctx, r.recordName(), metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reconcile: read record %s/%s: %w", r.conf.Namespace, r.recordName(), err)
 	}
 	r.removed = map[string]recordUnit{}
+	r.existed = map[string]bool{}
 	if err == nil {
 		var rec record
 		if err := json.Unmarshal([]byte(cm.Data[recordKey]), &rec); err != nil {
 			return nil, fmt.Errorf("reconcile: record %s/%s is corrupt: %w", r.conf.Namespace, r.recordName(), err)
 		}
 		for name, ru := range rec.Units {
+			if ru.LastAppliedRevision != "" || ru.Phase == PhaseReady || ru.Reason == ReasonHealthCheckFailed || ru.Reason == ReasonPruneFailed {
+				r.existed[name] = true // it applied something
+			}
 			st, ok := r.units[name]
 			if !ok {
 				r.removed[name] = ru
@@ -79,46 +93,102 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 }
 
 // removeUnits deletes (when the unit pruned) or orphans the objects of units
-// that left the configuration, then their inventories. A unit whose removal
-// fails stays in the record and is retried.
+// that left the configuration, then their inventories, each as the service
+// account the unit acted as, dependents before their dependencies. A Helm
+// unit's release is uninstalled. A unit whose removal fails stays in the
+// record and is retried.
 func (r *Reconciler) removeUnits(ctx context.Context) {
-	removed, err := r.loadRecord(ctx)
-	if err != nil {
-		r.emit(Event{Stage: StagePrune, Message: err.Error(), Err: err})
-		return
-	}
-	names := make([]string, 0, len(removed))
-	for name := range removed {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	r.recMu.Lock()
+	removed := maps.Clone(r.removed)
+	r.recMu.Unlock()
+	for _, name := range removalOrder(removed) {
 		ru := removed[name]
-		policy := apply.OrphanObjects
-		if ru.Prune {
-			policy = apply.DeleteObjects
-		}
-		store, err := inventory.NewStore(r.cfg, inventory.StoreOptions{Name: r.conf.Name + "-" + name, Namespace: r.conf.Namespace})
-		if err == nil {
-			var m *apply.Manager
-			if m, err = apply.NewManager(r.cfg, apply.ManagerOptions{FieldManager: r.fieldManager(), Logger: r.opts.Logger}); err == nil {
-				var cs *apply.ChangeSet
-				cs, err = m.DeleteUnit(ctx, store, apply.DeleteUnitOptions{Policy: policy, Concurrency: r.opts.Concurrency})
-				if err == nil {
-					r.emit(Event{Unit: name, Stage: StagePrune, Message: fmt.Sprintf(
-						"unit removed from the configuration: %s its objects (%s)", map[apply.DeletePolicy]string{
-							apply.DeleteObjects: "deleted", apply.OrphanObjects: "orphaned"}[policy], cs.Summary())})
-				}
-			}
-		}
+		err := r.removeUnit(ctx, name, ru)
 		if err != nil {
-			r.emit(Event{Unit: name, Stage: StagePrune, Message: "removing the unit: " + err.Error(), Err: err})
+			r.emit(Event{Type: EventFailed, Unit: name, Stage: StageRemove, Message: "removing the unit: " + err.Error(), Err: err})
 			continue
 		}
 		r.recMu.Lock()
 		delete(r.removed, name)
 		r.recMu.Unlock()
 	}
+}
+
+func (r *Reconciler) removeUnit(ctx context.Context, name string, ru recordUnit) error {
+	id, err := r.identityFor(r.userOf(ru.ServiceAccount))
+	if err != nil {
+		return err
+	}
+	if ru.HelmRelease != "" {
+		ns, rel, _ := strings.Cut(ru.HelmRelease, "/")
+		hr, err := r.helmFor(id.cluster.Identity())
+		if err != nil {
+			return err
+		}
+		if _, err := hr.Uninstall(ctx, helmrelease.Release{Name: rel, Namespace: ns}); err != nil {
+			return err
+		}
+		r.emit(Event{Type: EventProgress, Unit: name, Stage: StageRemove, Message: "unit removed from the configuration: release " + ru.HelmRelease + " uninstalled"})
+		return nil
+	}
+	policy := apply.OrphanObjects
+	if ru.Prune {
+		policy = apply.DeleteObjects
+	}
+	store, err := inventory.NewStore(r.cluster, inventory.StoreOptions{Name: r.inventoryName(name), Namespace: r.conf.Namespace})
+	if err != nil {
+		return err
+	}
+	cs, err := id.manager.DeleteUnit(ctx, store, apply.DeleteUnitOptions{Policy: policy, Concurrency: r.opts.Concurrency})
+	for _, c := range cs.Changes {
+		r.emit(Event{Type: EventObject, Unit: name, Stage: StageRemove, Object: c.Object.ID(), Action: string(c.Action),
+			Message: changeMessage(c), Err: c.Err})
+	}
+	if err != nil {
+		return err
+	}
+	r.emit(Event{Type: EventProgress, Unit: name, Stage: StageRemove, Message: fmt.Sprintf(
+		"unit removed from the configuration: %s its objects (%s)", map[apply.DeletePolicy]string{
+			apply.DeleteObjects: "deleted", apply.OrphanObjects: "orphaned"}[policy], cs.Summary())})
+	return nil
+}
+
+// removalOrder returns the removed units with every unit before the units
+// it depended on (reverse dependency order), ties by name.
+func removalOrder(removed map[string]recordUnit) []string {
+	names := slices.Sorted(maps.Keys(removed))
+	done := map[string]bool{}
+	var out []string
+	for len(out) < len(names) {
+		progress := false
+		for _, n := range names {
+			if done[n] {
+				continue
+			}
+			// n may go once no remaining unit depends on it.
+			blocked := false
+			for _, m := range names {
+				if !done[m] && m != n && slices.Contains(removed[m].DependsOn, n) {
+					blocked = true
+					break
+				}
+			}
+			if !blocked {
+				done[n] = true
+				out = append(out, n)
+				progress = true
+			}
+		}
+		if !progress { // a cycle in old records: the rest by name
+			for _, n := range names {
+				if !done[n] {
+					done[n] = true
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // saveRecord writes the record: every unit of the configuration plus the
@@ -132,7 +202,12 @@ func (r *Reconciler) saveRecord(ctx context.Context) error {
 	r.recMu.Unlock()
 	for name, st := range r.units {
 		s := st.status()
-		rec.Units[name] = recordUnit{Prune: st.spec.Prune, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
+		helm := ""
+		if st.spec.Helm != nil {
+			helm = st.spec.Helm.Namespace + "/" + st.spec.Helm.Name
+		}
+		rec.Units[name] = recordUnit{Prune: st.spec.Prune, ServiceAccount: st.spec.ServiceAccountName,
+			DependsOn: st.spec.DependsOn, HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
 			LastAppliedRevision: s.LastAppliedRevision, LastAttemptedRevision: s.LastAttemptedRevision,
 			LastReconciled: s.LastReconciled}
 	}
@@ -150,10 +225,21 @@ func (r *Reconciler) saveRecord(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.core.CoreV1().ConfigMaps(r.conf.Namespace).Patch(ctx, r.recordName(), types.ApplyPatchType, body,
+	_, err = r.cluster.Kubernetes().CoreV1().ConfigMaps(r.conf.Namespace).Patch(ctx, r.recordName(), types.ApplyPatchType, body,
 		metav1.PatchOptions{FieldManager: r.fieldManager(), Force: new(true)})
 	if err != nil {
 		return fmt.Errorf("reconcile: write record %s/%s: %w", r.conf.Namespace, r.recordName(), err)
 	}
 	return nil
+}
+
+// markExisted notes that a unit applied something, so that an inventory it
+// loses later is searched for.
+func (r *Reconciler) markExisted(unit string) {
+	r.recMu.Lock()
+	defer r.recMu.Unlock()
+	if r.existed == nil {
+		r.existed = map[string]bool{}
+	}
+	r.existed[unit] = true
 }

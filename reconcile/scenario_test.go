@@ -142,7 +142,7 @@ func TestConfigurationErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base()
 			tt.modify(&c)
-			_, err := reconcile.New(cluster.Config, c, reconcile.Options{})
+			_, err := reconcile.New(kube(t), c, reconcile.Options{})
 			if !errors.Is(err, reconcile.ErrInvalidConfiguration) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New: %v, want an invalid configuration error containing %q", err, tt.want)
 			}

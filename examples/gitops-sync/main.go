@@ -19,6 +19,8 @@
 package main
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -160,7 +162,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	progress := &progress{w: stderr}
-	r, err := reconcile.New(cfg, conf, reconcile.Options{OnEvent: progress.event})
+	kc, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	r, err := reconcile.New(kc, conf, reconcile.Options{OnEvent: progress.event})
 	if err != nil {
 		return fail(err)
 	}
@@ -340,7 +346,13 @@ type progress struct {
 
 func (p *progress) event(e reconcile.Event) {
 	msg := e.Message
-	if e.Stage == reconcile.StageDone && e.Status != nil {
+	if e.Type == reconcile.EventObject {
+		if e.Action == "unchanged" {
+			return
+		}
+		msg = fmt.Sprintf("%s %s", e.Object, e.Action)
+	}
+	if e.Type == reconcile.EventDone && e.Status != nil {
 		msg = fmt.Sprintf("%s (%s)", e.Status.Phase, e.Status.Reason)
 		if e.Status.Phase != reconcile.PhaseReady {
 			msg += ": " + e.Status.Message

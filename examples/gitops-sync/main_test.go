@@ -22,12 +22,12 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
-// cluster is a bare API server: the tests apply ConfigMaps, which need no
+// testCluster is a bare API server: the tests apply ConfigMaps, which need no
 // controllers to be ready.
-var cluster *localcluster.Cluster
+var testCluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
 }
 
 // tinyRepo is a repository with two directories of ConfigMaps.
@@ -69,14 +69,14 @@ func (f *fixture) write(t *testing.T, name, content string) string {
 func gitopsSync(ctx context.Context, t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(ctx, append([]string{"--kubeconfig", cluster.KubeconfigPath()}, args...), &out, &errOut)
+	code = run(ctx, append([]string{"--kubeconfig", testCluster.KubeconfigPath()}, args...), &out, &errOut)
 	t.Logf("gitops-sync %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	return code, out.String(), errOut.String()
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	return kubernetes.NewForConfigOrDie(cluster.Config)
+	return kubernetes.NewForConfigOrDie(testCluster.Config)
 }
 
 func createNamespace(t *testing.T, name string) {
@@ -210,7 +210,7 @@ spec:
 	errOut.stop = func(s string) bool { return strings.Count(s, "Ready (ReconciliationSucceeded)") == 2 }
 	errOut.cancel = cancel
 	var stdout bytes.Buffer
-	code = run(loopCtx, []string{"--kubeconfig", cluster.KubeconfigPath(), "--config", config, "--secrets-dir", secrets}, &stdout, &errOut)
+	code = run(loopCtx, []string{"--kubeconfig", testCluster.KubeconfigPath(), "--config", config, "--secrets-dir", secrets}, &stdout, &errOut)
 	t.Logf("loop: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), errOut.String())
 	if code != exitCompliant || !strings.Contains(stdout.String(), "compliant: 2/2 units ready") ||
 		!strings.Contains(errOut.String(), "until interrupted") {

@@ -10,6 +10,8 @@
 package main
 
 import (
+	"github.com/gitopskit/gitopskit/cluster"
+
 	"context"
 	"flag"
 	"fmt"
@@ -97,9 +99,13 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 			Prune: true, Wait: true, Timeout: 3 * time.Minute,
 		})
 	}
-	r, err := reconcile.New(cfg, conf, reconcile.Options{OnEvent: func(e reconcile.Event) {
-		if e.Stage == reconcile.StageDone {
-			return
+	kc, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	r, err := reconcile.New(kc, conf, reconcile.Options{OnEvent: func(e reconcile.Event) {
+		if e.Type == reconcile.EventDone || e.Type == reconcile.EventObject {
+			return // the status table says it; per-object events are for tools
 		}
 		if e.Err != nil {
 			say("  [%-8s] %-6s failed: %v", e.Unit, e.Stage, e.Err)

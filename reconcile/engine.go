@@ -1,0 +1,187 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
+	"github.com/gitopskit/gitopskit/health"
+	"github.com/gitopskit/gitopskit/inventory"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// round is one pass over a set of units: what the units of the pass share
+// (one fetch per source, one LIST and one WATCH per resource and namespace,
+// one search for lost inventories, the objects each unit claims).
+type round struct {
+	r       *Reconciler
+	dryRun  bool
+	reads   *cluster.Reads
+	watches *health.Watches
+
+	fetchMu sync.Mutex
+	fetched map[string]*fetchOnce
+
+	recoverOnce sync.Once
+	recovered   map[string][]inventory.Entry
+	recoverErr  error
+}
+
+type fetchOnce struct {
+	once     sync.Once
+	artifact *source.Artifact
+	err      error
+}
+
+func (r *Reconciler) newRound(ctx context.Context, dryRun bool) *round {
+	return &round{
+		r: r, dryRun: dryRun, reads: cluster.NewReads(),
+		watches: health.NewWatches(ctx, health.WatchesOptions{
+			LabelSelector: inventory.LabelApplySetPartOf, Logger: r.opts.Logger}),
+		fetched: map[string]*fetchOnce{},
+	}
+}
+
+func (rd *round) close() { rd.watches.Close() }
+
+// fetch asks each source once per round whether it moved.
+func (rd *round) fetch(ctx context.Context, name string) (*source.Artifact, error) {
+	rd.fetchMu.Lock()
+	f, ok := rd.fetched[name]
+	if !ok {
+		f = &fetchOnce{}
+		rd.fetched[name] = f
+	}
+	rd.fetchMu.Unlock()
+	f.once.Do(func() { f.artifact, f.err = rd.r.fetch(ctx, name) })
+	return f.artifact, f.err
+}
+
+// recoverFor returns the objects a unit owned before, for a unit whose
+// inventory is empty: nothing for a unit the records do not know (a new
+// unit), otherwise the result of one search per round for every unit the
+// records know (one LIST per listable resource, whatever their number).
+func (rd *round) recoverFor(unit string) func(ctx context.Context) ([]inventory.Entry, error) {
+	return func(ctx context.Context) ([]inventory.Entry, error) {
+		r := rd.r
+		r.recMu.Lock()
+		existed := r.existed[unit]
+		var owners []inventory.Owner
+		for name := range r.existed {
+			if st, ok := r.units[name]; ok {
+				owners = append(owners, st.store.Owner())
+			}
+		}
+		r.recMu.Unlock()
+		if !existed {
+			return nil, nil
+		}
+		rd.recoverOnce.Do(func() {
+			id, err := r.identityFor("")
+			if err != nil {
+				rd.recoverErr = err
+				return
+			}
+			r.emit(Event{Type: EventProgress, Unit: unit, Stage: StageApply,
+				Message: fmt.Sprintf("an inventory is missing: searching the cluster for the objects of %d unit(s) the records know", len(owners))})
+			rd.recovered, rd.recoverErr = id.manager.FindOwned(ctx, owners, apply.FindOwnedOptions{
+				Namespaces: r.tenantNamespaces(), Concurrency: r.opts.Concurrency})
+		})
+		if rd.recoverErr != nil {
+			// A partial search could prune too little, never too much;
+			// but a unit must not apply as if it were new when the search
+			// failed, or what left Git meanwhile would never be pruned.
+			return nil, rd.recoverErr
+		}
+		return rd.recovered[r.units[unit].store.Owner().ID], nil
+	}
+}
+
+func (r *Reconciler) tenantNamespaces() []string {
+	if r.conf.Tenancy == nil {
+		return nil
+	}
+	return r.conf.Tenancy.Namespaces
+}
+
+// claim records that unit declares ids (replacing what it declared
+// before) and returns an error naming both units for an object another unit
+// of the configuration declares: ownership is decided before anything is
+// applied, whatever the order the units run in. A unit that fails the claim
+// claims nothing.
+func (r *Reconciler) claim(unit string, ids []inventory.ID) error {
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
+	var dup []string
+	for _, id := range ids {
+		if other, ok := r.claims[id]; ok && other != unit {
+			dup = append(dup, fmt.Sprintf("%s (also declared by unit %s)", id, other))
+		}
+	}
+	if len(dup) > 0 {
+		return &OwnershipConflictError{Unit: unit, Objects: dup}
+	}
+	for _, id := range r.unitClaims[unit] {
+		delete(r.claims, id)
+	}
+	for _, id := range ids {
+		r.claims[id] = unit
+	}
+	r.unitClaims[unit] = ids
+	return nil
+}
+
+// OwnershipConflictError says that two units of a configuration declare the
+// same object. It wraps [ErrInvalidConfiguration]: it is a mistake in the
+// configuration, not in the cluster.
+type OwnershipConflictError struct {
+	Unit    string
+	Objects []string
+}
+
+func (e *OwnershipConflictError) Error() string {
+	return fmt.Sprintf("unit %s declares %d object(s) another unit of the configuration declares: %s",
+		e.Unit, len(e.Objects), strings.Join(e.Objects, "; "))
+}
+
+// Unwrap returns ErrInvalidConfiguration.
+func (e *OwnershipConflictError) Unwrap() error { return ErrInvalidConfiguration }
+
+// schedule reconciles the named units: each starts as soon as the units it
+// depends on (those in names) have finished, on one of at most
+// Options.Workers workers. do returns the unit's new status.
+func (rd *round) schedule(ctx context.Context, names []string, do func(ctx context.Context, st *unitState)) {
+	r := rd.r
+	in := map[string]chan struct{}{}
+	for _, n := range names {
+		in[n] = make(chan struct{})
+	}
+	workers := make(chan struct{}, r.opts.Workers)
+	var wg sync.WaitGroup
+	for _, n := range names {
+		st := r.units[n]
+		wg.Go(func() {
+			defer close(in[n])
+			for _, dep := range st.spec.DependsOn {
+				if ch, ok := in[dep]; ok {
+					select {
+					case <-ch:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			select {
+			case workers <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-workers }()
+			do(ctx, st)
+		})
+	}
+	wg.Wait()
+}

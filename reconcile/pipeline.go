@@ -1,0 +1,266 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/build"
+	"github.com/gitopskit/gitopskit/health"
+	"github.com/gitopskit/gitopskit/inventory"
+	"github.com/gitopskit/gitopskit/source"
+)
+
+// outcome is what the unit pipeline did (or, in a dry run, would do).
+type outcome struct {
+	revision string
+	counts   Counts
+	objects  int // in the inventory afterwards; -1 when unknown
+	reason   string
+	err      error
+	// apply and prune are the change sets, for plans.
+	apply, prune *apply.ChangeSet
+	// helm describes a Helm unit's release.
+	helm string
+}
+
+// reconcileUnit runs one unit through the pipeline, gated by its
+// dependencies, and records and reports its new status.
+func (rd *round) reconcileUnit(ctx context.Context, st *unitState) UnitStatus {
+	r := rd.r
+	st.run.Lock()
+	defer st.run.Unlock()
+	u := st.spec
+	next := st.status()
+	next.Counts = Counts{} // counts describe this reconcile only
+	next.LastReconciled = time.Now()
+	defer func() {
+		next.Duration = time.Since(next.LastReconciled)
+		st.setStatus(next)
+		r.emit(Event{Type: EventDone, Unit: u.Name, Stage: StageDone, Revision: next.LastAttemptedRevision,
+			Message: fmt.Sprintf("%s (%s) %s", next.Phase, next.Reason, next.Message), Status: &next})
+	}()
+	if u.Suspend {
+		next.Phase, next.Reason, next.Message = PhaseSuspended, ReasonSuspended, "suspended"
+		return next
+	}
+	out := rd.pipeline(ctx, st, func(revision string) string {
+		next.LastAttemptedRevision = revision
+		return r.dependencyBlock(u, revision)
+	})
+	if out.reason == ReasonDependencyNotReady {
+		next.Phase, next.Reason, next.Message = PhasePending, out.reason, out.err.Error()
+		return next
+	}
+	next.Counts = out.counts
+	if out.objects >= 0 {
+		next.Objects = out.objects
+	}
+	if out.err != nil {
+		r.forgetNamespace() // it may be what went missing
+		next.Phase, next.Reason, next.Message = PhaseNotReady, out.reason, out.err.Error()
+		return next
+	}
+	next.Phase, next.Reason = PhaseReady, ReasonSucceeded
+	if out.helm != "" {
+		next.Message = out.helm
+	} else {
+		next.Message = fmt.Sprintf("applied revision %s: %s", out.revision, out.counts)
+	}
+	next.LastAppliedRevision = out.revision
+	return next
+}
+
+// pipeline is the one unit pipeline behind Run, Start and Plan, for
+// kustomize and Helm units alike: fetch, gate, build, admit, apply, prune,
+// wait. In a dry run (rd.dryRun) nothing changes in the cluster and the
+// change sets say what would. gate is called with the revision once it is
+// known and returns why the unit may not run yet, or "".
+func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision string) string) (out outcome) {
+	r := rd.r
+	u := st.spec
+	out.objects = -1
+	ev := func(e Event) {
+		e.Unit, e.Revision = u.Name, out.revision
+		r.emit(e)
+	}
+	progress := func(stage Stage, msg string) { ev(Event{Type: EventProgress, Stage: stage, Message: msg}) }
+	fail := func(stage Stage, reason string, err error) outcome {
+		ev(Event{Type: EventFailed, Stage: stage, Message: err.Error(), Err: err})
+		out.reason, out.err = reason, err
+		return out
+	}
+
+	var art *source.Artifact
+	if u.Source != "" {
+		progress(StageFetch, "checking "+redactURL(r.sources[u.Source].spec.URL))
+		var err error
+		if art, err = rd.fetch(ctx, u.Source); err != nil {
+			return fail(StageFetch, ReasonFetchFailed, err)
+		}
+		out.revision = art.Revision
+	}
+	if gate != nil {
+		if why := gate(out.revision); why != "" {
+			out.reason, out.err = ReasonDependencyNotReady, errors.New(why)
+			return out
+		}
+	}
+	// The unit's time starts now, when a worker picked it up: time spent
+	// queued behind other units does not count against it.
+	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
+	defer cancel()
+	if !rd.dryRun {
+		if err := r.ensureNamespace(ctx); err != nil {
+			return fail(StageApply, ReasonApplyFailed, err)
+		}
+	}
+	id, err := r.identityFor(r.userOf(u.ServiceAccountName))
+	if err != nil {
+		return fail(StageApply, ReasonApplyFailed, err)
+	}
+	if u.Helm != nil {
+		return rd.helm(ctx, st, id, art, out, ev, fail)
+	}
+
+	progress(StageBuild, "building "+displayPath(u.Path))
+	opts := u.Build
+	opts.Cache, opts.ArtifactDigest = r.opts.BuildCache, art.Digest
+	objs, err := build.Kustomize(ctx, art.Dir, u.Path, opts)
+	if err != nil {
+		return fail(StageBuild, ReasonBuildFailed, err)
+	}
+	progress(StageBuild, fmt.Sprintf("built %d objects", len(objs)))
+
+	if err := r.admit(u.Name, objs, id); err != nil {
+		return fail(StagePolicy, ReasonPolicyViolation, err)
+	}
+
+	progress(StageApply, fmt.Sprintf("applying %d objects", len(objs)))
+	cs, err := id.manager.Apply(ctx, objs, apply.ApplyOptions{
+		Inventory: st.store, Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
+		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: rd.dryRun,
+		Reads: rd.reads, Recover: rd.recoverFor(u.Name),
+	})
+	out.apply = cs
+	if cs != nil {
+		out.counts = countsOf(cs)
+		out.objects = cs.Inventory().Len()
+		for _, c := range cs.Changes {
+			ev(Event{Type: EventObject, Stage: StageApply, Object: c.Object.ID(), Action: string(c.Action),
+				Message: changeMessage(c), Err: c.Err})
+		}
+	}
+	if cs != nil && !rd.dryRun {
+		r.markExisted(u.Name)
+	}
+	if err != nil {
+		return fail(StageApply, ReasonApplyFailed, err)
+	}
+	progress(StageApply, cs.Summary())
+
+	if u.Prune {
+		popts := apply.PruneOptions{Concurrency: r.opts.Concurrency, AllowEmpty: u.AllowEmpty, MaxShare: u.MaxPruneShare}
+		if r.opts.ApprovePrune != nil {
+			popts.Approve = func(ctx context.Context, d []inventory.Entry) error { return r.opts.ApprovePrune(ctx, u.Name, d) }
+		}
+		pruned, err := id.manager.Prune(ctx, cs, popts)
+		out.prune = pruned
+		if pruned != nil {
+			out.counts.Deleted = pruned.Count(apply.Deleted)
+			out.objects = pruned.Inventory().Len()
+			for _, c := range pruned.Changes {
+				ev(Event{Type: EventObject, Stage: StagePrune, Object: c.Object.ID(), Action: string(c.Action),
+					Message: changeMessage(c), Err: c.Err})
+			}
+		}
+		if err != nil {
+			return fail(StagePrune, ReasonPruneFailed, err)
+		}
+		if out.counts.Deleted > 0 {
+			progress(StagePrune, fmt.Sprintf("pruned %d objects", out.counts.Deleted))
+		}
+	}
+
+	if u.Wait && len(objs) > 0 && !rd.dryRun {
+		progress(StageHealth, fmt.Sprintf("waiting for %d objects to be ready", len(objs)))
+		waiter, err := health.NewWaiter(id.cluster, health.WaiterOptions{Checks: u.HealthChecks, Logger: r.opts.Logger})
+		if err != nil {
+			return fail(StageHealth, ReasonHealthCheckFailed, err)
+		}
+		timeout := u.Timeout
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		if _, err := waiter.Wait(ctx, withDefaultNamespaces(objs, cs), health.WaitOptions{Timeout: timeout, Watches: rd.watches,
+			OnStatus: func(s health.ObjectStatus) {
+				ev(Event{Type: EventObject, Stage: StageHealth, Object: s.Object, Action: string(s.Status), Message: s.Message})
+			}}); err != nil {
+			return fail(StageHealth, ReasonHealthCheckFailed, err)
+		}
+		progress(StageHealth, "all objects ready")
+	}
+	return out
+}
+
+// withDefaultNamespaces returns the objects as applied: the change set
+// knows the namespace each one got.
+func withDefaultNamespaces(objs []*unstructured.Unstructured, cs *apply.ChangeSet) []*unstructured.Unstructured {
+	if cs == nil || len(cs.Changes) != len(objs) {
+		return objs
+	}
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		out[i] = o
+		if ns := cs.Changes[i].Object.Namespace; ns != o.GetNamespace() {
+			c := o.DeepCopy()
+			c.SetNamespace(ns)
+			out[i] = c
+		}
+	}
+	return out
+}
+
+func changeMessage(c apply.Change) string {
+	if c.Err != nil {
+		return c.Err.Error()
+	}
+	return c.Reason
+}
+
+// dependencyBlock says why u may not run yet, or "" when it may.
+func (r *Reconciler) dependencyBlock(u Unit, revision string) string {
+	var why []string
+	for _, dep := range u.DependsOn {
+		ds := r.units[dep].status()
+		switch {
+		case ds.Phase != PhaseReady:
+			why = append(why, fmt.Sprintf("dependency %s is %s (%s)", dep, ds.Phase, ds.Reason))
+		case u.Source != "" && r.units[dep].spec.Source == u.Source && ds.LastAppliedRevision != revision:
+			why = append(why, fmt.Sprintf("dependency %s has not applied %s yet (it is at %s)", dep, revision, ds.LastAppliedRevision))
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+func countsOf(cs *apply.ChangeSet) Counts {
+	return Counts{
+		Created:    cs.Count(apply.Created),
+		Configured: cs.Count(apply.Configured),
+		Unchanged:  cs.Count(apply.Unchanged),
+		Deleted:    cs.Count(apply.Deleted),
+		Skipped:    cs.Count(apply.Skipped),
+	}
+}
+
+func displayPath(p string) string {
+	if p == "" || p == "." {
+		return "the repository root"
+	}
+	return p
+}
