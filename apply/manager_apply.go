@@ -31,6 +31,8 @@ type item struct {
 	mapping *meta.RESTMapping
 	force   bool
 	change  *Change
+	// nsInSet: the object's namespace is a Namespace of the same set.
+	nsInSet bool
 }
 
 func (it *item) resource() (ns string, gvr schema.GroupVersionResource) {
@@ -77,6 +79,15 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	items, err := m.prepare(objects, definedHere, opts)
 	if err != nil {
 		return nil, err
+	}
+	setNamespaces := map[string]bool{}
+	for _, it := range items {
+		if it.entry.Group == "" && it.entry.Kind == "Namespace" {
+			setNamespaces[it.entry.Name] = true
+		}
+	}
+	for _, it := range items {
+		it.nsInSet = it.entry.Namespace != "" && setNamespaces[it.entry.Namespace]
 	}
 	cs := &ChangeSet{DryRun: opts.DryRun, storage: opts.Inventory, Changes: make([]Change, len(items))}
 	for i, it := range items {
@@ -497,6 +508,12 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 		}
 	}
 	res, created, err := m.serverSideApply(ctx, gvr, it.obj, it.force, opts.DryRun)
+	if opts.DryRun && it.nsInSet && apierrors.IsNotFound(err) {
+		// A dry run creates no Namespace, so objects in one the set
+		// creates cannot be dry-run applied: they would be created.
+		c.Action, c.Reason = Created, "would be created with its namespace (in this set)"
+		return
+	}
 	takenOver := ""
 	if conflicts := fieldConflicts(err); len(conflicts) > 0 && opts.TakeOverConflicts && !it.force {
 		res, created, err = m.serverSideApply(ctx, gvr, it.obj, true, opts.DryRun)
