@@ -247,7 +247,7 @@ func TestEmptyBuildRefusesToPrune(t *testing.T) {
 	}
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Delete: []string{"app/ns.yaml", "app/cm.yaml"}, Message: "oops"})
 	u := unit(t, run(t, r), "app")
-	if u.Phase != reconcile.PhaseNotReady || !strings.Contains(u.Message, "refusing to prune the 2 objects") {
+	if u.Phase != reconcile.PhaseNotReady || u.Reason != reconcile.ReasonPruneFailed || !strings.Contains(u.Message, "refusing to prune 2 of the unit's 2 objects") {
 		t.Errorf("empty build: %+v", u)
 	}
 	if _, err := configMapValue(t, "empty", "keep"); err != nil {
