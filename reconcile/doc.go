@@ -11,29 +11,48 @@
 // unknown sources, duplicate names, dependency cycles (the error names the
 // cycle) and missing dependencies are a [*ConfigError].
 //
-// # Running
+// # One engine
 //
-// [Reconciler.Run] reconciles every unit once. Units of one dependency level
-// run in parallel; each source is asked once whether it moved (one ls-remote
-// round trip) and fetched only when it did; a unit starts only when all its
-// dependencies are Ready at the same revision of a shared source. Each unit:
+// [New] takes a [github.com/gitopskit/gitopskit/cluster.Cluster]: one HTTP
+// client, discovery cache and request budget per cluster, shared by every
+// unit and stage. A unit that names a service account (or the
+// [Tenancy]'s) acts as it for every action: apply, prune, wait, Helm
+// install, upgrade, rollback and uninstall, and its removal.
 //
-//  1. builds its path with package build (cached by artifact digest, so an
-//     unchanged revision is not rebuilt);
-//  2. checks the configuration's [Tenancy] (namespaces, cluster-scoped
-//     objects) before anything is applied;
-//  3. applies with package apply, recording what it applied in an inventory
-//     kept in the configuration's namespace; fields another manager took
-//     (drift) are taken back and named in the change set;
-//  4. prunes objects that left Git, when asked, and only after a
-//     successful build and apply; a build with no objects never prunes a
-//     unit's objects unless the unit allows it;
-//  5. waits for the objects to be healthy, when asked.
+// [Reconciler.Run], [Reconciler.Start] and [Reconciler.Plan] run one unit
+// pipeline, for kustomize and Helm units alike, so they cannot disagree:
 //
-// A unit with [Unit.Helm] set is a Helm release instead (package
-// helmrelease: install, upgrade, rollback and uninstall remediation), gated
-// and reported like the others, so a configuration can mix kustomize units
-// and releases with dependsOn between them.
+//  1. fetch: each source is asked once per round whether it moved (one
+//     ls-remote round trip) and fetched only when it did;
+//  2. gate: a unit runs only when its dependencies are Ready (at the same
+//     revision of a shared source);
+//  3. build with package build (cached by artifact digest; the default
+//     cache holds every unit, so a no-op never rebuilds);
+//  4. admit: the configuration's [Tenancy] (namespaces, cluster-scoped
+//     objects), gitopskit's own records (no unit may write an inventory or
+//     status record), and ownership (an object two units declare is an
+//     [*OwnershipConflictError] naming both); a Helm unit's rendered
+//     templates, hooks and CRDs pass the same admission before any Helm
+//     action;
+//  5. apply with package apply, recording what was applied in an
+//     inventory kept in the configuration's namespace; fields another
+//     manager took (drift) are taken back and named in the change set;
+//  6. prune objects that left Git, when asked, only after a successful
+//     build and apply, and never an empty desired set unless
+//     [Unit.AllowEmpty] (judged against what the unit owns in the cluster,
+//     a lost inventory's objects included), nor more than
+//     [Unit.MaxPruneShare], nor what [Options.ApprovePrune] refuses;
+//  7. wait for the objects to be healthy, when asked.
+//
+// A scheduler starts each unit as soon as its own dependencies are done (no
+// level barriers), on at most [Options.Workers] workers; a unit's
+// [Unit.Timeout] starts when a worker picks it up. The units of a round
+// share one LIST per (resource, namespace, identity) and one watch per
+// (resource, namespace) for their waits; an inventory found empty for a
+// unit the records know is searched for once per round for all such units.
+// [Reconciler.Plan] runs the pipeline as server-side dry runs: objects in a
+// namespace the unit creates "would be created", and a refused prune is the
+// refusal Run would give.
 //
 // # Compliance
 //
@@ -41,7 +60,15 @@
 // NotReady, Pending, Suspended) with a reason and message, the last applied
 // and attempted revisions and what the last reconcile did. A configuration
 // is compliant when every unit is Ready. [Status.WriteTable] renders it for
-// terminals. [Options.OnEvent] receives progress per unit and stage.
+// terminals.
+//
+// # Events
+//
+// [Options.OnEvent] receives one [Event] type: progress and failure per unit
+// and stage, one [EventObject] per object (applied, unchanged, pruned,
+// failed, and each health change, with the object's key), and the unit's
+// new status. Callers branch on [EventType] and [Event.Action], never on
+// messages.
 //
 // # Flux format
 //
