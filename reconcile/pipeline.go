@@ -53,6 +53,9 @@ func (rd *round) reconcileUnit(ctx context.Context, st *unitState) UnitStatus {
 		next.LastAttemptedRevision = revision
 		return r.dependencyBlock(u, revision)
 	})
+	if out.revision != "" {
+		next.LastAttemptedRevision = out.revision
+	}
 	if out.reason == ReasonDependencyNotReady {
 		next.Phase, next.Reason, next.Message = PhasePending, out.reason, out.err.Error()
 		return next

@@ -36,8 +36,8 @@ type Options struct {
 	// FieldManager for server-side apply. Default apply.DefaultFieldManager.
 	FieldManager string
 	// Workers bounds the units reconciled at the same time (a unit holds a
-	// worker from its build to the end of its wait). Default
-	// [DefaultWorkers].
+	// worker from its build to the end of its wait). Default: 4 per CPU
+	// (GOMAXPROCS), at least 8, since units mostly wait on the API server.
 	Workers int
 	// Concurrency bounds the requests in flight per unit and stage.
 	// Default 8. The cluster's request budget ([cluster.Options]) bounds
@@ -52,10 +52,6 @@ type Options struct {
 	// OnEvent receives progress and per-object events. Default: none.
 	OnEvent EventHandler
 }
-
-// DefaultWorkers is the default of [Options.Workers]: units mostly wait on
-// the API server, so several per core.
-var DefaultWorkers = max(8, 4*runtime.GOMAXPROCS(0))
 
 // Reconciler reconciles one [Configuration] through one [cluster.Cluster].
 // Its methods are safe for concurrent use; a unit is never reconciled twice
@@ -127,7 +123,7 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
+		opts.Workers = max(8, 4*runtime.GOMAXPROCS(0))
 	}
 	if opts.BuildCache == nil {
 		opts.BuildCache = build.NewCache(len(conf.Units) + len(conf.Units)/4 + 8)
