@@ -229,7 +229,7 @@ func TestPruneMaxShare(t *testing.T) {
 	}
 
 	// One deletion is never refused by the share, even of 2 objects.
-	cs = mustApply(t, m, objs[:2], apply.ApplyOptions{Inventory: store})
+	mustApply(t, m, objs[:2], apply.ApplyOptions{Inventory: store})
 	cs = mustApply(t, m, objs[1:2], apply.ApplyOptions{Inventory: store})
 	pruned, err = m.Prune(ctx, cs, apply.PruneOptions{MaxShare: 0.1})
 	if err != nil || pruned.Count(apply.Deleted) != 1 {
