@@ -140,6 +140,9 @@ func (r *Reconciler) removeUnit(ctx context.Context, name string, ru recordUnit)
 		return err
 	}
 	cs, err := id.manager.DeleteUnit(ctx, store, apply.DeleteUnitOptions{Policy: policy, Concurrency: r.opts.Concurrency})
+	if cs == nil {
+		return err
+	}
 	for _, c := range cs.Changes {
 		r.emit(Event{Type: EventObject, Unit: name, Stage: StageRemove, Object: c.Object.ID(), Action: string(c.Action),
 			Message: changeMessage(c), Err: c.Err})
