@@ -69,6 +69,9 @@ type ChangeSet struct {
 	applied bool
 	// deleteAll: a DeleteUnit, which empties the unit on purpose.
 	deleteAll bool
+	// owned is the number of objects the unit owned before the apply (its
+	// inventory, or what a lost inventory's search found).
+	owned int
 }
 
 // ReasonTookOver starts the reason of a change whose apply took fields back

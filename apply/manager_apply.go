@@ -186,6 +186,7 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	}
 	cur := inventory.Inventory{Entries: next.Entries}
 	cs.stale = inventory.Diff(prev, cur)
+	cs.owned = len(prev.Entries)
 	next.Entries = append(next.Entries, cs.stale...)
 	next.Sort()
 	if store != nil && !opts.DryRun {

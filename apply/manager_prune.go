@@ -116,11 +116,11 @@ func guardPrune(ctx context.Context, applied *ChangeSet, stale []inventory.Entry
 	if len(stale) == 0 {
 		return nil
 	}
-	owned := len(applied.next.Entries)
+	owned := max(applied.owned, len(stale))
 	refuse := func(reason string, err error) error {
 		return &PruneRefusedError{Deletions: len(stale), Owned: owned, Reason: reason, Err: err}
 	}
-	if owned == len(stale) && !opts.AllowEmpty && !applied.deleteAll {
+	if len(applied.next.Entries) == len(stale) && !opts.AllowEmpty && !applied.deleteAll {
 		return refuse("the desired set is empty (allow it with AllowEmpty)", nil)
 	}
 	if opts.MaxShare > 0 && len(stale) > 1 && float64(len(stale)) > opts.MaxShare*float64(owned) {

@@ -131,8 +131,9 @@ type PruneOptions struct {
 	// a lost inventory's search found.
 	AllowEmpty bool
 	// MaxShare, between 0 and 1, refuses a prune that would delete more
-	// than this share of the objects the unit owns (and more than one
-	// object). 0 means no limit.
+	// than this share of the objects the unit owned before the apply (and
+	// more than one object): a commit renaming every object counts as
+	// deleting all of them. 0 means no limit.
 	MaxShare float64
 	// Approve, when set, is called with the objects a prune would delete
 	// (never with an empty list) before any is deleted; an error refuses

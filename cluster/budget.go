@@ -173,6 +173,9 @@ func isCollection(path string) bool {
 		if len(rest) == 2 {
 			return false // a Namespace object
 		}
+		if len(rest) == 3 && parts[0] == "api" && (rest[2] == "status" || rest[2] == "finalize") {
+			return false // a subresource of a Namespace
+		}
 		rest = rest[2:]
 	}
 	return len(rest) == 1
