@@ -87,8 +87,11 @@ func kustomizeValidated(ctx context.Context, root *os.Root, unitPath string, opt
 // exclusive, alone.
 func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *KustomizeOptions, exclusive, withOrigins bool) ([]built, error) {
 	fsys := newConfinedFS(ctx, root, opts.Limits)
-	fsys.onKustomization = kustomizationCheck(opts.AllowRemoteBases, exclusive)
+	fsys.onKustomization = func(rel string, data []byte) error {
+		return checkKustomization(rel, data, opts.AllowRemoteBases, exclusive)
+	}
 	fsys.countObjects = true
+	fsys.allowRemote = opts.AllowRemoteBases
 	if opts.AllowRemoteBases {
 		// Kustomize clones Git bases with git into os.MkdirTemp("",
 		// "kustomize-"), symlinks evaluated.

@@ -50,10 +50,11 @@ func TestKustomizeMaxObjects(t *testing.T) {
 			wantErr:  true,
 		},
 		{
-			name:    "a List's items are counted in the output",
-			files:   map[string]string{"app/list.yaml": list},
-			limit:   20,
-			wantErr: true,
+			name:     "a List's items are counted before kustomize transforms",
+			files:    map[string]string{"app/list.yaml": list},
+			limit:    20,
+			wantPath: "app/list.yaml",
+			wantErr:  true,
 		},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,141 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// A build parses each file it reads as kustomize will, once, before
+// kustomize sees it: to count the objects kustomize will make of it (see
+// Limits.MaxObjects) and to find the configurations of builtin plugins (see
+// remote.go). The aliases of the file have been bounded already
+// (object.CheckAliases), so the parse is bounded by the file's size.
+
+// maxListDepth bounds how deeply nested Lists are counted, as aliases
+// could nest them.
+const maxListDepth = 64
+
+// inspectManifest parses a file the build reads as a manifest (any file not
+// read as a kustomization) and returns the number of objects kustomize will
+// make of it: one per document, and for a document whose kind ends in
+// "List" and that has items, its items, counted the same way (kustomize
+// expands such lists recursively). Unless allowRemote, a document that
+// configures a builtin plugin is checked for remote references.
+//
+// A file that is not YAML is counted by its top-level kind fields: kustomize
+// will refuse it if it is a resource, and it may be a generator's data file.
+func inspectManifest(rel string, data []byte, allowRemote bool) (int, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	objects := 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return objects, nil
+		}
+		if err != nil {
+			return max(objects, estimateObjects(data)), nil
+		}
+		n := resolveAlias(&doc)
+		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+			n = resolveAlias(n.Content[0])
+		}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			continue // an empty document: kustomize drops it
+		}
+		objects += countObjects(n, 0)
+		if !allowRemote && n.Kind == yaml.MappingNode && isBuiltinConfig(n) {
+			var v any
+			if err := n.Decode(&v); err == nil {
+				if err := checkPluginConfig(rel, v); err != nil {
+					return objects, err
+				}
+			}
+		}
+	}
+}
+
+// parseDocuments decodes a YAML (or JSON) stream into one value per
+// non-empty document.
+func parseDocuments(data []byte) ([]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []any
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < maxListDepth; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// mappingValue returns the value of key in a mapping node, nil if absent.
+// Keys are compared as kustomize's kyaml compares them: exactly, whatever
+// the quoting.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key {
+			return resolveAlias(n.Content[i+1])
+		}
+	}
+	return nil
+}
+
+func countObjects(n *yaml.Node, depth int) int {
+	if n.Kind != yaml.MappingNode || depth >= maxListDepth {
+		return 1
+	}
+	kind := mappingValue(n, "kind")
+	if kind == nil || kind.Kind != yaml.ScalarNode || !strings.HasSuffix(kind.Value, "List") {
+		return 1
+	}
+	items := mappingValue(n, "items")
+	if items == nil {
+		return 1 // not a collection: kustomize keeps it as one object
+	}
+	if items.Kind == yaml.ScalarNode && items.Tag == "!!null" {
+		return 0 // an empty list
+	}
+	if items.Kind != yaml.SequenceNode {
+		return 1 // kustomize refuses it
+	}
+	count := 0
+	for _, it := range items.Content {
+		count += countObjects(resolveAlias(it), depth+1)
+	}
+	return count
+}
+
+func isBuiltinConfig(n *yaml.Node) bool {
+	av := mappingValue(n, "apiVersion")
+	return av != nil && av.Kind == yaml.ScalarNode && strings.EqualFold(strings.TrimSpace(av.Value), "builtin")
+}
+
+var (
+	topLevelKindRE = regexp.MustCompile(`(?m)^kind:[ \t]*\S`)
+	jsonKindRE     = regexp.MustCompile(`"kind"\s*:`)
+)
+
+// estimateObjects estimates the objects of a file that does not parse: one
+// per top-level kind field in YAML or kind key in JSON.
+func estimateObjects(data []byte) int {
+	return max(len(topLevelKindRE.FindAllIndex(data, -1)), len(jsonKindRE.FindAllIndex(data, -1)))
+}
