@@ -463,7 +463,7 @@ func TestKustomizeHostileNoNetwork(t *testing.T) {
 			links: map[string]string{"app/kustomization.yaml": "base.txt"},
 		},
 		{
-			name:  "kustomization.yaml symlinked to a file also read as a resource",
+			name: "kustomization.yaml symlinked to a file also read as a resource",
 			files: map[string]string{
 				"app/kustomization.yaml": "resources: [../lib/x.yaml, ../lib]\n",
 				"lib/x.yaml":             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nmetadata: {name: x}\nresources:\n- GITHTTP//?ref=main\n",
