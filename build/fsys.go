@@ -472,11 +472,12 @@ func (f *confinedFS) load(rel string, fi fs.FileInfo) ([]byte, error) {
 func (f *confinedFS) inspect(rel string, data []byte) error {
 	f.mu.Lock()
 	done := f.inspected[rel]
+	budget := f.limits.MaxObjects - f.objects
 	f.mu.Unlock()
 	if done {
 		return nil
 	}
-	n, err := inspectManifest(relName(rel), data, f.allowRemote)
+	n, err := inspectManifest(relName(rel), data, f.allowRemote, budget)
 	if err != nil {
 		return err
 	}

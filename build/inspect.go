@@ -27,9 +27,11 @@ const maxListDepth = 64
 // expands such lists recursively). Unless allowRemote, a document that
 // configures a builtin plugin is checked for remote references.
 //
+// The parse stops once the count passes budget: the build is refused then.
+//
 // A file that is not YAML is counted by its top-level kind fields: kustomize
 // will refuse it if it is a resource, and it may be a generator's data file.
-func inspectManifest(rel string, data []byte, allowRemote bool) (int, error) {
+func inspectManifest(rel string, data []byte, allowRemote bool, budget int) (int, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	objects := 0
 	for {
@@ -49,6 +51,9 @@ func inspectManifest(rel string, data []byte, allowRemote bool) (int, error) {
 			continue // an empty document: kustomize drops it
 		}
 		objects += countObjects(n, 0)
+		if objects > budget {
+			return objects, nil
+		}
 		if !allowRemote && n.Kind == yaml.MappingNode && isBuiltinConfig(n) {
 			var v any
 			if err := n.Decode(&v); err == nil {
