@@ -108,9 +108,16 @@ func (e *TooManyObjectsError) Is(target error) bool { return target == ErrTooLar
 type RemoteBaseError struct {
 	Kustomization string // the kustomization file, relative to the artifact root
 	Ref           string // the remote reference as written
+	// SetsSchema reports that remote bases were allowed but the build sets
+	// the OpenAPI schema (an openapi field), and so runs alone and may not
+	// wait on the network.
+	SetsSchema bool
 }
 
 func (e *RemoteBaseError) Error() string {
+	if e.SetsSchema {
+		return fmt.Sprintf("%s refers to remote %q; a build that sets the OpenAPI schema may not use remote bases", e.Kustomization, e.Ref)
+	}
 	return fmt.Sprintf("%s refers to remote %q; remote bases are not allowed", e.Kustomization, e.Ref)
 }
 

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -597,4 +598,78 @@ func TestKustomizeHostileNoNetwork(t *testing.T) {
 			n.assertSilent(t)
 		})
 	}
+}
+
+// TestKustomizeOverrunDoesNotHoldOthers: a build allowed remote bases that
+// fetches from a server that never answers returns at its deadline, and so
+// does a build that sets the OpenAPI schema (and must run alone) meanwhile;
+// the hung fetch goes on in the background. A later benign build in the same
+// process must still succeed. (Before, the hung build held a read lock
+// across kustomize's HTTP call, the openapi build queued for the write
+// lock, and every later build of the process waited behind it.)
+func TestKustomizeOverrunDoesNotHoldOthers(t *testing.T) {
+	release := make(chan struct{})
+	var requests atomic.Int64
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	dir := writeTree(t, map[string]string{
+		"hung/kustomization.yaml":   "resources:\n- " + hang.URL + "/never.yaml\n",
+		"schema/kustomization.yaml": "openapi:\n  version: v1.21.2\nresources: [../benign]\n",
+		"benign/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n",
+	})
+
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	// The hung build first, and the openapi build once the hung build has
+	// reached the server, so that it waits for the schema behind it.
+	hungDone := make(chan error, 1)
+	go func() {
+		_, err := Kustomize(short(), dir, "hung", KustomizeOptions{AllowRemoteBases: true})
+		hungDone <- err
+	}()
+	for requests.Load() == 0 {
+		select {
+		case err := <-hungDone:
+			t.Fatalf("the hung build returned before reaching the server: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	_, schemaErr := Kustomize(short(), dir, "schema", KustomizeOptions{})
+	if err := <-hungDone; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hung build: %v, want context.DeadlineExceeded", err)
+	}
+	t.Logf("openapi build meanwhile: %v", schemaErr)
+
+	// Generous, not a timing assertion: before the fix this build never
+	// returned before its deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	objs, err := Kustomize(ctx, dir, "benign", KustomizeOptions{})
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("benign build after the hung one: %d objects, %v", len(objs), err)
+	}
+}
+
+// TestKustomizeOpenAPIRefusesRemote: a build that sets the OpenAPI schema
+// runs alone, so it may not fetch even when remote bases are allowed.
+func TestKustomizeOpenAPIRefusesRemote(t *testing.T) {
+	n := watchNetwork(t)
+	dir := writeTree(t, map[string]string{
+		"app/kustomization.yaml": n.expand("openapi:\n  version: v1.21.2\nresources:\n- HTTP/cm.yaml\n"),
+	})
+	_, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{AllowRemoteBases: true})
+	var re *RemoteBaseError
+	if !errors.As(err, &re) || !re.SetsSchema {
+		t.Fatalf("err = %v, want a *RemoteBaseError with SetsSchema", err)
+	}
+	n.assertSilent(t)
 }
