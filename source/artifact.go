@@ -21,7 +21,8 @@ import (
 
 // Artifact is a fetched revision on disk.
 type Artifact struct {
-	// URL is the repository URL as given to [Fetch].
+	// URL is the repository URL as given to [Fetch], redacted by
+	// [RedactURL]: it may be shown and recorded.
 	URL string
 	// Revision names the reference and the commit: "main@sha1:<hex>",
 	// "v1.2.0@sha1:<hex>", "refs/pull/1/head@sha1:<hex>", or "sha1:<hex>"

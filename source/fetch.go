@@ -100,7 +100,7 @@ type Result struct {
 func Fetch(ctx context.Context, url string, opts Options) (*Result, error) {
 	res, err := fetch(ctx, url, opts)
 	if err != nil {
-		return nil, fmt.Errorf("source: fetch %s %s: %w", redactURL(url), opts.Ref, err)
+		return nil, redactError(fmt.Errorf("source: fetch %s %s: %w", redactURL(url), opts.Ref, err), url, opts.Auth)
 	}
 	return res, nil
 }
@@ -182,7 +182,7 @@ func unchanged(u *remoteURL, rev string, opts Options, paths []string) *Result {
 	}
 	dir, meta := opts.Cache.artifactPaths(commit, filterKey(opts.Ignore, paths))
 	if m, ok := opts.Cache.lookupArtifact(dir, meta); ok {
-		res.Artifact = &Artifact{URL: u.raw, Revision: rev, Commit: commit, Dir: dir, Digest: m.Digest, Size: m.Size}
+		res.Artifact = &Artifact{URL: u.String(), Revision: rev, Commit: commit, Dir: dir, Digest: m.Digest, Size: m.Size}
 	}
 	return res
 }
@@ -245,7 +245,7 @@ func (j *fetchJob) write(ctx context.Context, commit *object.Commit, dir string,
 
 func (j *fetchJob) artifact(dir, digest string, size int64, verifiedBy string) *Artifact {
 	return &Artifact{
-		URL:        j.u.raw,
+		URL:        j.u.String(),
 		Revision:   j.t.revision(),
 		Commit:     j.t.commit.String(),
 		Dir:        dir,
@@ -366,7 +366,7 @@ func (j *fetchJob) refetch(ctx context.Context, st storage.Storer) (int64, error
 func Resolve(ctx context.Context, url string, ref Ref, auth *Auth) (string, error) {
 	rev, err := resolve(ctx, url, ref, auth)
 	if err != nil {
-		return "", fmt.Errorf("source: resolve %s %s: %w", redactURL(url), ref, err)
+		return "", redactError(fmt.Errorf("source: resolve %s %s: %w", redactURL(url), ref, err), url, auth)
 	}
 	return rev, nil
 }
