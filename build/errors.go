@@ -107,7 +107,9 @@ func (e *TooManyObjectsError) Is(target error) bool { return target == ErrTooLar
 // github.com/...) in a kustomization.
 type RemoteBaseError struct {
 	Kustomization string // the kustomization file, relative to the artifact root
-	Ref           string // the remote reference as written
+	// Ref is the remote reference as written, with any credential in it
+	// (a URL's user name or password, query values) replaced by "redacted".
+	Ref string
 	// SetsSchema reports that remote bases were allowed but the build sets
 	// the OpenAPI schema (an openapi field), and so runs alone and may not
 	// wait on the network.

@@ -673,3 +673,42 @@ func TestKustomizeOpenAPIRefusesRemote(t *testing.T) {
 	}
 	n.assertSilent(t)
 }
+
+// TestKustomizeCredentialsNeverShown: a credential in a remote reference,
+// whatever part of the URL holds it, appears neither in the refusal nor,
+// when remote bases are allowed, in the error of a failed fetch (which
+// quotes the git command kustomize ran).
+func TestKustomizeCredentialsNeverShown(t *testing.T) {
+	const secret = "S3CRETtok"
+	n := watchNetwork(t)
+	withUser := func(u, user string) string { return strings.Replace(u, "http://", "http://"+user+"@", 1) }
+	missing := n.expand("GITHTTP-missing.git//x?ref=main")
+	refs := []string{
+		"https://" + secret + "@github.com/org/repo//deploy?ref=v1",
+		"https://user:" + secret + "@example.com/org/repo.git",
+		"https://example.com/m.yaml?access_token=" + secret,
+		missing + "&token=" + secret,
+		withUser(missing, secret),
+		withUser(missing, "u:"+secret),
+	}
+	for _, allow := range []bool{false, true} {
+		for _, ref := range refs {
+			if allow && !strings.Contains(ref, "127.0.0.1") {
+				continue // only loopback when fetching for real
+			}
+			dir := writeTree(t, map[string]string{"app/kustomization.yaml": "resources:\n- " + ref + "\n"})
+			_, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{AllowRemoteBases: allow})
+			if err == nil {
+				t.Fatalf("%s (allowed %v) built", ref, allow)
+			}
+			var re *RemoteBaseError
+			if !allow && !errors.As(err, &re) {
+				t.Errorf("%s: %v, want a *RemoteBaseError", ref, err)
+			}
+			if msg := err.Error(); strings.Contains(msg, secret) || re != nil && strings.Contains(re.Ref, secret) {
+				t.Errorf("the credential shows (allowed %v): %s", allow, msg)
+			}
+			t.Logf("allowed %v: %v", allow, err)
+		}
+	}
+}

@@ -67,7 +67,7 @@ func kustomize(ctx context.Context, artifactDir, unitPath string, opts *Kustomiz
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", unitPath, err)
+		return nil, &redactedError{fmt.Errorf("build %s: %w", unitPath, err)}
 	}
 	return out, nil
 }

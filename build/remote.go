@@ -143,7 +143,7 @@ func checkRefs(rel string, refs []string) error {
 			}
 		}
 		if isRemote(ref) {
-			return &RemoteBaseError{Kustomization: rel, Ref: ref}
+			return &RemoteBaseError{Kustomization: rel, Ref: redactText(ref)}
 		}
 	}
 	return nil
@@ -200,7 +200,7 @@ func checkPluginConfig(rel string, doc any) error {
 		return false
 	}
 	if walk(m) {
-		return &RemoteBaseError{Kustomization: rel, Ref: found}
+		return &RemoteBaseError{Kustomization: rel, Ref: redactText(found)}
 	}
 	return nil
 }
