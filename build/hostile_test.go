@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -710,5 +711,54 @@ func TestKustomizeCredentialsNeverShown(t *testing.T) {
 			}
 			t.Logf("allowed %v: %v", allow, err)
 		}
+	}
+}
+
+// TestKustomizeLeavesArtifactUnchanged: builds that succeed, are refused or
+// fail in kustomize, with generated and written kustomizations, write
+// nothing to the artifact.
+func TestKustomizeLeavesArtifactUnchanged(t *testing.T) {
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	dir := writeTree(t, map[string]string{
+		"gen/a.yaml":                cm,
+		"gen/sub/b.yaml":            strings.Replace(cm, "name: a", "name: b", 1),
+		"app/kustomization.yaml":    "resources: [../gen]\nconfigMapGenerator:\n- name: g\n  literals: [k=v]\n",
+		"bad/kustomization.yaml":    "resources: [../../x]\n",
+		"dup/kustomization.yaml":    "resources: [../gen, ../gen/a.yaml]\n",
+		"remote/kustomization.yaml": "resources: [https://example.com/x.yaml]\n",
+	})
+	snapshot := func() string {
+		var b strings.Builder
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			content := ""
+			if fi.Mode().IsRegular() {
+				c, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				content = string(c)
+			}
+			fmt.Fprintf(&b, "%s %v %v %q\n", p, fi.Mode(), fi.ModTime().UnixNano(), content)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	before := snapshot()
+	for _, p := range []string{"gen", "app", "bad", "dup", "remote"} {
+		_, err := Kustomize(t.Context(), dir, p, KustomizeOptions{NamePrefix: "x-", Substitute: map[string]string{"a": "b"}})
+		t.Logf("%s: %v", p, err)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("the artifact changed:\n%s\nwas:\n%s", after, before)
 	}
 }
