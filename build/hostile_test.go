@@ -503,6 +503,15 @@ func TestKustomizeHostileNoNetwork(t *testing.T) {
 				"gens/gen.json":           `{"apiVersion": "builtin", "kind": "ConfigMapGenerator", "metadata": {"name": "g"}, "Files": ["HTTP/x"]}`},
 		},
 		{
+			name: "generator configurations in a List",
+			files: map[string]string{"app/kustomization.yaml": "generators: [gens.yaml]\n",
+				"app/gens.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - {apiVersion: builtin, kind: ConfigMapGenerator, metadata: {name: g}, files: [HTTP/x]}\n"},
+		},
+		{
+			name:  "inline List of generator configurations",
+			files: map[string]string{"app/kustomization.yaml": "generators:\n- |\n  kind: List\n  items:\n  - {apiVersion: builtin, kind: SecretGenerator, metadata: {name: g}, envs: [HTTP/x]}\n"},
+		},
+		{
 			name: "replacement transformer file",
 			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\ntransformers: [r.yaml]\n", "app/a.yaml": cm,
 				"app/r.yaml": "apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\nreplacements:\n- path: HTTP/r.yaml\n"},

@@ -54,12 +54,9 @@ func inspectManifest(rel string, data []byte, allowRemote bool, budget int) (int
 		if objects > budget {
 			return objects, nil
 		}
-		if !allowRemote && n.Kind == yaml.MappingNode && isBuiltinConfig(n) {
-			var v any
-			if err := n.Decode(&v); err == nil {
-				if err := checkPluginConfig(rel, v); err != nil {
-					return objects, err
-				}
+		if !allowRemote {
+			if err := checkBuiltinConfigs(rel, n, 0); err != nil {
+				return objects, err
 			}
 		}
 	}
@@ -127,6 +124,32 @@ func countObjects(n *yaml.Node, depth int) int {
 		count += countObjects(resolveAlias(it), depth+1)
 	}
 	return count
+}
+
+// checkBuiltinConfigs checks the builtin plugin configurations among the
+// objects kustomize will make of n (Lists expanded, as in countObjects).
+func checkBuiltinConfigs(rel string, n *yaml.Node, depth int) error {
+	if n.Kind != yaml.MappingNode || depth >= maxListDepth {
+		return nil
+	}
+	if isBuiltinConfig(n) {
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil // kustomize refuses it
+		}
+		return checkPluginConfig(rel, v)
+	}
+	kind := mappingValue(n, "kind")
+	items := mappingValue(n, "items")
+	if kind == nil || kind.Kind != yaml.ScalarNode || !strings.HasSuffix(kind.Value, "List") || items == nil || items.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, it := range items.Content {
+		if err := checkBuiltinConfigs(rel, resolveAlias(it), depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isBuiltinConfig(n *yaml.Node) bool {

@@ -156,11 +156,31 @@ func checkInline(rel string, data []byte) error {
 		return nil // not YAML: kustomize takes it as a path, checked as one
 	}
 	for _, d := range docs {
-		if err := checkPluginConfig(rel, d); err != nil {
+		if err := checkPluginConfigs(rel, d, 0); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkPluginConfigs checks the plugin configurations among the objects
+// kustomize makes of doc: doc itself, or the items of a List, recursively.
+func checkPluginConfigs(rel string, doc any, depth int) error {
+	m, ok := doc.(map[string]any)
+	if !ok || depth >= maxListDepth {
+		return nil
+	}
+	if kind, _ := m["kind"].(string); strings.HasSuffix(kind, "List") {
+		if items, ok := m["items"].([]any); ok {
+			for _, it := range items {
+				if err := checkPluginConfigs(rel, it, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return checkPluginConfig(rel, doc)
 }
 
 // checkPluginConfig refuses a remote reference in a document that
