@@ -87,8 +87,9 @@
 //     it: a kustomization by the file name kustomize asked for (so also one
 //     that is a symlink to a file of any name), in any YAML style or letter
 //     case of its fields, and the configuration of every builtin
-//     generator, transformer and validator (apiVersion: builtin), in a file
-//     or inline in a kustomization. A reference that kustomize could fetch
+//     generator, transformer and validator (apiVersion builtin in any
+//     group, or a builtin plugin's kind; alone or in a List), in a file or
+//     inline in a kustomization. A reference that kustomize could fetch
 //     (a URL of any scheme, file:// included; user@host:path or
 //     user@host/path, with or without "git::"; a github.com path) gives a
 //     [*RemoteBaseError]. Kustomize offers no hook for its fetches (its

@@ -497,6 +497,11 @@ func TestKustomizeHostileNoNetwork(t *testing.T) {
 				"app/gen.yaml": "apiVersion: builtin\nkind: SecretGenerator\nmetadata: {name: s}\nfiles: [k=HTTP/secret]\n"},
 		},
 		{
+			name: "generator configuration with apiVersion /builtin",
+			files: map[string]string{"app/kustomization.yaml": "generators: [gen.yaml]\n",
+				"app/gen.yaml": "apiVersion: /builtin\nkind: ConfigMapGenerator\nmetadata: {name: s}\nfiles: [HTTP/x]\n"},
+		},
+		{
 			name: "generator configuration in a base used as generators",
 			files: map[string]string{"app/kustomization.yaml": "generators: [../gens]\n",
 				"gens/kustomization.yaml": "resources: [gen.json]\n",

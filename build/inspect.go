@@ -153,8 +153,14 @@ func checkBuiltinConfigs(rel string, n *yaml.Node, depth int) error {
 }
 
 func isBuiltinConfig(n *yaml.Node) bool {
-	av := mappingValue(n, "apiVersion")
-	return av != nil && av.Kind == yaml.ScalarNode && strings.EqualFold(strings.TrimSpace(av.Value), "builtin")
+	var av, kind string
+	if v := mappingValue(n, "apiVersion"); v != nil && v.Kind == yaml.ScalarNode {
+		av = v.Value
+	}
+	if v := mappingValue(n, "kind"); v != nil && v.Kind == yaml.ScalarNode {
+		kind = v.Value
+	}
+	return isPluginConfig(av, kind)
 }
 
 var (

@@ -192,7 +192,9 @@ func checkPluginConfig(rel string, doc any) error {
 	if !ok {
 		return nil
 	}
-	if av, _ := m["apiVersion"].(string); !strings.EqualFold(strings.TrimSpace(av), "builtin") {
+	av, _ := m["apiVersion"].(string)
+	kind, _ := m["kind"].(string)
+	if !isPluginConfig(av, kind) {
 		return nil
 	}
 	var found string
@@ -223,6 +225,37 @@ func checkPluginConfig(rel string, doc any) error {
 		return &RemoteBaseError{Kustomization: rel, Ref: redactText(found)}
 	}
 	return nil
+}
+
+// builtinPluginKinds are the kinds of kustomize's builtin plugins (its
+// internal builtinhelpers package), the only plugins a build runs.
+var builtinPluginKinds = map[string]bool{
+	"AnnotationsTransformer": true, "ConfigMapGenerator": true,
+	"IAMPolicyGenerator": true, "HashTransformer": true,
+	"ImageTagTransformer": true, "LabelTransformer": true,
+	"NamespaceTransformer": true, "PatchJson6902Transformer": true,
+	"PatchStrategicMergeTransformer": true, "PatchTransformer": true,
+	"PrefixSuffixTransformer": true, "PrefixTransformer": true,
+	"SuffixTransformer": true, "ReplicaCountTransformer": true,
+	"SecretGenerator": true, "ValueAddTransformer": true,
+	"HelmChartInflationGenerator": true, "ReplacementTransformer": true,
+}
+
+// isPluginConfig reports whether kustomize may take a document with this
+// apiVersion and kind for a builtin plugin's configuration: kustomize takes
+// version "builtin" in the empty group ("builtin", "/builtin"); this is a
+// superset (any group, any letter case, or a builtin plugin's kind).
+func isPluginConfig(apiVersion, kind string) bool {
+	return isBuiltinAPIVersion(apiVersion) || builtinPluginKinds[strings.TrimSpace(kind)]
+}
+
+// isBuiltinAPIVersion reports whether kustomize takes a document with this
+// apiVersion for a builtin plugin's configuration: version "builtin" in
+// the empty group ("builtin", "/builtin"). Any group and letter case are
+// accepted, a superset.
+func isBuiltinAPIVersion(av string) bool {
+	av = strings.TrimSpace(av)
+	return strings.EqualFold(av[strings.LastIndex(av, "/")+1:], "builtin")
 }
 
 // checkKustomization checks a file kustomize reads as a kustomization: it
