@@ -1,6 +1,7 @@
 package build
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,4 +160,21 @@ func BenchmarkKustomizeParallel8(b *testing.B) {
 			wg.Wait()
 		}
 	})
+}
+
+// BenchmarkKustomizeRefuseManyObjects measures the refusal of 20,000 tiny
+// objects in one List (the whole document is parsed once, kustomize never
+// transforms them).
+func BenchmarkKustomizeRefuseManyObjects(b *testing.B) {
+	var s strings.Builder
+	s.WriteString("apiVersion: v1\nkind: List\nitems:\n")
+	for i := range 20000 {
+		fmt.Fprintf(&s, "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c%d}}\n", i)
+	}
+	dir := writeTree(b, map[string]string{"app/list.yaml": s.String()})
+	for b.Loop() {
+		if _, err := Kustomize(b.Context(), dir, "app", KustomizeOptions{}); !errors.Is(err, ErrTooLarge) {
+			b.Fatal(err)
+		}
+	}
 }

@@ -4,9 +4,8 @@
 // Helm chart ([HelmTemplate]).
 //
 // The build stage is where untrusted repository content is parsed, so it is
-// the security boundary of the pipeline: paths that escape the artifact,
-// remote bases, plugins and oversized or explosive input are refused with
-// typed errors, and nothing is ever written to the artifact.
+// the security boundary of the pipeline; the section The perimeter below
+// states what it promises.
 //
 // # Kustomize
 //
@@ -71,46 +70,92 @@
 // else, and admission webhooks last, ties broken by group, kind, namespace
 // and name. The same input gives byte-identical [EncodeYAML] output.
 //
-// # Confinement
+// # The perimeter
 //
-// Kustomize reads the artifact through a read-only filesystem that resolves
-// every symlink itself: a "../" path or a symlink (absolute, or relative and
-// climbing out) that leads outside the artifact root gives a
-// [*PathEscapeError] naming it; symlinks inside the root work. Files larger
-// than [Limits.MaxFileSize] are refused from their size before they are read,
-// and a build stops once it has read [Limits.MaxTotalSize] bytes
-// ([*TooLargeError]). Documents whose YAML aliases would expand by more than
-// a million nodes ("billion laughs") are refused before kustomize, which
-// expands aliases by copying, sees them ([*YAMLError]). Malformed YAML gives
-// a [*YAMLError] naming the file and line.
+// A repository is untrusted input. For a [Kustomize] build, each of these
+// holds whatever the repository contains, and each failure is a typed error
+// (matched with errors.Is and errors.As):
 //
-// Kustomize's cost grows faster than linearly with the number of objects
-// (thousands of tiny objects in one small file take minutes), and it takes no
-// context. A build estimates its objects from the files it reads and stops
-// with a [*TooManyObjectsError] once the estimate passes [Limits.MaxObjects],
-// before kustomize transforms anything; the output is counted exactly too. A
-// build whose context ends returns the context's error at once; kustomize
-// finishes the abandoned work in the background and its result is dropped.
+//   - Files: kustomize reads the artifact through a read-only filesystem
+//     that resolves every symlink itself: a "../" path or a symlink
+//     (absolute, or relative and climbing out) that leads outside the
+//     artifact root gives a [*PathEscapeError] naming it; symlinks inside
+//     the root work. Nothing is written to the artifact.
+//   - Network: without [KustomizeOptions.AllowRemoteBases] a build makes no
+//     network request and runs no git command, whatever the syntax. Every
+//     document kustomize can load from is checked before kustomize sees
+//     it: a kustomization by the file name kustomize asked for (so also one
+//     that is a symlink to a file of any name), in any YAML style or letter
+//     case of its fields, and the configuration of every builtin
+//     generator, transformer and validator (apiVersion builtin in any
+//     group, or a builtin plugin's kind; alone or in a List), in a file or
+//     inline in a kustomization. A reference that kustomize could fetch
+//     (a URL of any scheme, file:// included; user@host:path or
+//     user@host/path, with or without "git::"; a github.com path) gives a
+//     [*RemoteBaseError]. Kustomize offers no hook for its fetches (its
+//     HTTP client and its git command are its own), so the check stands
+//     where kustomize decides to fetch, and is a superset of kustomize's
+//     own tests.
+//   - Bytes: files larger than [Limits.MaxFileSize] are refused from their
+//     size before they are read, and a build stops once it has read
+//     [Limits.MaxTotalSize] bytes ([*TooLargeError]). Documents whose YAML
+//     aliases would expand by more than a million nodes ("billion laughs")
+//     are refused before kustomize, which expands aliases by copying, sees
+//     them ([*YAMLError]). Malformed YAML gives a [*YAMLError] naming the
+//     file and line.
+//   - Objects: kustomize's cost grows faster than linearly with the number
+//     of objects (thousands of tiny objects in one small file take minutes),
+//     and it takes no context. So each file is parsed once, before kustomize
+//     parses it, and its objects counted as kustomize will see them: one per
+//     document in any YAML or JSON style, and the items of a kind ending in
+//     "List", recursively. Once the count passes [Limits.MaxObjects] the
+//     build stops with a [*TooManyObjectsError] naming the file, before
+//     kustomize transforms anything (20,000 tiny objects are refused after
+//     a parse of their file, about 0.2 s of CPU); the output is counted
+//     exactly too.
+//   - Time: a build whose context ends returns the context's error at once.
+//     Kustomize cannot be stopped: it goes on in the background until its
+//     filesystem, which fails every operation once the context has ended,
+//     stops it, or until it finishes its work on what it had read (bounded
+//     by the limits above); its result is dropped. No build waits for
+//     another that overran its deadline (see Concurrency).
+//   - Code: kustomize plugins, exec and container KRM functions and Helm
+//     chart inflation are disabled. A kustomization that includes itself
+//     gives a [*CycleError].
+//   - Credentials: a credential in a remote reference (a URL's user name or
+//     password, a query value other than kustomize's ref, version, timeout
+//     and submodules) never appears in an error: [RemoteBaseError.Ref] and
+//     the messages of the errors of [Kustomize] are redacted.
 //
-// Every kustomization file read is checked before kustomize interprets it:
-// resources, components, patches, generator sources and other references
-// that are URLs, git@host:path or github.com/ paths give a
-// [*RemoteBaseError] unless [KustomizeOptions.AllowRemoteBases]. When they
-// are allowed, kustomize fetches HTTP(S) files itself and clones Git bases
-// with the git command into a temporary directory, which the build reads
-// confined to that clone (as the artifact) and removes afterwards. Kustomize
-// plugins, exec and container KRM functions and Helm chart inflation are
-// disabled. A kustomization that includes itself gives a [*CycleError].
+// With AllowRemoteBases, kustomize fetches HTTP(S) files itself and clones
+// Git bases with the git command (from PATH, in the process environment)
+// into a temporary directory, which the build reads confined to that clone
+// (as the artifact) and removes afterwards. Those fetches are kustomize's:
+// nothing bounds them but the build's deadline, at which the build returns
+// while a fetch may go on in the background (kustomize's HTTP client has no
+// timeout; its git command has 27 s, or the reference's ?timeout=), and
+// their bytes are not counted. Allow remote bases only for repositories
+// trusted as much as the remotes they name. A build that sets the OpenAPI
+// schema (an openapi field) may not fetch even then
+// ([RemoteBaseError.SetsSchema]).
 //
 // # Concurrency
 //
 // Builds are safe to run concurrently and do run in parallel. Kustomize's
 // only mutable process-wide state is kyaml's OpenAPI schema: it is parsed
 // lazily, read without a lock, and replaced by any kustomization with an
-// openapi field, which races with (and leaks into) other builds. Builds share
-// a read lock once the default schema is parsed; a build that meets an
+// openapi field, which races with (and leaks into) other builds. Builds
+// share the schema once the default one is parsed; a build that meets an
 // openapi field is restarted alone, with the schema reset before and after.
 // Flux, in contrast, runs one build at a time.
+//
+// No build is held up by another that overran its deadline. A build waits
+// only while a build that sets the schema runs (such a build may not fetch,
+// so it never waits on the network), and gives up waiting when its context
+// ends, without running kustomize. A build that sets the schema waits for
+// the builds running to finish (those abandoned at their deadline
+// included) without holding up the others meanwhile, and gives up when its
+// context ends.
 //
 // # Caching
 //
@@ -123,7 +168,9 @@
 //
 // # Side effects
 //
-// The package never writes files, reads environment variables or logs.
-// Kustomize itself prints warnings about deprecated kustomization fields to
-// standard error.
+// The package never writes to the artifact, reads environment variables or
+// logs. Without AllowRemoteBases it writes no file at all; with it,
+// kustomize writes its Git clones into the temporary directory and removes
+// them. Kustomize itself prints warnings about deprecated kustomization
+// fields to standard error.
 package build

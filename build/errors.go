@@ -84,16 +84,18 @@ func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 
 // TooManyObjectsError reports a build over [Limits.MaxObjects].
 type TooManyObjectsError struct {
-	// Path is the file whose objects brought the estimate over the limit,
-	// relative to the artifact root; empty when the output was counted.
+	// Path is the file whose objects brought the count over the limit,
+	// relative to the artifact root, when the build counted the objects of
+	// the files it read before kustomize transformed them; empty when the
+	// output was counted.
 	Path  string
-	Count int // the objects counted or estimated so far
+	Count int // the objects counted so far
 	Limit int
 }
 
 func (e *TooManyObjectsError) Error() string {
 	if e.Path != "" {
-		return fmt.Sprintf("reading %s brings the build to about %d objects, over the limit of %d", e.Path, e.Count, e.Limit)
+		return fmt.Sprintf("reading %s brings the build to %d objects, over the limit of %d", e.Path, e.Count, e.Limit)
 	}
 	return fmt.Sprintf("the build gives %d objects, over the limit of %d", e.Count, e.Limit)
 }
@@ -105,10 +107,19 @@ func (e *TooManyObjectsError) Is(target error) bool { return target == ErrTooLar
 // github.com/...) in a kustomization.
 type RemoteBaseError struct {
 	Kustomization string // the kustomization file, relative to the artifact root
-	Ref           string // the remote reference as written
+	// Ref is the remote reference as written, with any credential in it
+	// (a URL's user name or password, query values) replaced by "redacted".
+	Ref string
+	// SetsSchema reports that remote bases were allowed but the build sets
+	// the OpenAPI schema (an openapi field), and so runs alone and may not
+	// wait on the network.
+	SetsSchema bool
 }
 
 func (e *RemoteBaseError) Error() string {
+	if e.SetsSchema {
+		return fmt.Sprintf("%s refers to remote %q; a build that sets the OpenAPI schema may not use remote bases", e.Kustomization, e.Ref)
+	}
 	return fmt.Sprintf("%s refers to remote %q; remote bases are not allowed", e.Kustomization, e.Ref)
 }
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -55,22 +54,26 @@ type confinedFS struct {
 	overlay map[string][]byte
 	// onKustomization inspects every kustomization file read from the artifact.
 	onKustomization func(rel string, data []byte) error
-	// countObjects makes ReadFile estimate the objects of the manifests it
-	// reads and refuse a file that brings the total over MaxObjects.
+	// countObjects makes ReadFile count the objects of the manifests it
+	// reads and refuse a file that brings the total over MaxObjects; it also
+	// checks the builtin plugin configurations in them for remote
+	// references, unless allowRemote.
 	countObjects bool
+	allowRemote  bool
 	// cloneParent, when set (AllowRemoteBases), is the directory in which
 	// kustomize clones Git bases ("<cloneParent>/kustomize-*"): such a clone
 	// is mounted, confined to itself like the artifact, and may be removed.
 	cloneParent string
 
-	mu      sync.Mutex
-	total   int64
-	objects int // estimated, see countObjects
-	failure error
-	content map[string][]byte   // files read, by resolved relative path
-	reads   []string            // resolved relative paths read, in order
-	links   map[string]resolved // resolution cache by virtual path
-	mounts  map[string]*os.Root // clones of Git bases, by real directory
+	mu        sync.Mutex
+	total     int64
+	objects   int             // counted, see countObjects
+	inspected map[string]bool // resolved relative paths counted
+	failure   error
+	content   map[string][]byte   // files read, by resolved relative path
+	reads     []string            // resolved relative paths read, in order
+	links     map[string]resolved // resolution cache by virtual path
+	mounts    map[string]*os.Root // clones of Git bases, by real directory
 }
 
 type resolved struct {
@@ -80,12 +83,13 @@ type resolved struct {
 
 func newConfinedFS(ctx context.Context, root *os.Root, limits Limits) *confinedFS {
 	return &confinedFS{
-		ctx:     ctx,
-		root:    root,
-		limits:  limits.withDefaults(),
-		overlay: map[string][]byte{},
-		content: map[string][]byte{},
-		links:   map[string]resolved{},
+		ctx:       ctx,
+		root:      root,
+		limits:    limits.withDefaults(),
+		overlay:   map[string][]byte{},
+		content:   map[string][]byte{},
+		inspected: map[string]bool{},
+		links:     map[string]resolved{},
 	}
 }
 
@@ -384,17 +388,45 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	data, err := f.load(rel, fi)
+	if err != nil {
+		return nil, err
+	}
+	// Kustomize decides that a file is a kustomization by the name it asks
+	// for, which may be a symlink to a file of any name: check by that name,
+	// on every read.
+	asKustomization := isKustomizationFile(path.Base(vp))
+	if asKustomization && f.onKustomization != nil {
+		name := relName(rel)
+		if strings.HasPrefix(vp, virtArtifact+"/") {
+			name = artifactRel(vp)
+		}
+		if err := f.onKustomization(name, data); err != nil {
+			return nil, f.fail(err)
+		}
+	}
+	if !asKustomization && f.countObjects {
+		if err := f.inspect(rel, data); err != nil {
+			return nil, f.fail(err)
+		}
+	}
+	return bytes.Clone(data), nil
+}
+
+// load returns the content of a resolved regular file, from the cache or
+// read within the limits. The caller must not change it.
+func (f *confinedFS) load(rel string, fi fs.FileInfo) ([]byte, error) {
 	f.mu.Lock()
 	cached, ok := f.content[rel]
 	f.mu.Unlock()
 	if ok {
-		return bytes.Clone(cached), nil
+		return cached, nil
 	}
 	if fi.IsDir() {
-		return nil, &fs.PathError{Op: "read", Path: vp, Err: errors.New("is a directory")}
+		return nil, &fs.PathError{Op: "read", Path: virtual(rel), Err: errors.New("is a directory")}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: vp, Err: errors.New("not a regular file")}
+		return nil, &fs.PathError{Op: "read", Path: virtual(rel), Err: errors.New("not a regular file")}
 	}
 	if fi.Size() > f.limits.MaxFileSize {
 		return nil, f.fail(&TooLargeError{Path: relName(rel), Size: fi.Size(), Limit: f.limits.MaxFileSize})
@@ -420,30 +452,48 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 		return nil, f.fail(&TooLargeError{Path: relName(rel), Size: int64(len(data)), Limit: f.limits.MaxFileSize})
 	}
 	// Kustomize expands YAML aliases by copying nodes: bound it before
-	// kustomize parses the file.
+	// kustomize (or inspect) parses the file.
 	if err := object.CheckAliases(data, relName(rel)); err != nil {
 		return nil, f.fail(err)
 	}
-	if f.onKustomization != nil && isKustomizationFile(path.Base(rel)) {
-		if err := f.onKustomization(rel, data); err != nil {
-			return nil, f.fail(err)
-		}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if prev, seen := f.content[rel]; seen {
+		return prev, nil
+	}
+	f.content[rel] = data
+	f.reads = append(f.reads, rel)
+	return data, nil
+}
+
+// inspect counts the objects of a manifest once per file and refuses the
+// remote references of the builtin plugin configurations in it (see
+// inspectManifest), failing the build when the count passes MaxObjects.
+func (f *confinedFS) inspect(rel string, data []byte) error {
+	f.mu.Lock()
+	done := f.inspected[rel]
+	budget := f.limits.MaxObjects - f.objects
+	f.mu.Unlock()
+	if done {
+		return nil
+	}
+	n, err := inspectManifest(relName(rel), data, f.allowRemote, budget)
+	if err != nil {
+		return err
 	}
 	f.mu.Lock()
-	_, seen := f.content[rel]
-	if !seen {
-		f.content[rel] = data
-		f.reads = append(f.reads, rel)
-		if f.countObjects && !isKustomizationFile(path.Base(rel)) {
-			f.objects += estimateObjects(rel, data)
-		}
+	if f.inspected[rel] {
+		f.mu.Unlock()
+		return nil
 	}
+	f.inspected[rel] = true
+	f.objects += n
 	objects := f.objects
 	f.mu.Unlock()
 	if objects > f.limits.MaxObjects {
-		return nil, f.fail(&TooManyObjectsError{Path: relName(rel), Count: objects, Limit: f.limits.MaxObjects})
+		return &TooManyObjectsError{Path: relName(rel), Count: objects, Limit: f.limits.MaxObjects}
 	}
-	return bytes.Clone(data), nil
+	return nil
 }
 
 func isKustomizationFile(name string) bool {
@@ -675,19 +725,3 @@ func (i memInfo) Mode() fs.FileMode  { return 0o444 }
 func (i memInfo) ModTime() time.Time { return time.Time{} }
 func (i memInfo) IsDir() bool        { return false }
 func (i memInfo) Sys() any           { return nil }
-
-var (
-	topLevelKindRE = regexp.MustCompile(`(?m)^kind:[ \t]*\S`)
-	jsonKindRE     = regexp.MustCompile(`"kind"\s*:`)
-)
-
-// estimateObjects estimates the objects of a manifest file cheaply, before
-// kustomize parses it: one per top-level kind field in YAML, one per kind
-// key in JSON (nested kinds overcount, which only matters near the limit).
-// Items of a List are not counted; the exact count after the build is.
-func estimateObjects(rel string, data []byte) int {
-	if path.Ext(rel) == ".json" {
-		return len(jsonKindRE.FindAllIndex(data, -1))
-	}
-	return len(topLevelKindRE.FindAllIndex(data, -1))
-}

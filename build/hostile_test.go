@@ -1,12 +1,21 @@
 package build
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gitopskit/gitopskit/gitopstest"
+	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 )
 
 func TestKustomizeHostile(t *testing.T) {
@@ -351,4 +360,420 @@ func TestKustomizeHugeFileRefusedFast(t *testing.T) {
 		t.Fatalf("err = %v, want *TooLargeError", err)
 	}
 	t.Logf("refused in %v", elapsed)
+}
+
+// network watches every way a build could reach the network: a loopback
+// HTTP server and a loopback Git server (smart HTTP and SSH), and a git
+// command that logs every run before running the real git (kustomize runs
+// git from PATH for Git bases, including scp-like addresses that go to
+// port 22, which no test server can listen on).
+type network struct {
+	http    *httptest.Server
+	hits    atomic.Int64
+	git     *gitserver.Server
+	repo    *gitserver.Repo
+	gitLog  string
+	realGit string
+}
+
+// watchNetwork starts the servers and puts the logging git first in PATH
+// for the rest of the test (so the test cannot run in parallel).
+func watchNetwork(t *testing.T) *network {
+	t.Helper()
+	n := &network{}
+	n.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.hits.Add(1)
+		w.Write([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-network}\n"))
+	}))
+	t.Cleanup(n.http.Close)
+	n.git = gitopstest.StartGitServer(t, gitserver.Options{})
+	n.repo = gitopstest.NewGitRepo(t, n.git, "org/repo")
+	gitopstest.GitCommit(t, n.repo, gitserver.CommitOptions{Files: map[string]string{
+		"kustomization.yaml": "resources: [cm.yaml]\n",
+		"cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\n",
+	}})
+	realGit, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	n.realGit = realGit
+	bin := t.TempDir()
+	n.gitLog = filepath.Join(bin, "git.log")
+	script := "#!/bin/sh\necho \"$@\" >> " + n.gitLog + "\nexec " + realGit + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return n
+}
+
+// expand replaces HTTP, GITHTTP, GITHOST and GITSSH in s with the servers'
+// addresses.
+func (n *network) expand(s string) string {
+	return strings.NewReplacer(
+		"HTTP", n.http.URL,
+		"GITHTTP", n.repo.HTTPURL(),
+		"GITSSH", n.repo.SSHURL(),
+		"GITHOST", "127.0.0.1",
+	).Replace(s)
+}
+
+// reset forgets what the servers and git saw.
+func (n *network) reset(t *testing.T) {
+	t.Helper()
+	n.hits.Store(0)
+	n.git.ResetRequests()
+	if err := os.Remove(n.gitLog); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+}
+
+// assertSilent fails the test if anything reached the network.
+func (n *network) assertSilent(t *testing.T) {
+	t.Helper()
+	if h := n.hits.Load(); h != 0 {
+		t.Errorf("the HTTP server saw %d requests", h)
+	}
+	if r := n.git.HTTPRequests(); len(r) != 0 {
+		t.Errorf("the Git server saw %d HTTP requests: %+v", len(r), r)
+	}
+	if s := n.git.SSHSessions(); len(s) != 0 {
+		t.Errorf("the Git server saw %d SSH sessions", len(s))
+	}
+	if b, err := os.ReadFile(n.gitLog); err == nil && len(b) > 0 {
+		t.Errorf("git ran: %s", b)
+	}
+}
+
+// TestKustomizeHostileNoNetwork: whatever the syntax, a build that is not
+// allowed remote bases makes no network request and runs no git; it fails
+// with a *RemoteBaseError. Each case is a way kustomize can be made to
+// fetch: through a kustomization of any file name (symlinks), inline and
+// file configurations of builtin generators and transformers, every field
+// that names a file, every Git address form, any YAML style.
+func TestKustomizeHostileNoNetwork(t *testing.T) {
+	n := watchNetwork(t)
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		links map[string]string // link -> target, relative links
+	}{
+		{
+			name:  "kustomization.yaml symlinked to another name",
+			files: map[string]string{"app/base.txt": "resources:\n- HTTP/cm.yaml\n"},
+			links: map[string]string{"app/kustomization.yaml": "base.txt"},
+		},
+		{
+			name: "kustomization.yaml symlinked to a file also read as a resource",
+			files: map[string]string{
+				"app/kustomization.yaml": "resources: [../lib/x.yaml, ../lib]\n",
+				"lib/x.yaml":             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nmetadata: {name: x}\nresources:\n- GITHTTP//?ref=main\n",
+			},
+			links: map[string]string{"lib/kustomization.yaml": "x.yaml"},
+		},
+		{
+			name:  "Git base in a symlinked Kustomization",
+			files: map[string]string{"app/k": "resources:\n- GITHTTP//?ref=main\n"},
+			links: map[string]string{"app/Kustomization": "k"},
+		},
+		{
+			name: "inline generator, multi-line",
+			files: map[string]string{"app/kustomization.yaml": "generators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n" +
+				"  metadata: {name: g}\n  files:\n  - HTTP/data.txt\n"},
+		},
+		{
+			name:  "inline generator, one flow line",
+			files: map[string]string{"app/kustomization.yaml": "generators:\n- '{apiVersion: builtin, kind: ConfigMapGenerator, metadata: {name: g}, envs: [HTTP/e.env]}'\n"},
+		},
+		{
+			name: "inline transformer",
+			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\ntransformers:\n- |\n  apiVersion: builtin\n  kind: PatchTransformer\n" +
+				"  metadata: {name: p}\n  path: HTTP/patch.yaml\n", "app/a.yaml": cm},
+		},
+		{
+			name: "generator configuration file",
+			files: map[string]string{"app/kustomization.yaml": "generators: [gen.yaml]\n",
+				"app/gen.yaml": "apiVersion: builtin\nkind: SecretGenerator\nmetadata: {name: s}\nfiles: [k=HTTP/secret]\n"},
+		},
+		{
+			name: "generator configuration with apiVersion /builtin",
+			files: map[string]string{"app/kustomization.yaml": "generators: [gen.yaml]\n",
+				"app/gen.yaml": "apiVersion: /builtin\nkind: ConfigMapGenerator\nmetadata: {name: s}\nfiles: [HTTP/x]\n"},
+		},
+		{
+			name: "generator configuration in a base used as generators",
+			files: map[string]string{"app/kustomization.yaml": "generators: [../gens]\n",
+				"gens/kustomization.yaml": "resources: [gen.json]\n",
+				"gens/gen.json":           `{"apiVersion": "builtin", "kind": "ConfigMapGenerator", "metadata": {"name": "g"}, "Files": ["HTTP/x"]}`},
+		},
+		{
+			name: "generator configurations in a List",
+			files: map[string]string{"app/kustomization.yaml": "generators: [gens.yaml]\n",
+				"app/gens.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - {apiVersion: builtin, kind: ConfigMapGenerator, metadata: {name: g}, files: [HTTP/x]}\n"},
+		},
+		{
+			name:  "inline List of generator configurations",
+			files: map[string]string{"app/kustomization.yaml": "generators:\n- |\n  kind: List\n  items:\n  - {apiVersion: builtin, kind: SecretGenerator, metadata: {name: g}, envs: [HTTP/x]}\n"},
+		},
+		{
+			name: "replacement transformer file",
+			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\ntransformers: [r.yaml]\n", "app/a.yaml": cm,
+				"app/r.yaml": "apiVersion: builtin\nkind: ReplacementTransformer\nmetadata: {name: r}\nreplacements:\n- path: HTTP/r.yaml\n"},
+		},
+		{
+			name: "plugin configuration through a YAML merge key",
+			files: map[string]string{"app/kustomization.yaml": "generators: [gen.yaml]\n",
+				"app/gen.yaml": "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: g\n  x: &f {files: [HTTP/x]}\n<<: *f\n"},
+		},
+		{
+			name:  "configMapGenerator file with a key",
+			files: map[string]string{"app/kustomization.yaml": "configMapGenerator:\n- name: c\n  files: [key=HTTP/f]\n"},
+		},
+		{
+			name:  "secretGenerator envs",
+			files: map[string]string{"app/kustomization.yaml": "secretGenerator:\n- name: s\n  envs: [HTTP/e.env]\n"},
+		},
+		{
+			name:  "scp-like Git address behind git::",
+			files: map[string]string{"app/kustomization.yaml": "resources:\n- git::git@GITHOST:org/repo.git\n"},
+		},
+		{
+			name:  "scp-like Git address, user@host/path form",
+			files: map[string]string{"app/kustomization.yaml": "resources:\n- deploy@GITHOST/org/repo.git//x\n"},
+		},
+		{
+			name:  "GIT:: prefix in capitals before an http URL",
+			files: map[string]string{"app/kustomization.yaml": "resources:\n- GIT::GITHTTP//?ref=main\n"},
+		},
+		{
+			name:  "ssh:// URL",
+			files: map[string]string{"app/kustomization.yaml": "resources: [GITSSH]\n"},
+		},
+		{
+			name:  "file:// Git base outside the artifact",
+			files: map[string]string{"app/kustomization.yaml": "resources:\n- file:///etc//?ref=main\n"},
+		},
+		{
+			name:  "flow-style kustomization with quoted keys",
+			files: map[string]string{"app/kustomization.yaml": `{"resources": ["HTTP/cm.yaml"]}`},
+		},
+		{
+			name:  "field name in other letter case",
+			files: map[string]string{"app/kustomization.yaml": "Resources: [HTTP/cm.yaml]\n"},
+		},
+		{
+			name:  "component",
+			files: map[string]string{"app/kustomization.yaml": "components:\n- GITHTTP//?ref=main\n"},
+		},
+		{
+			name:  "openapi schema",
+			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\nopenapi:\n  path: HTTP/schema.json\n", "app/a.yaml": cm},
+		},
+		{
+			name:  "replacements file",
+			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\nreplacements:\n- path: HTTP/r.yaml\n", "app/a.yaml": cm},
+		},
+		{
+			name:  "patchesStrategicMerge and patchesJson6902",
+			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\npatchesJson6902:\n- path: HTTP/p.yaml\n  target: {kind: ConfigMap, name: a, version: v1}\n", "app/a.yaml": cm},
+		},
+		{
+			name:  "configurations",
+			files: map[string]string{"app/kustomization.yaml": "resources: [a.yaml]\nconfigurations: [HTTP/c.yaml]\n", "app/a.yaml": cm},
+		},
+		{
+			name:  "helm values file",
+			files: map[string]string{"app/kustomization.yaml": "helmCharts:\n- name: c\n  valuesFile: HTTP/values.yaml\n"},
+		},
+		{
+			name: "nested base, reached through a symlinked directory",
+			files: map[string]string{"app/kustomization.yaml": "resources: [../b]\n",
+				"real/kustomization.yaml": "resources: [GITHTTP.git]\n"},
+			links: map[string]string{"b": "real"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n.reset(t)
+			files := map[string]string{}
+			for p, c := range tt.files {
+				files[p] = n.expand(c)
+			}
+			dir := writeTree(t, files)
+			for link, target := range tt.links {
+				symlink(t, target, filepath.Join(dir, filepath.FromSlash(link)))
+			}
+			objs, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{})
+			t.Logf("err: %v", err)
+			var re *RemoteBaseError
+			if !errors.As(err, &re) || !errors.Is(err, ErrRemoteBase) {
+				t.Errorf("built %d objects, err %v; want a *RemoteBaseError", len(objs), err)
+			}
+			n.assertSilent(t)
+		})
+	}
+}
+
+// TestKustomizeOverrunDoesNotHoldOthers: a build allowed remote bases that
+// fetches from a server that never answers returns at its deadline, and so
+// does a build that sets the OpenAPI schema (and must run alone) meanwhile;
+// the hung fetch goes on in the background. A later benign build in the same
+// process must still succeed. (Before, the hung build held a read lock
+// across kustomize's HTTP call, the openapi build queued for the write
+// lock, and every later build of the process waited behind it.)
+func TestKustomizeOverrunDoesNotHoldOthers(t *testing.T) {
+	release := make(chan struct{})
+	var requests atomic.Int64
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); hang.Close() })
+	dir := writeTree(t, map[string]string{
+		"hung/kustomization.yaml":   "resources:\n- " + hang.URL + "/never.yaml\n",
+		"schema/kustomization.yaml": "openapi:\n  version: v1.21.2\nresources: [../benign]\n",
+		"benign/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n",
+	})
+
+	// The hung build first; once it has reached the server, the openapi
+	// build, which must wait for the schema behind it; then the hung build's
+	// context ends, and it returns while its fetch goes on.
+	hungCtx, cancelHung := context.WithCancel(t.Context())
+	defer cancelHung()
+	hungDone := make(chan error, 1)
+	go func() {
+		_, err := Kustomize(hungCtx, dir, "hung", KustomizeOptions{AllowRemoteBases: true})
+		hungDone <- err
+	}()
+	for requests.Load() == 0 {
+		select {
+		case err := <-hungDone:
+			t.Fatalf("the hung build returned before reaching the server: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	schemaCtx, cancelSchema := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancelSchema()
+	_, schemaErr := Kustomize(schemaCtx, dir, "schema", KustomizeOptions{})
+	t.Logf("openapi build meanwhile: %v", schemaErr)
+	cancelHung()
+	if err := <-hungDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("hung build: %v, want context.Canceled", err)
+	}
+
+	// Generous, not a timing assertion: before the fix this build never
+	// returned before its deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	objs, err := Kustomize(ctx, dir, "benign", KustomizeOptions{})
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("benign build after the hung one: %d objects, %v", len(objs), err)
+	}
+}
+
+// TestKustomizeOpenAPIRefusesRemote: a build that sets the OpenAPI schema
+// runs alone, so it may not fetch even when remote bases are allowed.
+func TestKustomizeOpenAPIRefusesRemote(t *testing.T) {
+	n := watchNetwork(t)
+	dir := writeTree(t, map[string]string{
+		"app/kustomization.yaml": n.expand("openapi:\n  version: v1.21.2\nresources:\n- HTTP/cm.yaml\n"),
+	})
+	_, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{AllowRemoteBases: true})
+	var re *RemoteBaseError
+	if !errors.As(err, &re) || !re.SetsSchema {
+		t.Fatalf("err = %v, want a *RemoteBaseError with SetsSchema", err)
+	}
+	n.assertSilent(t)
+}
+
+// TestKustomizeCredentialsNeverShown: a credential in a remote reference,
+// whatever part of the URL holds it, appears neither in the refusal nor,
+// when remote bases are allowed, in the error of a failed fetch (which
+// quotes the git command kustomize ran).
+func TestKustomizeCredentialsNeverShown(t *testing.T) {
+	const secret = "S3CRETtok"
+	n := watchNetwork(t)
+	withUser := func(u, user string) string { return strings.Replace(u, "http://", "http://"+user+"@", 1) }
+	missing := n.expand("GITHTTP-missing.git//x?ref=main")
+	refs := []string{
+		"https://" + secret + "@github.com/org/repo//deploy?ref=v1",
+		"https://user:" + secret + "@example.com/org/repo.git",
+		"https://example.com/m.yaml?access_token=" + secret,
+		missing + "&token=" + secret,
+		withUser(missing, secret),
+		withUser(missing, "u:"+secret),
+	}
+	for _, allow := range []bool{false, true} {
+		for _, ref := range refs {
+			if allow && !strings.Contains(ref, "127.0.0.1") {
+				continue // only loopback when fetching for real
+			}
+			dir := writeTree(t, map[string]string{"app/kustomization.yaml": "resources:\n- " + ref + "\n"})
+			_, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{AllowRemoteBases: allow})
+			if err == nil {
+				t.Fatalf("%s (allowed %v) built", ref, allow)
+			}
+			var re *RemoteBaseError
+			if !allow && !errors.As(err, &re) {
+				t.Errorf("%s: %v, want a *RemoteBaseError", ref, err)
+			}
+			if msg := err.Error(); strings.Contains(msg, secret) || re != nil && strings.Contains(re.Ref, secret) {
+				t.Errorf("the credential shows (allowed %v): %s", allow, msg)
+			}
+			t.Logf("allowed %v: %v", allow, err)
+		}
+	}
+}
+
+// TestKustomizeLeavesArtifactUnchanged: builds that succeed, are refused or
+// fail in kustomize, with generated and written kustomizations, write
+// nothing to the artifact.
+func TestKustomizeLeavesArtifactUnchanged(t *testing.T) {
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	dir := writeTree(t, map[string]string{
+		"gen/a.yaml":                cm,
+		"gen/sub/b.yaml":            strings.Replace(cm, "name: a", "name: b", 1),
+		"app/kustomization.yaml":    "resources: [../gen]\nconfigMapGenerator:\n- name: g\n  literals: [k=v]\n",
+		"bad/kustomization.yaml":    "resources: [../../x]\n",
+		"dup/kustomization.yaml":    "resources: [../gen, ../gen/a.yaml]\n",
+		"remote/kustomization.yaml": "resources: [https://example.com/x.yaml]\n",
+	})
+	snapshot := func() string {
+		var b strings.Builder
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			content := ""
+			if fi.Mode().IsRegular() {
+				c, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				content = string(c)
+			}
+			fmt.Fprintf(&b, "%s %v %v %q\n", p, fi.Mode(), fi.ModTime().UnixNano(), content)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	before := snapshot()
+	for _, p := range []string{"gen", "app", "bad", "dup", "remote"} {
+		_, err := Kustomize(t.Context(), dir, p, KustomizeOptions{NamePrefix: "x-", Substitute: map[string]string{"a": "b"}})
+		t.Logf("%s: %v", p, err)
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("the artifact changed:\n%s\nwas:\n%s", after, before)
+	}
 }

@@ -67,7 +67,7 @@ func kustomize(ctx context.Context, artifactDir, unitPath string, opts *Kustomiz
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", unitPath, err)
+		return nil, &redactedError{fmt.Errorf("build %s: %w", unitPath, err)}
 	}
 	return out, nil
 }
@@ -76,6 +76,9 @@ func kustomizeValidated(ctx context.Context, root *os.Root, unitPath string, opt
 	objs, err := kustomizeOnce(ctx, root, unitPath, opts, false, withOrigins)
 	if errors.Is(err, errNeedsExclusiveSchema) {
 		objs, err = kustomizeOnce(ctx, root, unitPath, opts, true, withOrigins)
+		if re := (*RemoteBaseError)(nil); opts.AllowRemoteBases && errors.As(err, &re) {
+			re.SetsSchema = true
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -87,9 +90,15 @@ func kustomizeValidated(ctx context.Context, root *os.Root, unitPath string, opt
 // exclusive, alone.
 func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *KustomizeOptions, exclusive, withOrigins bool) ([]built, error) {
 	fsys := newConfinedFS(ctx, root, opts.Limits)
-	fsys.onKustomization = kustomizationCheck(opts.AllowRemoteBases, exclusive)
+	// A build that sets the schema runs alone, so it may not wait on the
+	// network: it is refused remote bases (see schema.go).
+	allowRemote := opts.AllowRemoteBases && !exclusive
+	fsys.onKustomization = func(rel string, data []byte) error {
+		return checkKustomization(rel, data, allowRemote, exclusive)
+	}
 	fsys.countObjects = true
-	if opts.AllowRemoteBases {
+	fsys.allowRemote = allowRemote
+	if allowRemote {
 		// Kustomize clones Git bases with git into os.MkdirTemp("",
 		// "kustomize-"), symlinks evaluated.
 		if tmp, err := filepath.EvalSymlinks(os.TempDir()); err == nil {
@@ -129,9 +138,9 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 	go func() {
 		defer fsys.closeMounts()
 		if exclusive {
-			done <- schemaLock.exclusive(run)
+			done <- schemaLock.exclusive(ctx, run)
 		} else {
-			done <- schemaLock.shared(run)
+			done <- schemaLock.shared(ctx, run)
 		}
 	}()
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,10 +51,11 @@ func TestKustomizeMaxObjects(t *testing.T) {
 			wantErr:  true,
 		},
 		{
-			name:    "a List's items are counted in the output",
-			files:   map[string]string{"app/list.yaml": list},
-			limit:   20,
-			wantErr: true,
+			name:     "a List's items are counted before kustomize transforms",
+			files:    map[string]string{"app/list.yaml": list},
+			limit:    20,
+			wantPath: "app/list.yaml",
+			wantErr:  true,
 		},
 	}
 	for _, tt := range tests {
@@ -109,5 +111,70 @@ func TestKustomizeReturnsAtDeadline(t *testing.T) {
 	// Not a performance assertion: the build alone takes far longer.
 	if elapsed > 3*time.Second {
 		t.Errorf("returned %v after the start, long after its 300ms deadline", elapsed)
+	}
+}
+
+// TestKustomizeObjectCountAnyStyle: the objects are counted as kustomize
+// will see them, whatever the YAML style, before kustomize transforms
+// anything: 20,000 tiny objects written as a List, nested Lists, flow
+// mappings, with a quoted "kind" key or as JSON are refused with a
+// *TooManyObjectsError naming the file, after a parse and not after
+// kustomize's minutes of work.
+func TestKustomizeObjectCountAnyStyle(t *testing.T) {
+	const n = 20000
+	gen := func(each func(b *strings.Builder, i int), head, tail string) string {
+		var b strings.Builder
+		b.WriteString(head)
+		for i := range n {
+			each(&b, i)
+		}
+		b.WriteString(tail)
+		return b.String()
+	}
+	styles := map[string]string{
+		"List": gen(func(b *strings.Builder, i int) {
+			fmt.Fprintf(b, "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c%d}}\n", i)
+		}, "apiVersion: v1\nkind: List\nitems:\n", ""),
+		"typed List without item kinds": gen(func(b *strings.Builder, i int) {
+			fmt.Fprintf(b, "- metadata: {name: c%d}\n", i)
+		}, "apiVersion: v1\nkind: ConfigMapList\nitems:\n", ""),
+		"nested Lists": gen(func(b *strings.Builder, i int) {
+			if i%100 == 0 {
+				b.WriteString("- apiVersion: v1\n  kind: List\n  items:\n")
+			}
+			fmt.Fprintf(b, "  - {apiVersion: v1, kind: ConfigMap, metadata: {name: c%d}}\n", i)
+		}, "apiVersion: v1\nkind: List\nitems:\n", ""),
+		"flow mappings": gen(func(b *strings.Builder, i int) {
+			fmt.Fprintf(b, "--- {apiVersion: v1, kind: ConfigMap, metadata: {name: c%d}}\n", i)
+		}, "", ""),
+		"quoted kind key": gen(func(b *strings.Builder, i int) {
+			fmt.Fprintf(b, "---\napiVersion: v1\n\"kind\": ConfigMap\nmetadata: {name: c%d}\n", i)
+		}, "", ""),
+		"indented kind": gen(func(b *strings.Builder, i int) {
+			fmt.Fprintf(b, "---\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: c%d}\n", i)
+		}, "", ""),
+		"JSON List": gen(func(b *strings.Builder, i int) {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(b, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c%d"}}`, i)
+		}, `{"apiVersion":"v1","kind":"List","items":[`, "]}"),
+	}
+	for name, content := range styles {
+		t.Run(name, func(t *testing.T) {
+			file := "app/objects.yaml"
+			if strings.HasPrefix(name, "JSON") {
+				file = "app/objects.json"
+			}
+			dir := writeTree(t, map[string]string{"app/kustomization.yaml": "resources: [objects." + path.Ext(file)[1:] + "]\n", file: content})
+			start := time.Now()
+			_, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{})
+			elapsed := time.Since(start)
+			var te *TooManyObjectsError
+			if !errors.As(err, &te) || te.Path != file || te.Count <= te.Limit || te.Limit != DefaultLimits().MaxObjects {
+				t.Fatalf("err = %v (%+v), want a *TooManyObjectsError counting %d objects in %s", err, te, n, file)
+			}
+			t.Logf("refused %d objects (%d bytes) in %v", n, len(content), elapsed)
+		})
 	}
 }

@@ -10,10 +10,11 @@ type Limits struct {
 	MaxTotalSize int64
 	// MaxObjects is the most objects one build may produce. Kustomize's
 	// cost grows faster than linearly with the number of objects, so a
-	// kustomize build also estimates the count from the files it reads
-	// (top-level kind fields) and stops before transforming once the
-	// estimate is over the limit; the output is counted exactly in any case.
-	// Over the limit: a [*TooManyObjectsError].
+	// kustomize build also counts the objects of the files it reads, as
+	// kustomize will see them (every document, List items expanded), and
+	// stops before kustomize transforms them once the count is over the
+	// limit; the output is counted exactly in any case. Over the limit: a
+	// [*TooManyObjectsError].
 	MaxObjects int
 }
 
@@ -80,9 +81,11 @@ type KustomizeOptions struct {
 	// itself over HTTP(S) and clones Git bases with the git command into a
 	// temporary directory, which the build reads confined to that clone (a
 	// symlink or ".." leading out of it is refused as in the artifact) and
-	// removes afterwards. Remote content is not part of the artifact digest,
-	// so such builds bypass the Cache. By default remote references
-	// are refused with a [*RemoteBaseError] before anything is fetched.
+	// removes afterwards. Those fetches are bounded only by the build's
+	// context (see the package documentation). Remote content is not part
+	// of the artifact digest, so such builds bypass the Cache. By default
+	// remote references are refused with a [*RemoteBaseError] and the build
+	// makes no network request.
 	AllowRemoteBases bool
 
 	// Limits bound the bytes read; zero fields take [DefaultLimits].

@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -13,101 +14,266 @@ import (
 // holding the schema lock exclusively (see schema.go).
 var errNeedsExclusiveSchema = errors.New("kustomization sets the OpenAPI schema")
 
+// How kustomize decides to fetch. Kustomize (api v0.21) has no hook for
+// its network access: its file loader fetches a string from the network
+// when IsRemoteFile holds (http:// or https://, with an http.Client of its
+// own, no timeout) and clones a Git repository with the git command, in
+// the process environment, when git.NewRepoSpecFromURL accepts the string.
+// Neither is reachable from krusty.Options or from the filesystem, and both
+// happen before the filesystem is asked for anything. So the refusal is
+// made where kustomize chooses to fetch: every string kustomize can hand
+// to its loader comes from a document it read through our filesystem (a
+// kustomization, loaded by the file name kustomize asked for, or the
+// configuration of a builtin generator, transformer or validator, from a
+// file or inline), and each such string is tested with isRemote, a superset
+// of kustomize's two predicates, before kustomize sees the document.
+
 var scpUserRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
 
-// isRemote reports whether kustomize would fetch ref over the network: a
-// URL of any scheme, scp-like git@host:path, or a github.com/ path. This is
-// a superset of what kustomize's loader treats as remote.
+// isRemote reports whether kustomize could fetch ref over the network or
+// from outside the artifact: a URL of any scheme (file:// included), a
+// user@host:path or user@host/path Git address, or a github.com path, with
+// or without go-getter's "git::" prefix, in any letter case. It is a
+// superset of kustomize's loader.IsRemoteFile and git.NewRepoSpecFromURL.
 func isRemote(ref string) bool {
-	s := strings.ToLower(strings.TrimSpace(ref))
-	s = strings.TrimPrefix(s, "git::")
-	return strings.Contains(s, "://") ||
-		strings.HasPrefix(s, "github.com/") || strings.HasPrefix(s, "github.com:") ||
-		scpUserRE.MatchString(strings.TrimSpace(ref))
+	s := strings.TrimSpace(ref)
+	if rest, ok := cutPrefixFold(s, "git::"); ok {
+		s = strings.TrimSpace(rest)
+	}
+	if strings.Contains(s, "://") || scpUserRE.MatchString(s) {
+		return true
+	}
+	_, gh1 := cutPrefixFold(s, "github.com/")
+	_, gh2 := cutPrefixFold(s, "github.com:")
+	return gh1 || gh2
 }
 
-// kustomizationRefs returns every path-like reference in k: resources,
-// components, bases, CRDs, configurations, generator/transformer/validator
-// files, patch files, replacement files, the OpenAPI schema file, generator
-// sources and Helm chart repositories. Inline content (entries spanning
-// several lines) is skipped.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// kustomizationValueFields are the fields of types.Kustomization (at any
+// depth) that hold values, not references: kustomize never loads them. Every
+// other string in a kustomization is a reference to check, so a field added
+// to kustomize is checked until it is listed here.
+var kustomizationValueFields = map[string]bool{
+	"TypeMeta": true, "MetaData": true, "NamePrefix": true, "NameSuffix": true,
+	"Namespace": true, "CommonLabels": true, "Labels": true,
+	"CommonAnnotations": true, "Images": true, "ImageTags": true,
+	"Replicas": true, "Vars": true, "SortOptions": true, "BuildMetadata": true,
+	"GeneratorOptions": true,
+	// Inside patches, replacements, generators and Helm charts.
+	"Patch": true, "Target": true, "Options": true, "Source": true,
+	"Targets": true, "LiteralSources": true, "Behavior": true, "Name": true,
+	"Type": true, "ValuesInline": true, "ValuesMerge": true, "Version": true,
+	"ReleaseName": true, "NameTemplate": true, "ApiVersions": true,
+	"KubeVersion": true, "ValuesLocal": true, "ChartName": true,
+	"ChartVersion": true, "ChartRepoName": true, "ReleaseNamespace": true,
+}
+
+// kustomizationRefs returns every string of k that kustomize may load or
+// fetch: all strings outside kustomizationValueFields, found by reflection
+// (resources, components, bases, CRDs, configurations, generators,
+// transformers, validators, patch and replacement files, the OpenAPI
+// schema, generator sources, Helm repositories and values files, and
+// whatever kustomize adds). Multi-line entries are returned too; the caller
+// tells references from inline content.
 func kustomizationRefs(k *types.Kustomization) []string {
 	var refs []string
-	add := func(ss ...string) {
-		for _, s := range ss {
-			if s != "" && !strings.Contains(s, "\n") {
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.String:
+			if s := v.String(); s != "" {
 				refs = append(refs, s)
 			}
-		}
-	}
-	add(k.Resources...)
-	// Deprecated fields are still honoured by kustomize, so they must be
-	// checked too.
-	add(k.Bases...) //lint:ignore SA1019 kustomize still reads bases
-	add(k.Components...)
-	add(k.Crds...)
-	add(k.Configurations...)
-	add(k.Generators...)
-	add(k.Transformers...)
-	add(k.Validators...)
-	//lint:ignore SA1019 kustomize still reads it
-	for _, p := range k.PatchesStrategicMerge {
-		add(string(p))
-	}
-	for _, p := range k.Patches {
-		add(p.Path)
-	}
-	//lint:ignore SA1019 kustomize still reads it
-	for _, p := range k.PatchesJson6902 {
-		add(p.Path)
-	}
-	for _, r := range k.Replacements {
-		add(r.Path)
-	}
-	add(k.OpenAPI["path"])
-	gens := func(a types.GeneratorArgs) {
-		for _, src := range a.FileSources {
-			if _, after, ok := strings.Cut(src, "="); ok {
-				src = after
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i))
 			}
-			add(src)
-		}
-		add(a.EnvSources...)
-		add(a.EnvSource)
-	}
-	for _, g := range k.ConfigMapGenerator {
-		gens(g.GeneratorArgs)
-	}
-	for _, g := range k.SecretGenerator {
-		gens(g.GeneratorArgs)
-	}
-	for _, h := range k.HelmCharts {
-		add(h.Repo)
-	}
-	for _, h := range k.HelmChartInflationGenerator {
-		add(h.ChartRepoURL)
-	}
-	return refs
-}
-
-// kustomizationCheck returns the check run on every kustomization file a
-// build reads (see confinedFS.onKustomization).
-func kustomizationCheck(allowRemote, exclusive bool) func(rel string, data []byte) error {
-	return func(rel string, data []byte) error {
-		var k types.Kustomization
-		if err := k.Unmarshal(data); err != nil {
-			return nil // kustomize reports it, and we diagnose it after
-		}
-		if !allowRemote {
-			for _, ref := range kustomizationRefs(&k) {
-				if isRemote(ref) {
-					return &RemoteBaseError{Kustomization: rel, Ref: ref}
+		case reflect.Map:
+			for _, key := range v.MapKeys() {
+				walk(v.MapIndex(key))
+			}
+		case reflect.Struct:
+			t := v.Type()
+			for i := range t.NumField() {
+				if f := t.Field(i); f.IsExported() && !kustomizationValueFields[f.Name] {
+					walk(v.Field(i))
 				}
 			}
 		}
-		if len(k.OpenAPI) > 0 && !exclusive {
-			return errNeedsExclusiveSchema
+	}
+	walk(reflect.ValueOf(k))
+	return refs
+}
+
+// pluginValueKeys are the keys of builtin plugin configurations (compared
+// in lower case, as kustomize's JSON decoding does) that hold values, not
+// references. Every other string is checked.
+var pluginValueKeys = map[string]bool{
+	"apiversion": true, "kind": true, "metadata": true, "literals": true,
+	"options": true, "patch": true, "patches": true, "jsonop": true,
+	"labels": true, "annotations": true, "valuesinline": true, "value": true,
+	"fieldspecs": true, "target": true, "source": true, "targets": true,
+	"selector": true, "name": true, "namespace": true, "behavior": true,
+	"prefix": true, "suffix": true, "imagetag": true,
+}
+
+// checkRefs refuses the first remote reference among refs. A multi-line
+// entry (or one that starts as a flow mapping) is inline content, which
+// kustomize parses as documents: those that configure a builtin plugin are
+// checked in turn.
+func checkRefs(rel string, refs []string) error {
+	for _, ref := range refs {
+		t := strings.TrimSpace(ref)
+		if strings.Contains(t, "\n") || strings.HasPrefix(t, "{") {
+			if err := checkInline(rel, []byte(t)); err != nil {
+				return err
+			}
+			if strings.Contains(t, "\n") {
+				continue
+			}
 		}
+		if isRemote(ref) {
+			return &RemoteBaseError{Kustomization: rel, Ref: redactText(ref)}
+		}
+	}
+	return nil
+}
+
+// checkInline checks the builtin plugin configurations in inline content.
+func checkInline(rel string, data []byte) error {
+	docs, err := parseDocuments(data)
+	if err != nil {
+		return nil // not YAML: kustomize takes it as a path, checked as one
+	}
+	for _, d := range docs {
+		if err := checkPluginConfigs(rel, d, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPluginConfigs checks the plugin configurations among the objects
+// kustomize makes of doc: doc itself, or the items of a List, recursively.
+func checkPluginConfigs(rel string, doc any, depth int) error {
+	m, ok := doc.(map[string]any)
+	if !ok || depth >= maxListDepth {
 		return nil
 	}
+	if kind, _ := m["kind"].(string); strings.HasSuffix(kind, "List") {
+		if items, ok := m["items"].([]any); ok {
+			for _, it := range items {
+				if err := checkPluginConfigs(rel, it, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return checkPluginConfig(rel, doc)
+}
+
+// checkPluginConfig refuses a remote reference in a document that
+// configures a builtin generator, transformer or validator (apiVersion
+// "builtin": the only plugins a build runs). Other documents are objects,
+// never loaded from.
+func checkPluginConfig(rel string, doc any) error {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil
+	}
+	av, _ := m["apiVersion"].(string)
+	kind, _ := m["kind"].(string)
+	if !isPluginConfig(av, kind) {
+		return nil
+	}
+	var found string
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			if !strings.Contains(v, "\n") && isRemote(v) {
+				found = v
+				return true
+			}
+		case []any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		case map[string]any:
+			for k, e := range v {
+				if !pluginValueKeys[strings.ToLower(k)] && walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if walk(m) {
+		return &RemoteBaseError{Kustomization: rel, Ref: redactText(found)}
+	}
+	return nil
+}
+
+// builtinPluginKinds are the kinds of kustomize's builtin plugins (its
+// internal builtinhelpers package), the only plugins a build runs.
+var builtinPluginKinds = map[string]bool{
+	"AnnotationsTransformer": true, "ConfigMapGenerator": true,
+	"IAMPolicyGenerator": true, "HashTransformer": true,
+	"ImageTagTransformer": true, "LabelTransformer": true,
+	"NamespaceTransformer": true, "PatchJson6902Transformer": true,
+	"PatchStrategicMergeTransformer": true, "PatchTransformer": true,
+	"PrefixSuffixTransformer": true, "PrefixTransformer": true,
+	"SuffixTransformer": true, "ReplicaCountTransformer": true,
+	"SecretGenerator": true, "ValueAddTransformer": true,
+	"HelmChartInflationGenerator": true, "ReplacementTransformer": true,
+}
+
+// isPluginConfig reports whether kustomize may take a document with this
+// apiVersion and kind for a builtin plugin's configuration: kustomize takes
+// version "builtin" in the empty group ("builtin", "/builtin"); this is a
+// superset (any group, any letter case, or a builtin plugin's kind).
+func isPluginConfig(apiVersion, kind string) bool {
+	return isBuiltinAPIVersion(apiVersion) || builtinPluginKinds[strings.TrimSpace(kind)]
+}
+
+// isBuiltinAPIVersion reports whether kustomize takes a document with this
+// apiVersion for a builtin plugin's configuration: version "builtin" in
+// the empty group ("builtin", "/builtin"). Any group and letter case are
+// accepted, a superset.
+func isBuiltinAPIVersion(av string) bool {
+	av = strings.TrimSpace(av)
+	return strings.EqualFold(av[strings.LastIndex(av, "/")+1:], "builtin")
+}
+
+// checkKustomization checks a file kustomize reads as a kustomization: it
+// refuses remote references unless allowRemote, and asks for the exclusive
+// schema lock when the kustomization sets the OpenAPI schema.
+func checkKustomization(rel string, data []byte, allowRemote, exclusive bool) error {
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
+		return nil // kustomize reports it, and we diagnose it after
+	}
+	k.FixKustomization()
+	if !allowRemote {
+		if err := checkRefs(rel, kustomizationRefs(&k)); err != nil {
+			return err
+		}
+	}
+	if len(k.OpenAPI) > 0 && !exclusive {
+		return errNeedsExclusiveSchema
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 
 // Artifact is a fetched revision on disk.
 type Artifact struct {
-	// URL is the repository URL as given to [Fetch].
+	// URL is the repository URL as given to [Fetch], redacted by
+	// [RedactURL]: it may be shown and recorded.
 	URL string
 	// Revision names the reference and the commit: "main@sha1:<hex>",
 	// "v1.2.0@sha1:<hex>", "refs/pull/1/head@sha1:<hex>", or "sha1:<hex>"
@@ -173,6 +175,10 @@ type reusable struct {
 
 // writeOptions tunes writeTree.
 type writeOptions struct {
+	// ctx stops the writing when it ends.
+	ctx context.Context
+	// limits bound the files and bytes written (with defaults applied).
+	limits Limits
 	// readOnly writes files without write permission (0444, 0555).
 	readOnly bool
 	// reuse maps "<mode> <blob ID>" to files of an existing, immutable
@@ -191,6 +197,7 @@ type treeWriter struct {
 	buf     []byte
 	hash    hash.Hash
 	matched map[string]bool // entries of filter.paths seen
+	files   int             // regular files and symlinks written
 }
 
 // writeTree writes the tree of commit into dir (which must exist and be
@@ -200,6 +207,12 @@ func writeTree(commit *object.Commit, dir string, f *filter, opts writeOptions) 
 	tree, err := commit.Tree()
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("tree of commit %s: %w", commit.Hash, err)
+	}
+	if opts.ctx == nil {
+		opts.ctx = context.Background()
+	}
+	if opts.limits == (Limits{}) {
+		opts.limits = DefaultLimits()
 	}
 	w := &treeWriter{
 		root:    dir,
@@ -268,6 +281,13 @@ func (w *treeWriter) walk(tree *object.Tree, prefix string) error {
 }
 
 func (w *treeWriter) writeEntry(tree *object.Tree, e object.TreeEntry, p string) error {
+	if err := w.opts.ctx.Err(); err != nil {
+		return err
+	}
+	w.files++
+	if err := w.opts.limits.check(p, w.m.size, w.files); err != nil {
+		return err
+	}
 	if err := w.mkdirs(path.Dir(p)); err != nil {
 		return err
 	}
@@ -282,15 +302,26 @@ func (w *treeWriter) writeEntry(tree *object.Tree, e object.TreeEntry, p string)
 	if e.Mode != filemode.Symlink {
 		// Creating files is what costs most: link an identical file of an
 		// earlier artifact if there is one.
-		if r, ok := w.opts.reuse[mode+" "+e.Hash.String()]; ok && os.Link(r.path, dst) == nil {
-			w.record(mode, e.Hash.String(), r.sha256, p, r.size)
-			return nil
+		if r, ok := w.opts.reuse[mode+" "+e.Hash.String()]; ok {
+			if err := w.opts.limits.check(p, w.m.size+r.size, w.files); err != nil {
+				return err
+			}
+			if os.Link(r.path, dst) == nil {
+				w.record(mode, e.Hash.String(), r.sha256, p, r.size)
+				return nil
+			}
 		}
 	}
 
 	f, err := tree.TreeEntryFile(&e)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
+	}
+	if e.Mode != filemode.Symlink {
+		// Refuse from the blob's size, before writing anything.
+		if err := w.opts.limits.check(p, w.m.size+f.Size, w.files); err != nil {
+			return err
+		}
 	}
 	r, err := f.Reader()
 	if err != nil {
@@ -315,9 +346,19 @@ func (w *treeWriter) writeEntry(tree *object.Tree, e object.TreeEntry, p string)
 		return err
 	}
 	w.hash.Reset()
-	n, err := io.CopyBuffer(io.MultiWriter(out, w.hash), r, w.buf)
+	// Copy no more than the limit allows (the blob's size was checked, but
+	// the bound must hold whatever the reader gives), stopping when the
+	// context ends.
+	src := io.Reader(ctxReader{ctx: w.opts.ctx, r: r})
+	if w.opts.limits.MaxBytes >= 0 {
+		src = io.LimitReader(src, w.opts.limits.MaxBytes-w.m.size+1)
+	}
+	n, err := io.CopyBuffer(io.MultiWriter(out, w.hash), src, w.buf)
 	if cerr := out.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = w.opts.limits.check(p, w.m.size+n, w.files)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)

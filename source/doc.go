@@ -112,13 +112,43 @@
 // signatures made with git's gpg.format=ssh (the SSHSIG format, namespace
 // "git"). [Artifact.VerifiedBy] names the key that verified.
 //
+// # The perimeter
+//
+// A repository is untrusted input, and a URL may carry a credential:
+//
+//   - Bounds: [Options.Limits] bound the bytes of file content (default
+//     1 GiB) and the files and symlinks (default 100,000) of an artifact.
+//     They are checked while the artifact is written: before each file, from
+//     the blob's size before a byte of it is written, and during each copy.
+//     A tree that expands past them (one large blob under many paths, a
+//     million empty files) fails with a [*TooLargeError] and leaves nothing
+//     behind: an artifact directory given in [Options.Dir] is left empty,
+//     and nothing enters the Cache. An artifact the Cache already holds is
+//     held to the limits of the fetch that asks for it.
+//   - Time: the context bounds the whole fetch, the writing included: a
+//     context that ends while files are written stops the copy in progress,
+//     and Fetch returns the context's error, never a result obtained after
+//     the deadline.
+//   - Files: symbolic links are written as they are (see Artifacts and
+//     digest) and never followed while writing: a link to ../../etc/passwd
+//     is a link in the artifact, which consumers must confine.
+//   - Credentials: a credential never appears in an error of [Fetch] or
+//     [Resolve], nor in [Artifact.URL], whatever part of the URL holds it:
+//     the user information of a URL (a token is often passed as the user
+//     name, as in https://TOKEN@host/repo; an SSH login name is kept), query
+//     values and the fragment are replaced by "redacted" (see [RedactURL]),
+//     and so are [Auth]'s password and bearer token wherever an underlying
+//     error quotes them. Passwords in URLs are refused: credentials belong
+//     in [Auth].
+//
 // # Errors
 //
 // Errors wrap sentinels to branch on with errors.Is: [ErrInvalid] (bad
 // URL, malformed commit SHA, bad semver range, contradictory options),
 // [ErrAuth] (credentials refused or unusable), [ErrHostKey] (SSH host key
 // unknown or changed), [ErrRepositoryNotFound], [ErrRefNotFound] (the
-// message names the ref), [ErrNoMatchingTag], [ErrPathNotFound] and
+// message names the ref), [ErrNoMatchingTag], [ErrPathNotFound],
+// [ErrTooLarge] (a [*TooLargeError] names the file and the limit) and
 // [ErrVerification] (a [*VerificationError] says what failed). When the
 // context ends, the error wraps ctx.Err(), so
 // errors.Is(err, context.DeadlineExceeded) holds. Over SSH the deadline

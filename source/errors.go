@@ -46,6 +46,10 @@ var (
 	// ErrPathNotFound reports that a path of [Options.Paths] does not exist
 	// in the fetched tree.
 	ErrPathNotFound = errors.New("path not found in tree")
+
+	// ErrTooLarge reports an artifact over [Options.Limits]; the error is a
+	// [*TooLargeError].
+	ErrTooLarge = errors.New("artifact too large")
 )
 
 // VerificationError is returned when signature verification fails: the

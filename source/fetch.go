@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -51,8 +53,13 @@ type Options struct {
 
 	// Dir is the directory to write the artifact into when there is no
 	// Cache. It is created if missing and must be empty. The objects are
-	// fetched into memory and dropped after the fetch.
+	// fetched into memory and dropped after the fetch. After a failed
+	// fetch it is left empty.
 	Dir string
+
+	// Limits bound the bytes and files of the artifact; zero fields take
+	// [DefaultLimits]. Over them the fetch fails with a [*TooLargeError].
+	Limits Limits
 }
 
 // Result is what [Fetch] returns.
@@ -93,7 +100,7 @@ type Result struct {
 func Fetch(ctx context.Context, url string, opts Options) (*Result, error) {
 	res, err := fetch(ctx, url, opts)
 	if err != nil {
-		return nil, fmt.Errorf("source: fetch %s %s: %w", redactURL(url), opts.Ref, err)
+		return nil, redactError(fmt.Errorf("source: fetch %s %s: %w", redactURL(url), opts.Ref, err), url, opts.Auth)
 	}
 	return res, nil
 }
@@ -175,7 +182,7 @@ func unchanged(u *remoteURL, rev string, opts Options, paths []string) *Result {
 	}
 	dir, meta := opts.Cache.artifactPaths(commit, filterKey(opts.Ignore, paths))
 	if m, ok := opts.Cache.lookupArtifact(dir, meta); ok {
-		res.Artifact = &Artifact{URL: u.raw, Revision: rev, Commit: commit, Dir: dir, Digest: m.Digest, Size: m.Size}
+		res.Artifact = &Artifact{URL: u.String(), Revision: rev, Commit: commit, Dir: dir, Digest: m.Digest, Size: m.Size}
 	}
 	return res
 }
@@ -220,8 +227,11 @@ func (j *fetchJob) prepare(ctx context.Context, st storage.Storer) (*object.Comm
 	return commit, n, verifiedBy, nil
 }
 
-// write writes the filtered tree of commit into the empty directory dir.
-func (j *fetchJob) write(commit *object.Commit, dir string, wo writeOptions) (string, int64, []fileRecord, error) {
+// write writes the filtered tree of commit into the empty directory dir,
+// within the limits and until ctx ends.
+func (j *fetchJob) write(ctx context.Context, commit *object.Commit, dir string, wo writeOptions) (string, int64, []fileRecord, error) {
+	wo.ctx = ctx
+	wo.limits = j.opts.Limits.withDefaults()
 	tree, err := commit.Tree()
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("tree of %s: %w", commit.Hash, err)
@@ -235,7 +245,7 @@ func (j *fetchJob) write(commit *object.Commit, dir string, wo writeOptions) (st
 
 func (j *fetchJob) artifact(dir, digest string, size int64, verifiedBy string) *Artifact {
 	return &Artifact{
-		URL:        j.u.raw,
+		URL:        j.u.String(),
 		Revision:   j.t.revision(),
 		Commit:     j.t.commit.String(),
 		Dir:        dir,
@@ -260,11 +270,31 @@ func (j *fetchJob) intoDir(ctx context.Context, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	digest, size, _, err := j.write(commit, dir, writeOptions{})
+	digest, size, _, err := j.write(ctx, commit, dir, writeOptions{})
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
+		emptyDir(dir)
 		return nil, err
 	}
 	return &Result{Revision: j.t.revision(), Artifact: j.artifact(dir, digest, size, verifiedBy), FetchedBytes: n}, nil
+}
+
+// emptyDir removes what a failed fetch wrote into dir, which was empty.
+func emptyDir(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		// Read-only directories cannot be emptied: make them writable.
+		_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(q, 0o755)
+			}
+			return nil
+		})
+		_ = os.RemoveAll(p)
+	}
 }
 
 // intoCache updates the cache's clone of the URL and hands out the cached
@@ -290,7 +320,7 @@ func (j *fetchJob) intoCache(ctx context.Context, c *Cache) (*Result, error) {
 	if !ok {
 		store := func() (artifactMeta, error) {
 			return c.storeArtifact(j.u.key, dir, meta, commit.Hash.String(), func(tmp string, reuse map[string]reusable) (string, int64, []fileRecord, error) {
-				return j.write(commit, tmp, writeOptions{readOnly: true, reuse: reuse})
+				return j.write(ctx, commit, tmp, writeOptions{readOnly: true, reuse: reuse})
 			})
 		}
 		m, err = store()
@@ -308,6 +338,11 @@ func (j *fetchJob) intoCache(ctx context.Context, c *Cache) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+	} else if err := j.opts.Limits.withDefaults().check("", m.Size, len(m.Files)); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return &Result{Revision: j.t.revision(), Artifact: j.artifact(dir, m.Digest, m.Size, verifiedBy), FetchedBytes: n}, nil
 }
@@ -331,7 +366,7 @@ func (j *fetchJob) refetch(ctx context.Context, st storage.Storer) (int64, error
 func Resolve(ctx context.Context, url string, ref Ref, auth *Auth) (string, error) {
 	rev, err := resolve(ctx, url, ref, auth)
 	if err != nil {
-		return "", fmt.Errorf("source: resolve %s %s: %w", redactURL(url), ref, err)
+		return "", redactError(fmt.Errorf("source: resolve %s %s: %w", redactURL(url), ref, err), url, auth)
 	}
 	return rev, nil
 }
