@@ -101,7 +101,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 
 	var art *source.Artifact
 	if u.Source != "" {
-		progress(StageFetch, "checking "+redactURL(r.sources[u.Source].spec.URL))
+		progress(StageFetch, "checking "+source.RedactURL(r.sources[u.Source].spec.URL))
 		var err error
 		if art, err = rd.fetch(ctx, u.Source); err != nil {
 			return fail(StageFetch, ReasonFetchFailed, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -155,15 +154,4 @@ func admitFromContext(ctx context.Context, objs []*unstructured.Unstructured) er
 		return errors.New("reconcile: no admission for this release")
 	}
 	return a(ctx, objs)
-}
-
-// redactURL drops credentials (user information, query) from a URL for
-// messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
 }
