@@ -24,7 +24,14 @@
 // hostile repository content (path traversal, symlink escapes, remote
 // bases, a file over 16 MiB, YAML alias bombs and deep nesting, a
 // kustomization that includes itself, exec functions); dependency cycles,
-// missing dependencies and tenants writing outside their namespaces. Fuzz
+// missing dependencies and tenants writing outside their namespaces; and,
+// for issue 18, an inventory lost before a commit that empties or shrinks a
+// unit (prune guards, budget and approval hook judged against the recovered
+// inventory), two new units declaring one object in one run, the API
+// server restarted during a prune, the pinned branch force-pushed, the
+// inventory Secret edited to garbage, a slow API server (a latency proxy)
+// and a unit removed from the configuration while it was being applied.
+// Tests of open library bugs are behind the knownbugs build tag. Fuzz
 // targets cover what the library packages' own do not: the inventory
 // codec's round trip and JSON decoding, configuration validation and whole
 // kustomize builds.
