@@ -161,6 +161,11 @@ func (m *Manager) pruneOne(ctx context.Context, c *Change, owner inventory.Owner
 	case !owner.Owns(live.Labels):
 		c.Action, c.Reason = Skipped, "no longer labelled as this unit's; left in place"
 		return
+	case !m.appliedOwnershipLabel(live.ManagedFields):
+		// Labels alone are no proof: someone copied them (an operator,
+		// a person), as the lost-inventory search also requires.
+		c.Action, c.Reason = Skipped, "labelled as this unit's, but not by our field manager; left in place"
+		return
 	case live.Annotations[AnnotationPrune] == Disabled:
 		c.Action, c.Reason = Skipped, "pruning disabled by annotation; left in place"
 		return

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -112,26 +113,71 @@ func (r *Reconciler) tenantNamespaces() []string {
 // of the configuration declares: ownership is decided before anything is
 // applied, whatever the order the units run in. A unit that fails the claim
 // claims nothing.
-func (r *Reconciler) claim(unit string, ids []inventory.ID) error {
+func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID) error {
 	r.claimMu.Lock()
-	defer r.claimMu.Unlock()
-	var dup []string
+	var contested map[string][]inventory.ID // other unit -> objects it claims
 	for _, id := range ids {
 		if other, ok := r.claims[id]; ok && other != unit {
+			if contested == nil {
+				contested = map[string][]inventory.ID{}
+			}
+			contested[other] = append(contested[other], id)
+		}
+	}
+	r.claimMu.Unlock()
+	// Who claimed first says nothing after a restart: the unit whose stored
+	// inventory lists an object owns it, whatever the build order.
+	var dup []string
+	won := map[inventory.ID]bool{}
+	for other, objs := range contested {
+		mine, err1 := r.storedIDs(ctx, unit)
+		theirs, err2 := r.storedIDs(ctx, other)
+		for _, id := range objs {
+			if err1 == nil && err2 == nil && mine[id] && !theirs[id] {
+				won[id] = true
+				continue
+			}
 			dup = append(dup, fmt.Sprintf("%s (also declared by unit %s)", id, other))
 		}
 	}
 	if len(dup) > 0 {
+		slices.Sort(dup)
 		return &OwnershipConflictError{Unit: unit, Objects: dup}
 	}
+	r.claimMu.Lock()
+	defer r.claimMu.Unlock()
 	for _, id := range r.unitClaims[unit] {
-		delete(r.claims, id)
+		if r.claims[id] == unit {
+			delete(r.claims, id)
+		}
 	}
 	for _, id := range ids {
+		if other, ok := r.claims[id]; ok && other != unit && !won[id] {
+			// Claimed meanwhile by a unit that got here between the
+			// check and now.
+			return &OwnershipConflictError{Unit: unit, Objects: []string{fmt.Sprintf("%s (also declared by unit %s)", id, other)}}
+		}
 		r.claims[id] = unit
 	}
 	r.unitClaims[unit] = ids
 	return nil
+}
+
+// storedIDs returns the objects the unit's stored inventory lists.
+func (r *Reconciler) storedIDs(ctx context.Context, unit string) (map[inventory.ID]bool, error) {
+	st, ok := r.units[unit]
+	if !ok {
+		return nil, fmt.Errorf("unknown unit %s", unit)
+	}
+	inv, err := st.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[inventory.ID]bool, len(inv.Entries))
+	for _, e := range inv.Entries {
+		out[e.ID()] = true
+	}
+	return out, nil
 }
 
 // OwnershipConflictError says that two units of a configuration declare the

@@ -140,7 +140,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 	}
 	progress(StageBuild, fmt.Sprintf("built %d objects", len(objs)))
 
-	if err := r.admit(u.Name, objs, id); err != nil {
+	if err := r.admit(ctx, u.Name, objs, id); err != nil {
 		return fail(StagePolicy, ReasonPolicyViolation, err)
 	}
 

@@ -30,8 +30,16 @@ func (r *Reconciler) runRound(ctx context.Context, names []string, remove bool) 
 	if err := r.ensureNamespace(ctx); err == nil {
 		if _, err := r.loadRecord(ctx); err != nil {
 			r.emit(Event{Type: EventFailed, Stage: StageRemove, Message: err.Error(), Err: err})
-		} else if remove {
-			r.removeUnits(ctx)
+		} else {
+			// Record every unit before any applies: a process killed
+			// during a unit's first run must leave a record of it, or its
+			// objects could never be removed with it.
+			if err := r.saveRecord(ctx); err != nil {
+				r.emit(Event{Type: EventFailed, Stage: StageDone, Message: err.Error(), Err: err})
+			}
+			if remove {
+				r.removeUnits(ctx)
+			}
 		}
 		defer func() {
 			if err := r.saveRecord(context.WithoutCancel(ctx)); err != nil {
