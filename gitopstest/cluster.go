@@ -12,7 +12,8 @@ import (
 
 // StartCluster starts a bare API server (etcd and kube-apiserver) for the
 // test and stops it in tb.Cleanup. It fails the test when the cluster cannot
-// start. Building the binaries the first time takes minutes; run
+// start, and skips it with -short (a test that needs a cluster is a slow
+// end-to-end test). Building the binaries the first time takes minutes; run
 // hack/kube-assets.sh first to keep that out of the test's time budget.
 func StartCluster(tb testing.TB) *localcluster.Cluster {
 	tb.Helper()
@@ -21,7 +22,9 @@ func StartCluster(tb testing.TB) *localcluster.Cluster {
 
 // StartSimCluster starts a simulated full cluster (API server, controller
 // manager, scheduler and kwok fake nodes) for the test and stops it in
-// tb.Cleanup. Deployments roll out on it as on a real cluster.
+// tb.Cleanup. Deployments roll out on it as on a real cluster. It returns
+// once every fake node is Ready and schedulable and the default
+// ServiceAccount exists. Like StartCluster, it skips tb with -short.
 func StartSimCluster(tb testing.TB) *localcluster.Cluster {
 	tb.Helper()
 	return startCluster(tb, localcluster.Options{Simulated: true})
@@ -29,6 +32,9 @@ func StartSimCluster(tb testing.TB) *localcluster.Cluster {
 
 func startCluster(tb testing.TB, opts localcluster.Options) *localcluster.Cluster {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts a cluster: skipped with -short")
+	}
 	opts.Log = testLogWriter{tb}
 	c, err := localcluster.Start(tb.Context(), opts)
 	if err != nil {

@@ -18,16 +18,23 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
-// cluster is the bare API server shared by the package's tests.
-var cluster *localcluster.Cluster
+// shared is the bare API server the package's tests share, started by the
+// first test that needs it.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &cluster))
+	os.Exit(shared.Run(m))
+}
+
+// cluster returns the shared cluster; it skips t with -short.
+func cluster(t testing.TB) *localcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(cluster.Config)
+	cs, err := kubernetes.NewForConfig(cluster(t).Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,25 +44,26 @@ func clientset(t *testing.T) *kubernetes.Clientset {
 func TestClusterServesAndEnforcesRBAC(t *testing.T) {
 	ctx := t.Context()
 	cs := clientset(t)
+	name := gitopstest.UniqueName("kit")
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "kit", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Data:       map[string]string{"hello": "world"},
 	}
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "kit", metav1.GetOptions{})
+	got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{})
 	if err != nil || got.Data["hello"] != "world" {
 		t.Fatalf("read back: %v %v", got, err)
 	}
 
 	// A user without bindings is authenticated but forbidden: RBAC is on.
-	cfg, err := cluster.UserConfig("alice", "team-a")
+	cfg, err := cluster(t).UserConfig("alice", "team-a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	alice := kubernetes.NewForConfigOrDie(cfg)
-	_, err = alice.CoreV1().ConfigMaps("default").Get(ctx, "kit", metav1.GetOptions{})
+	_, err = alice.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{})
 	if !apierrors.IsForbidden(err) {
 		t.Fatalf("alice reading a ConfigMap: got %v, want Forbidden", err)
 	}
@@ -64,22 +72,22 @@ func TestClusterServesAndEnforcesRBAC(t *testing.T) {
 func TestClusterAPIServerRestart(t *testing.T) {
 	ctx := t.Context()
 	cs := clientset(t)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "restart"}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gitopstest.UniqueName("restart")}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cluster.StopAPIServer(); err != nil {
+	if err := cluster(t).StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := cs.CoreV1().Namespaces().Get(short, "restart", metav1.GetOptions{}); err == nil {
+	if _, err := cs.CoreV1().Namespaces().Get(short, ns.Name, metav1.GetOptions{}); err == nil {
 		t.Fatal("API server answered while stopped")
 	}
-	if err := cluster.StartAPIServer(ctx); err != nil {
+	if err := cluster(t).StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CoreV1().Namespaces().Get(ctx, "restart", metav1.GetOptions{}); err != nil {
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, ns.Name, metav1.GetOptions{}); err != nil {
 		t.Fatalf("namespace lost across the restart: %v", err)
 	}
 }

@@ -21,13 +21,24 @@
 //
 // # One cluster per test package
 //
-// Starting an API server costs seconds, so share one per test package:
+// Starting an API server costs seconds, so share one per test package,
+// started by the first test that needs it ([SharedCluster]):
 //
-//	var cluster *localcluster.Cluster
+//	var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 //
-//	func TestMain(m *testing.M) {
-//		os.Exit(gitopstest.RunWithCluster(m, &cluster))
+//	func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
+//
+//	func TestApply(t *testing.T) {
+//		cfg := shared.Get(t).Config // skips the test with -short
+//		ns := gitopstest.CreateNamespace(t, cfg)
+//		...
 //	}
+//
+// With -short no cluster starts: the tests that need one are the slow
+// end-to-end tests, and are skipped. Tests sharing a cluster must not
+// collide, with each other nor with themselves under go test -count=N: give
+// objects names from [UniqueName], or put them in a namespace of the test's
+// own ([CreateNamespace]).
 //
 // The starters that take a testing.TB stop what they started in t.Cleanup.
 // Programs that are not tests (such as the quickstart example) use packages

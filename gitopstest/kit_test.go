@@ -33,7 +33,7 @@ func TestKitEndToEnd(t *testing.T) {
 	sha := gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
 		"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\n  namespace: default\ndata:\n  revision: \"2\"\n",
 	}})
-	dyn := dynamic.NewForConfigOrDie(cluster.Config)
+	dyn := dynamic.NewForConfigOrDie(cluster(t).Config)
 	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 	for _, tt := range []struct {

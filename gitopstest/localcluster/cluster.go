@@ -61,8 +61,9 @@ type Cluster struct {
 	apiPort    int
 	kubeconfig []byte
 
-	mu    sync.Mutex
-	procs map[string]*process
+	mu       sync.Mutex
+	procs    map[string]*process
+	lastWait string // what a wait was last waiting for, for its error
 }
 
 // Start starts a cluster and waits until it serves requests (and, when

@@ -18,7 +18,8 @@ import (
 
 // The API server's URL: HTTPS on the loopback interface.
 func ExampleCluster_Host() {
-	u, err := url.Parse(cluster.Host()) // cluster from localcluster.Start
+	cluster := exampleCluster() // from localcluster.Start
+	u, err := url.Parse(cluster.Host())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -32,6 +33,7 @@ func ExampleCluster_Host() {
 
 // The admin kubeconfig as bytes, e.g. for a Secret or clientcmd.
 func ExampleCluster_Kubeconfig() {
+	cluster := exampleCluster() // from localcluster.Start
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(cluster.Kubeconfig())
 	if err != nil {
 		fmt.Println(err)
@@ -48,6 +50,7 @@ func ExampleCluster_Kubeconfig() {
 
 // The admin kubeconfig file, for `kubectl --kubeconfig` or KUBECONFIG.
 func ExampleCluster_KubeconfigPath() {
+	cluster := exampleCluster() // from localcluster.Start
 	path := cluster.KubeconfigPath()
 	cfg, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
@@ -62,6 +65,7 @@ func ExampleCluster_KubeconfigPath() {
 // Bring the API server back after StopAPIServer, as a fault test does.
 func ExampleCluster_StartAPIServer() {
 	ctx := context.Background()
+	cluster := exampleCluster() // from localcluster.Start
 	client := kubernetes.NewForConfigOrDie(cluster.Config)
 	if err := cluster.StopAPIServer(); err != nil {
 		fmt.Println(err)
@@ -102,6 +106,7 @@ func ExampleCluster_Stop() {
 // Act as an ordinary user to test RBAC: without a binding every request is
 // forbidden, while the system:masters group may do anything.
 func ExampleCluster_UserConfig() {
+	cluster := exampleCluster() // from localcluster.Start
 	ctx := context.Background()
 	alice, err := cluster.UserConfig("alice", "developers")
 	if err != nil {

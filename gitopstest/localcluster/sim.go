@@ -8,13 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitopskit/gitopskit/gitopstest/kubeassets"
@@ -24,8 +25,8 @@ import (
 const FakeNodeAnnotation = "kwok.x-k8s.io/node"
 
 // startSimulation starts kube-controller-manager, kube-scheduler and kwok,
-// creates the fake nodes and waits until they are Ready and the default
-// service account exists (Pods can be created only after that).
+// creates the fake nodes and waits until they are Ready and schedulable and
+// the default service account exists (Pods can be created only after that).
 func (c *Cluster) startSimulation(ctx context.Context) error {
 	ports, err := freePorts(3)
 	if err != nil {
@@ -110,57 +111,111 @@ func (c *Cluster) startSimulation(ctx context.Context) error {
 			return fmt.Errorf("create fake node: %w", err)
 		}
 	}
-	return c.poll(ctx, "fake nodes Ready and ServiceAccount default/default", func(ctx context.Context) (bool, error) {
-		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, nil
-		}
-		ready := 0
-		for _, n := range nodes.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		if ready < c.opts.Nodes {
-			return false, nil
-		}
-		_, err = cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return err == nil, err
+	return c.poll(ctx, "fake nodes Ready and schedulable, and ServiceAccount default/default", func(ctx context.Context) (bool, error) {
+		return c.simReady(ctx, cs)
 	})
 }
 
-// poll runs cond until it returns true, an error, a process dies, or the
-// start timeout passes.
-func (c *Cluster) poll(ctx context.Context, what string, cond func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.StartTimeout)
-	defer cancel()
-	for {
-		ok, err := cond(ctx)
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", what, err)
+// notReadyTaints are the taints the node lifecycle controller (and the
+// NodeTaint admission plugin, at creation) put on a Node whose Ready
+// condition is not True. A Node that carries one still refuses Pods for a
+// moment after kwok reported it Ready: the controller removes the taint on
+// its own schedule.
+var notReadyTaints = []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable}
+
+// simReady reports whether every fake node is Ready and schedulable (no
+// not-ready or unreachable taint, not cordoned) and the default ServiceAccount
+// of namespace default exists (Pods are refused before that). Errors from the
+// API server are transient here: the caller's deadline decides.
+func (c *Cluster) simReady(ctx context.Context, cs kubernetes.Interface) (bool, error) {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		c.setWaitingFor("listing nodes: " + err.Error())
+		return false, nil
+	}
+	ready := 0
+	for _, n := range nodes.Items {
+		if why := nodeNotSchedulable(&n); why != "" {
+			c.setWaitingFor("node " + n.Name + " " + why)
+			return false, nil
 		}
-		if ok {
-			return nil
-		}
-		c.mu.Lock()
-		for _, p := range c.procs {
-			if p.exited() {
-				c.mu.Unlock()
-				return p.diedError()
-			}
-		}
-		c.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		ready++
+	}
+	if ready < c.opts.Nodes {
+		c.setWaitingFor(fmt.Sprintf("%d of %d nodes exist", ready, c.opts.Nodes))
+		return false, nil
+	}
+	if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		c.setWaitingFor("ServiceAccount default/default: " + err.Error())
+		return false, nil
+	}
+	return true, nil
+}
+
+// nodeNotSchedulable says why the scheduler would not place a Pod that
+// tolerates nothing on n, or "" when it would.
+func nodeNotSchedulable(n *corev1.Node) string {
+	ready := false
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			ready = true
 		}
 	}
+	if !ready {
+		return "is not Ready"
+	}
+	if n.Spec.Unschedulable {
+		return "is cordoned"
+	}
+	for _, t := range n.Spec.Taints {
+		if slices.Contains(notReadyTaints, t.Key) {
+			return "has taint " + t.ToString()
+		}
+	}
+	return ""
+}
+
+// poll runs cond until it returns true, an error, a process dies, ctx ends or
+// the start timeout passes. The error names what was still missing.
+func (c *Cluster) poll(ctx context.Context, what string, cond func(context.Context) (bool, error)) error {
+	c.setWaitingFor("")
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, c.opts.StartTimeout, true, func(ctx context.Context) (bool, error) {
+		if err := c.exitedProcess(); err != nil {
+			return false, err
+		}
+		return cond(ctx)
+	})
+	if err != nil {
+		if last := c.waitingFor(); last != "" {
+			return fmt.Errorf("waiting for %s (last: %s): %w", what, last, err)
+		}
+		return fmt.Errorf("waiting for %s: %w", what, err)
+	}
+	return nil
+}
+
+// exitedProcess returns the error of a cluster process that has exited.
+func (c *Cluster) exitedProcess() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.procs {
+		if p.exited() {
+			return p.diedError()
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) setWaitingFor(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastWait = s
+}
+
+func (c *Cluster) waitingFor() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastWait
 }
 
 // fakeNode is a Node kwok plays kubelet for. Unlike kwok's examples it has no
