@@ -37,7 +37,9 @@ type Options struct {
 	// the binaries). Default: discarded.
 	Log io.Writer
 	// StartTimeout bounds each wait for a component to become healthy.
-	// Default 60s.
+	// Default 3m: a component that exits fails the start at once, but one
+	// that is merely slow (kube-apiserver takes 5 s on an idle 2-core
+	// machine, ten times that on a busy one) gets time.
 	StartTimeout time.Duration
 }
 
@@ -74,7 +76,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		opts.Nodes = 3
 	}
 	if opts.StartTimeout <= 0 {
-		opts.StartTimeout = 60 * time.Second
+		opts.StartTimeout = 3 * time.Minute
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard

@@ -65,6 +65,11 @@ func (c *Cluster) startSimulation(ctx context.Context) error {
 		"--cluster-signing-cert-file="+p("ca.crt"), "--cluster-signing-key-file="+p("ca.key"),
 		"--cluster-name=localcluster",
 		"--controllers=*,bootstrapsigner,tokencleaner",
+		// kwok renews the fake nodes' leases from a process that competes
+		// for the CPU with the tests: on a busy machine the default 50s
+		// grace would mark nodes NotReady (and taint them, and evict their
+		// Pods) for lack of a lease renewal a real kubelet would have sent.
+		"--node-monitor-grace-period=2m",
 		"--kube-api-qps=50", "--kube-api-burst=100"); err != nil {
 		return err
 	}
