@@ -76,9 +76,13 @@ func (s *SharedCluster) Start(ctx context.Context) (*localcluster.Cluster, error
 // start starts the cluster for the test named test ("": not a test).
 func (s *SharedCluster) start(ctx context.Context, test string) (*localcluster.Cluster, error) {
 	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("gitopstest: waiting for the shared cluster: %w", ctx.Err())
+	case s.sem <- struct{}{}: // free: take it even when ctx is done (t.Cleanup's t.Context is)
+	default:
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("gitopstest: waiting for the shared cluster: %w", ctx.Err())
+		}
 	}
 	defer func() { <-s.sem }()
 	switch {
