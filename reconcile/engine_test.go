@@ -179,6 +179,9 @@ func TestEngineRemovalActsAsServiceAccount(t *testing.T) {
 		t.Errorf("no forbidden removal reported for b: %+v", ev.of("b"))
 	}
 	// Allowed again: the removal is retried and deletes.
+	if role, err = cs.RbacV1().Roles("eng-remove").Get(t.Context(), "deployer", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	role.Rules[0].Verbs = []string{"*"}
 	if _, err := cs.RbacV1().Roles("eng-remove").Update(t.Context(), role, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
