@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -140,11 +141,29 @@ func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) 
 	if err != nil {
 		return err
 	}
-	// Parse the rendered manifests as Helm will (notes and partials aside).
+	dropNotes(files)
+	// Parse the rendered manifests as Helm will (partials are skipped by
+	// the sorter itself).
 	if _, _, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder); err != nil {
 		return err
 	}
 	return nil
+}
+
+// notesFile is the name Helm gives a chart's notes template.
+const notesFile = "NOTES.txt"
+
+// dropNotes removes rendered notes from files, as Helm's install and
+// upgrade do before they sort manifests: NOTES.txt is text for the user,
+// not a manifest, whether it is the parent chart's (which Helm keeps as the
+// release notes) or a subchart's (which Helm discards). Helm matches by
+// suffix, and so does this.
+func dropNotes(files map[string]string) {
+	for name := range files {
+		if strings.HasSuffix(name, notesFile) {
+			delete(files, name)
+		}
+	}
 }
 
 // labelRenderer is a Helm post-renderer that adds labels to every rendered
