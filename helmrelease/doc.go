@@ -39,9 +39,10 @@
 //
 // helmrelease never reads ConfigMaps or Secrets: the caller loads them and
 // passes their data as [ValuesFrom]. [MergeValues] merges them in order,
-// then the inline values on top; a reference with a TargetPath places one
-// key's content, as a string, at a path ("a.b", "list[0].name"). Values are
-// compared by [ValuesDigest], which ignores map order and YAML formatting.
+// then the inline values on top, as Flux's helm-controller does; a
+// reference with a TargetPath places one key's content, a flat value typed
+// as Flux types it, at a path ("a.b", "list[0].name"). Values are compared
+// by [ValuesDigest], which ignores map order and YAML formatting.
 //
 // # Lifecycle
 //
