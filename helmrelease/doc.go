@@ -15,7 +15,8 @@
 // A [Release] names the release and its namespace, the chart ([ChartRef]),
 // the values, and how to act: [Release.Timeout] and waiting, the number of
 // revisions kept, the CRD policy ([CRDCreate], [CRDCreateReplace],
-// [CRDSkip]), labels added to every rendered object, retries and
+// [CRDSkip]; one for both actions or one per action, as Flux's install.crds
+// and upgrade.crds), labels added to every rendered object, retries and
 // remediation ([InstallPolicy], [UpgradePolicy]), tests ([TestPolicy]) and
 // drift detection ([DriftPolicy]). [Release.Validate] reports what is wrong
 // with a spec.

@@ -179,3 +179,27 @@ func TestCachedRejectsNonDigests(t *testing.T) {
 		}
 	}
 }
+
+func TestCRDPolicyPerAction(t *testing.T) {
+	tests := []struct {
+		rel              Release
+		install, upgrade CRDPolicy
+	}{
+		{Release{}, CRDCreate, CRDCreate},
+		{Release{CRDs: CRDCreateReplace}, CRDCreateReplace, CRDCreateReplace},
+		{Release{Upgrade: UpgradePolicy{CRDs: CRDSkip}}, CRDCreate, CRDSkip},
+		{Release{CRDs: CRDSkip, Install: InstallPolicy{CRDs: CRDCreateReplace}}, CRDCreateReplace, CRDSkip},
+	}
+	for i, tt := range tests {
+		if got := tt.rel.crdPolicy(true); got != tt.install {
+			t.Errorf("%d: install policy %s, want %s", i, got, tt.install)
+		}
+		if got := tt.rel.crdPolicy(false); got != tt.upgrade {
+			t.Errorf("%d: upgrade policy %s, want %s", i, got, tt.upgrade)
+		}
+	}
+	rel := Release{Name: "a", Namespace: "b", Chart: ChartRef{Path: "."}, Upgrade: UpgradePolicy{CRDs: "Replace"}}
+	if err := rel.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), `"Replace"`) {
+		t.Errorf("unknown upgrade CRD policy: %v", err)
+	}
+}
