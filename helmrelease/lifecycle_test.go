@@ -241,6 +241,11 @@ func TestStuckPendingReleaseIsUnlocked(t *testing.T) {
 			rel.Values = map[string]any{"message": "second"}
 			return mustReconcile(t, r, *rel).Revision
 		}, ReasonUpgraded},
+		{"pending-rollback", driver.StatusPendingRollback, func(t *testing.T, r *Reconciler, rel *Release) int {
+			mustReconcile(t, r, *rel)
+			rel.Values = map[string]any{"message": "second"}
+			return mustReconcile(t, r, *rel).Revision
+		}, ReasonUpgraded},
 		{"pending-install", driver.StatusPendingInstall, func(t *testing.T, r *Reconciler, rel *Release) int {
 			return mustReconcile(t, r, *rel).Revision
 		}, ReasonInstalled},
