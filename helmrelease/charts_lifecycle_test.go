@@ -2,6 +2,8 @@ package helmrelease
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +19,12 @@ import (
 )
 
 var widgetGVR = schema.GroupVersionResource{Group: stackGroup, Version: "v1", Resource: "widgets"}
+
+// uniqueNamespace is prefix and a random suffix: the package's cluster
+// outlives a test, and with -count=2 a test runs twice on it.
+func uniqueNamespace(prefix string) string {
+	return fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
+}
 
 // loadValuesFrom reads a ConfigMap as a caller of helmrelease does for a
 // HelmRelease's valuesFrom, with its references.
@@ -43,7 +51,7 @@ func TestWidelyUsedChartStructures(t *testing.T) {
 	r, rec := newTestReconciler(t)
 	ctx := t.Context()
 	cs := clientset(t)
-	const ns = "stack"
+	ns := uniqueNamespace("stack")
 	repo := gitopstest.StartChartRepo(t, chartrepo.RepoOptions{})
 	gitopstest.AddChart(t, repo, stackChart("1.0.0"))
 	gitopstest.AddChart(t, repo, stackChart("2.0.0"))
@@ -91,7 +99,7 @@ func TestWidelyUsedChartStructures(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments(ns).Get(ctx, "stack-pushgateway", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("disabled subchart installed: %v", err)
 	}
-	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, "stack-stack-metrics", metav1.GetOptions{}); err != nil {
+	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, ns+"-stack-metrics", metav1.GetOptions{}); err != nil {
 		t.Errorf("subchart ClusterRole: %v", err)
 	}
 	if got := configMapData(t, ns, "stack")["message"]; got != "from-configmap" {
@@ -207,7 +215,7 @@ func TestWidelyUsedChartStructures(t *testing.T) {
 			t.Errorf("Deployment %s after uninstall: %v", name, err)
 		}
 	}
-	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, "stack-stack-metrics", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, ns+"-stack-metrics", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("ClusterRole after uninstall: %v", err)
 	}
 	if _, err := r.dynamic.Resource(widgetGVR).Namespace(ns).Get(ctx, "stack", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -281,7 +289,7 @@ data:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rel := Release{
-				Name: "errs", Namespace: "chart-errors",
+				Name: "errs", Namespace: uniqueNamespace("chart-errors"),
 				Chart:  ChartRef{Path: gitopstest.WriteChartDir(t, tt.chart)},
 				Values: tt.values,
 			}

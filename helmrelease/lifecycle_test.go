@@ -255,7 +255,7 @@ func TestStuckPendingReleaseIsUnlocked(t *testing.T) {
 			t.Parallel()
 			r, rec := newTestReconciler(t)
 			rel := Release{
-				Name: "web", Namespace: "stuck-" + tt.name, CreateNamespace: true,
+				Name: "web", Namespace: uniqueNamespace("stuck-" + tt.name), CreateNamespace: true,
 				Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, cmChart("cm", "1.0.0"))},
 				Timeout: time.Minute,
 			}
@@ -395,16 +395,19 @@ func TestInvalidTemplate(t *testing.T) {
 func TestCRDPolicy(t *testing.T) {
 	t.Parallel()
 	r, _ := newTestReconciler(t)
+	// A group of its own per run: CRDs are cluster-wide and outlive the
+	// test (-count=2).
+	group := uniqueNamespace("crds") + ".test.gitopskit.io"
 	withCRD := func(version string) string {
 		c := cmChart("crds", version)
 		c.CRDs = map[string]string{"widget.yaml": `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: widgets.test.gitopskit.io
+  name: widgets.` + group + `
   labels:
     chart-version: "` + version + `"
 spec:
-  group: test.gitopskit.io
+  group: ` + group + `
   names: {kind: Widget, plural: widgets, singular: widget}
   scope: Namespaced
   versions:
@@ -416,12 +419,12 @@ spec:
         type: object
         x-kubernetes-preserve-unknown-fields: true
 `}
-		c.Templates["widget.yaml"] = "apiVersion: test.gitopskit.io/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 1\n"
+		c.Templates["widget.yaml"] = "apiVersion: " + group + "/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 1\n"
 		return gitopstest.WriteChartDir(t, c)
 	}
 	crdLabel := func() string {
 		t.Helper()
-		u, err := r.dynamic.Resource(crdGVR).Get(context.Background(), "widgets.test.gitopskit.io", metav1.GetOptions{})
+		u, err := r.dynamic.Resource(crdGVR).Get(context.Background(), "widgets."+group, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package helmrelease
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -21,22 +22,29 @@ func TestReleaseOptions(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("crds skip", func(t *testing.T) {
+		// A group of its own per run: CRDs are cluster-wide and outlive
+		// the test.
+		group := uniqueNamespace("skip") + ".test.gitopskit.io"
+		crd := "gadgets." + group
 		c := cmChart("skipcrds", "1.0.0")
 		c.CRDs = map[string]string{"gadget.yaml": `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: gadgets.skip.test.gitopskit.io
+  name: ` + crd + `
 spec:
-  group: skip.test.gitopskit.io
+  group: ` + group + `
   names: {kind: Gadget, plural: gadgets}
   scope: Namespaced
   versions:
   - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
 `}
-		rel := Release{Name: "skip", Namespace: "opt-crds", CreateNamespace: true, CRDs: CRDSkip,
+		t.Cleanup(func() {
+			_ = r.dynamic.Resource(crdGVR).Delete(context.Background(), crd, metav1.DeleteOptions{})
+		})
+		rel := Release{Name: "skip", Namespace: uniqueNamespace("opt-crds"), CreateNamespace: true, CRDs: CRDSkip,
 			Chart: ChartRef{Path: gitopstest.WriteChartDir(t, c)}}
 		mustReconcile(t, r, rel)
-		if _, err := r.dynamic.Resource(crdGVR).Get(ctx, "gadgets.skip.test.gitopskit.io", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := r.dynamic.Resource(crdGVR).Get(ctx, crd, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("CRD with policy Skip: %v", err)
 		}
 		// Flux's per-action policies: an upgrade with upgrade.crds Create
@@ -46,13 +54,13 @@ spec:
 		if st := mustReconcile(t, r, rel); st.Reason != ReasonUpgraded {
 			t.Fatalf("upgrade: %s", st.Reason)
 		}
-		if _, err := r.dynamic.Resource(crdGVR).Get(ctx, "gadgets.skip.test.gitopskit.io", metav1.GetOptions{}); err != nil {
+		if _, err := r.dynamic.Resource(crdGVR).Get(ctx, crd, metav1.GetOptions{}); err != nil {
 			t.Fatalf("CRD with upgrade policy Create: %v", err)
 		}
 	})
 
 	t.Run("max history", func(t *testing.T) {
-		rel := Release{Name: "hist", Namespace: "opt-history", CreateNamespace: true, MaxHistory: 2,
+		rel := Release{Name: "hist", Namespace: uniqueNamespace("opt-history"), CreateNamespace: true, MaxHistory: 2,
 			Chart: ChartRef{Path: gitopstest.WriteChartDir(t, cmChart("hist", "1.0.0"))}}
 		var st Status
 		for _, msg := range []string{"a", "b", "c", "d"} {
@@ -65,13 +73,14 @@ spec:
 	})
 
 	t.Run("create namespace", func(t *testing.T) {
-		rel := Release{Name: "ns", Namespace: "opt-missing-ns", Timeout: time.Minute,
+		ns := uniqueNamespace("opt-missing-ns")
+		rel := Release{Name: "ns", Namespace: ns, Timeout: time.Minute,
 			Chart: ChartRef{Path: gitopstest.WriteChartDir(t, cmChart("ns", "1.0.0"))}}
 		st, err := r.Reconcile(ctx, rel)
 		if !errors.Is(err, ErrReleaseFailed) || st.Reason != ReasonInstallFailed || len(st.History) != 0 {
 			t.Fatalf("missing namespace: reason %s history %s err %v", st.Reason, revisions(st), err)
 		}
-		if !containsStr(err.Error(), "opt-missing-ns") {
+		if !containsStr(err.Error(), ns) {
 			t.Errorf("error does not name the namespace: %v", err)
 		}
 		rel.CreateNamespace = true
@@ -79,7 +88,7 @@ spec:
 		if st.Reason != ReasonInstalled {
 			t.Fatalf("with CreateNamespace: %s", st.Reason)
 		}
-		if _, err := clientset(t).CoreV1().Namespaces().Get(ctx, "opt-missing-ns", metav1.GetOptions{}); err != nil {
+		if _, err := clientset(t).CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	})
