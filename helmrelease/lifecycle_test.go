@@ -20,7 +20,7 @@ import (
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "lifecycle"
+	ns := uniqueNamespace("lifecycle")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -106,7 +106,7 @@ func TestLifecycle(t *testing.T) {
 func TestFailedUpgradeRollsBackThenRetriesExhaustedUntilValuesChange(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "rollback"
+	ns := uniqueNamespace("rollback")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -165,7 +165,7 @@ func TestFailedUpgradeRollsBackThenRetriesExhaustedUntilValuesChange(t *testing.
 func TestFailedInstallUninstallsAfterRetries(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "failinstall"
+	ns := uniqueNamespace("failinstall")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -286,7 +286,7 @@ func TestStuckPendingReleaseIsUnlocked(t *testing.T) {
 func TestDriftDetectedAndCorrected(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "drift"
+	ns := uniqueNamespace("drift")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -374,7 +374,7 @@ func TestInvalidTemplate(t *testing.T) {
 	bad := cmChart("bad", "1.0.0")
 	bad.Templates["oops.yaml"] = "{{ required \"values.name is required\" .Values.name }}\n"
 	rel := Release{
-		Name: "bad", Namespace: "invalid", CreateNamespace: true,
+		Name: "bad", Namespace: uniqueNamespace("invalid"), CreateNamespace: true,
 		Chart: ChartRef{Path: gitopstest.WriteChartDir(t, bad)},
 	}
 	st, err := r.Reconcile(t.Context(), rel)
@@ -431,7 +431,7 @@ spec:
 		return u.GetLabels()["chart-version"]
 	}
 	rel := Release{
-		Name: "crds", Namespace: "crds", CreateNamespace: true,
+		Name: "crds", Namespace: uniqueNamespace("crds"), CreateNamespace: true,
 		Chart:   ChartRef{Path: withCRD("1.0.0")},
 		Timeout: time.Minute,
 	}
