@@ -48,8 +48,9 @@ func TestReconcileAllDependsOn(t *testing.T) {
 	bad := cmChart("bad", "1.0.0")
 	bad.Templates["fail.yaml"] = "{{ fail \"broken on purpose\" }}\n"
 	badDir := gitopstest.WriteChartDir(t, bad)
+	ns := uniqueNamespace("deps")
 	mk := func(name string, deps ...string) Release {
-		return Release{Name: name, Namespace: "deps", CreateNamespace: true, Chart: ChartRef{Path: dir}, DependsOn: deps, Timeout: time.Minute}
+		return Release{Name: name, Namespace: ns, CreateNamespace: true, Chart: ChartRef{Path: dir}, DependsOn: deps, Timeout: time.Minute}
 	}
 	rels := []Release{mk("apps", "infra"), mk("infra", "crds"), mk("crds"), mk("monitoring", "crds")}
 	statuses, err := r.ReconcileAll(t.Context(), rels)

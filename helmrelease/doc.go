@@ -16,7 +16,8 @@
 // A [Release] names the release and its namespace, the chart ([ChartRef]),
 // the values, and how to act: [Release.Timeout] and waiting, the number of
 // revisions kept, the CRD policy ([CRDCreate], [CRDCreateReplace],
-// [CRDSkip]), labels added to every rendered object, retries and
+// [CRDSkip]; one for both actions or one per action, as Flux's install.crds
+// and upgrade.crds), labels added to every rendered object, retries and
 // remediation ([InstallPolicy], [UpgradePolicy]), tests ([TestPolicy]) and
 // drift detection ([DriftPolicy]). [Release.Validate] reports what is wrong
 // with a spec.
@@ -40,9 +41,10 @@
 //
 // helmrelease never reads ConfigMaps or Secrets: the caller loads them and
 // passes their data as [ValuesFrom]. [MergeValues] merges them in order,
-// then the inline values on top; a reference with a TargetPath places one
-// key's content, as a string, at a path ("a.b", "list[0].name"). Values are
-// compared by [ValuesDigest], which ignores map order and YAML formatting.
+// then the inline values on top, as Flux's helm-controller does; a
+// reference with a TargetPath places one key's content, a flat value typed
+// as Flux types it, at a path ("a.b", "list[0].name"). Values are compared
+// by [ValuesDigest], which ignores map order and YAML formatting.
 //
 // # Lifecycle
 //

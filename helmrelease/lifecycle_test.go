@@ -20,7 +20,7 @@ import (
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "lifecycle"
+	ns := uniqueNamespace("lifecycle")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -106,7 +106,7 @@ func TestLifecycle(t *testing.T) {
 func TestFailedUpgradeRollsBackThenRetriesExhaustedUntilValuesChange(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "rollback"
+	ns := uniqueNamespace("rollback")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -165,7 +165,7 @@ func TestFailedUpgradeRollsBackThenRetriesExhaustedUntilValuesChange(t *testing.
 func TestFailedInstallUninstallsAfterRetries(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "failinstall"
+	ns := uniqueNamespace("failinstall")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -241,6 +241,11 @@ func TestStuckPendingReleaseIsUnlocked(t *testing.T) {
 			rel.Values = map[string]any{"message": "second"}
 			return mustReconcile(t, r, *rel).Revision
 		}, ReasonUpgraded},
+		{"pending-rollback", driver.StatusPendingRollback, func(t *testing.T, r *Reconciler, rel *Release) int {
+			mustReconcile(t, r, *rel)
+			rel.Values = map[string]any{"message": "second"}
+			return mustReconcile(t, r, *rel).Revision
+		}, ReasonUpgraded},
 		{"pending-install", driver.StatusPendingInstall, func(t *testing.T, r *Reconciler, rel *Release) int {
 			return mustReconcile(t, r, *rel).Revision
 		}, ReasonInstalled},
@@ -250,7 +255,7 @@ func TestStuckPendingReleaseIsUnlocked(t *testing.T) {
 			t.Parallel()
 			r, rec := newTestReconciler(t)
 			rel := Release{
-				Name: "web", Namespace: "stuck-" + tt.name, CreateNamespace: true,
+				Name: "web", Namespace: uniqueNamespace("stuck-" + tt.name), CreateNamespace: true,
 				Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, cmChart("cm", "1.0.0"))},
 				Timeout: time.Minute,
 			}
@@ -281,7 +286,7 @@ func TestStuckPendingReleaseIsUnlocked(t *testing.T) {
 func TestDriftDetectedAndCorrected(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
-	ns := "drift"
+	ns := uniqueNamespace("drift")
 	rel := Release{
 		Name: "web", Namespace: ns, CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
@@ -369,7 +374,7 @@ func TestInvalidTemplate(t *testing.T) {
 	bad := cmChart("bad", "1.0.0")
 	bad.Templates["oops.yaml"] = "{{ required \"values.name is required\" .Values.name }}\n"
 	rel := Release{
-		Name: "bad", Namespace: "invalid", CreateNamespace: true,
+		Name: "bad", Namespace: uniqueNamespace("invalid"), CreateNamespace: true,
 		Chart: ChartRef{Path: gitopstest.WriteChartDir(t, bad)},
 	}
 	st, err := r.Reconcile(t.Context(), rel)
@@ -390,16 +395,19 @@ func TestInvalidTemplate(t *testing.T) {
 func TestCRDPolicy(t *testing.T) {
 	t.Parallel()
 	r, _ := newTestReconciler(t)
+	// A group of its own per run: CRDs are cluster-wide and outlive the
+	// test (-count=2).
+	group := uniqueNamespace("crds") + ".test.gitopskit.io"
 	withCRD := func(version string) string {
 		c := cmChart("crds", version)
 		c.CRDs = map[string]string{"widget.yaml": `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: widgets.test.gitopskit.io
+  name: widgets.` + group + `
   labels:
     chart-version: "` + version + `"
 spec:
-  group: test.gitopskit.io
+  group: ` + group + `
   names: {kind: Widget, plural: widgets, singular: widget}
   scope: Namespaced
   versions:
@@ -411,19 +419,19 @@ spec:
         type: object
         x-kubernetes-preserve-unknown-fields: true
 `}
-		c.Templates["widget.yaml"] = "apiVersion: test.gitopskit.io/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 1\n"
+		c.Templates["widget.yaml"] = "apiVersion: " + group + "/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  size: 1\n"
 		return gitopstest.WriteChartDir(t, c)
 	}
 	crdLabel := func() string {
 		t.Helper()
-		u, err := r.dynamic.Resource(crdGVR).Get(context.Background(), "widgets.test.gitopskit.io", metav1.GetOptions{})
+		u, err := r.dynamic.Resource(crdGVR).Get(context.Background(), "widgets."+group, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u.GetLabels()["chart-version"]
 	}
 	rel := Release{
-		Name: "crds", Namespace: "crds", CreateNamespace: true,
+		Name: "crds", Namespace: uniqueNamespace("crds"), CreateNamespace: true,
 		Chart:   ChartRef{Path: withCRD("1.0.0")},
 		Timeout: time.Minute,
 	}

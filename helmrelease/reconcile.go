@@ -306,7 +306,7 @@ func (r *Reconciler) applyCRDs(ctx context.Context, drv driver.Driver, rel *Rele
 	if !ch.HasCRDs {
 		return nil
 	}
-	switch rel.crdPolicy() {
+	switch rel.crdPolicy(install) {
 	case CRDSkip:
 		return nil
 	case CRDCreateReplace:

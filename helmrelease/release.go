@@ -46,7 +46,9 @@ type Release struct {
 	// attempts are counted from the kept history, so keep at least
 	// 2×(Retries+1)+1 revisions.
 	MaxHistory int
-	// CRDs is what to do with the chart's crds/ folder. Default [CRDCreate].
+	// CRDs is what to do with the chart's crds/ folder, on install and on
+	// upgrade, unless [InstallPolicy.CRDs] or [UpgradePolicy.CRDs] says
+	// otherwise. Default [CRDCreate].
 	CRDs CRDPolicy
 	// Labels are added to every object the chart renders (for example the
 	// labels naming the unit that owns the release). Changing them upgrades
@@ -144,6 +146,9 @@ type InstallPolicy struct {
 	// KeepFailed leaves a failed install in place instead of uninstalling
 	// it (the next attempt then upgrades it).
 	KeepFailed bool
+	// CRDs, if set, is the CRD policy of installs (Flux's install.crds),
+	// in place of [Release.CRDs].
+	CRDs CRDPolicy
 }
 
 // UpgradePolicy configures upgrades.
@@ -156,6 +161,9 @@ type UpgradePolicy struct {
 	KeepFailed bool
 	// Force replaces objects that cannot be patched.
 	Force bool
+	// CRDs, if set, is the CRD policy of upgrades (Flux's upgrade.crds,
+	// whose default there is [CRDSkip]), in place of [Release.CRDs].
+	CRDs CRDPolicy
 }
 
 // TestPolicy configures the chart's tests.
@@ -216,10 +224,12 @@ func (r *Release) Validate() error {
 			problems = append(problems, fmt.Sprintf("chart: RepoURL %q: want an http://, https:// or oci:// URL", c.RepoURL))
 		}
 	}
-	switch r.CRDs {
-	case "", CRDCreate, CRDCreateReplace, CRDSkip:
-	default:
-		problems = append(problems, fmt.Sprintf("unknown CRD policy %q", r.CRDs))
+	for _, p := range []CRDPolicy{r.CRDs, r.Install.CRDs, r.Upgrade.CRDs} {
+		switch p {
+		case "", CRDCreate, CRDCreateReplace, CRDSkip:
+		default:
+			problems = append(problems, fmt.Sprintf("unknown CRD policy %q", p))
+		}
 	}
 	switch r.Drift.Mode {
 	case DriftDisabled, DriftWarn, DriftCorrect:
@@ -258,9 +268,16 @@ func (r *Release) maxHistory() int {
 	}
 }
 
-func (r *Release) crdPolicy() CRDPolicy {
-	if r.CRDs == "" {
+// crdPolicy is the CRD policy of an install or an upgrade.
+func (r *Release) crdPolicy(install bool) CRDPolicy {
+	switch {
+	case install && r.Install.CRDs != "":
+		return r.Install.CRDs
+	case !install && r.Upgrade.CRDs != "":
+		return r.Upgrade.CRDs
+	case r.CRDs != "":
+		return r.CRDs
+	default:
 		return CRDCreate
 	}
-	return r.CRDs
 }

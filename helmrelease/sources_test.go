@@ -26,8 +26,9 @@ func TestHTTPRepoVersionRange(t *testing.T) {
 	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0-rc.1", "2.0.0"} {
 		gitopstest.AddChart(t, repo, cmChart("hello", v))
 	}
+	ns := uniqueNamespace("http-repo")
 	rel := Release{
-		Name: "hello", Namespace: "http-repo", CreateNamespace: true,
+		Name: "hello", Namespace: ns, CreateNamespace: true,
 		Chart: ChartRef{RepoURL: repo.URL(), Name: "hello", Version: "1.x", Auth: &BasicAuth{"u", "p"}},
 	}
 	st := mustReconcile(t, r, rel)
@@ -43,7 +44,7 @@ func TestHTTPRepoVersionRange(t *testing.T) {
 	if st.Reason != ReasonUpgraded || st.ChartVersion != "1.3.0" || repo.Downloads() != 2 {
 		t.Fatalf("after 1.3.0 was published: %s %s, %d downloads", st.Reason, st.ChartVersion, repo.Downloads())
 	}
-	if got := configMapData(t, "http-repo", "hello")["chartVersion"]; got != "1.3.0" {
+	if got := configMapData(t, ns, "hello")["chartVersion"]; got != "1.3.0" {
 		t.Errorf("rendered chart version %q", got)
 	}
 }
@@ -57,7 +58,7 @@ func TestOCITagAndRange(t *testing.T) {
 		gitopstest.PushChart(t, reg, cmChart("hello", v), "charts")
 	}
 	rel := Release{
-		Name: "hello", Namespace: "oci", CreateNamespace: true,
+		Name: "hello", Namespace: uniqueNamespace("oci"), CreateNamespace: true,
 		Chart: ChartRef{RepoURL: reg.URL() + "/charts", Name: "hello", Version: "1.0.0", PlainHTTP: true, Auth: &BasicAuth{"u", "p"}},
 	}
 	steps := []struct {

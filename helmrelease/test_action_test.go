@@ -54,7 +54,7 @@ func TestReleaseTests(t *testing.T) {
 	t.Parallel()
 	r, rec := newTestReconciler(t)
 	rel := Release{
-		Name: "tested", Namespace: "tests", CreateNamespace: true,
+		Name: "tested", Namespace: uniqueNamespace("tests"), CreateNamespace: true,
 		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, chartWithTest("1.0.0", true))},
 		Timeout: 30 * time.Second,
 		Test:    TestPolicy{Enable: true},

@@ -28,9 +28,12 @@ type ValuesFrom struct {
 	Name string
 	// ValuesKey is the data key to read. Default [DefaultValuesKey].
 	ValuesKey string
-	// TargetPath, if set, places the key's content, as a string, at this
-	// path instead of merging it as a YAML document: "a.b", "list[0].name",
-	// with "\." for a dot inside a key.
+	// TargetPath, if set, places the key's content, a single flat value,
+	// at this path instead of merging it as a YAML document: "a.b",
+	// "list[0].name", with "\." for a dot inside a key. The value is typed
+	// as Flux types it: "true", "false", "null" and integers become
+	// booleans, null and numbers; quote the content ('3' or "3") to keep a
+	// string.
 	TargetPath string
 	// Optional makes a missing object (nil Data) or key a no-op instead of
 	// an error.
@@ -78,7 +81,7 @@ func MergeValues(inline map[string]any, from ...ValuesFrom) (map[string]any, err
 			return nil, verr(errors.New("key not found"))
 		}
 		if ref.TargetPath != "" {
-			if err := setPath(out, ref.TargetPath, string(raw)); err != nil {
+			if err := setPath(out, ref.TargetPath, flatValue(string(raw))); err != nil {
 				return nil, verr(err)
 			}
 			continue
@@ -90,6 +93,35 @@ func MergeValues(inline map[string]any, from ...ValuesFrom) (map[string]any, err
 		out = mergeMaps(out, doc)
 	}
 	return mergeMaps(out, valuesutil.DeepCopy(inline)), nil
+}
+
+// flatValue types a value placed at a target path as Flux's helm-controller
+// does (with Helm's --set parser): a value in single or double quotes is
+// the string between them; otherwise "true" and "false" are booleans,
+// "null" is null, an integer without a leading zero is an int64, and
+// anything else is the string as is. Helm's parser would also split a
+// value at commas and read "{a,b}" as a list, where Flux reports an error
+// or makes a list; here such a value is one string.
+func flatValue(raw string) any {
+	if len(raw) >= 2 && (raw[0] == '\'' || raw[0] == '"') && raw[len(raw)-1] == raw[0] {
+		return raw[1 : len(raw)-1]
+	}
+	switch {
+	case strings.EqualFold(raw, "true"):
+		return true
+	case strings.EqualFold(raw, "false"):
+		return false
+	case strings.EqualFold(raw, "null"):
+		return nil
+	case raw == "0":
+		return int64(0)
+	}
+	if raw != "" && raw[0] != '0' {
+		if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+			return n
+		}
+	}
+	return raw
 }
 
 // mergeMaps merges src into dst (src wins) and returns dst.

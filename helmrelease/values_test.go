@@ -10,6 +10,7 @@ import (
 func TestMergeValues(t *testing.T) {
 	secret := map[string][]byte{"values.yaml": []byte("db:\n  user: app\n  password: s3cret\n"), "token": []byte("abc,def")}
 	cm := map[string][]byte{"values.yaml": []byte("db:\n  user: cm\n  host: db.local\nreplicas: 2\n"), "other.yaml": []byte("replicas: 5\n")}
+	flat := ConfigMapData(map[string]string{"replicas": "3", "enabled": "true", "quoted": `"1.10"`, "octal": "0644", "null": "null", "newline": "4\n"})
 	tests := []struct {
 		name   string
 		inline map[string]any
@@ -31,6 +32,22 @@ func TestMergeValues(t *testing.T) {
 			[]ValuesFrom{{Kind: "Secret", Name: "s", ValuesKey: "token", TargetPath: `env[1].value`, Data: secret},
 				{Kind: "Secret", Name: "s", ValuesKey: "token", TargetPath: `annotations.example\.com/token`, Data: secret}},
 			map[string]any{"env": []any{nil, map[string]any{"value": "abc,def"}}, "annotations": map[string]any{"example.com/token": "abc,def"}}, nil},
+		{"target path types flat values as Flux does", nil,
+			[]ValuesFrom{
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "replicas", TargetPath: "replicas", Data: flat},
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "enabled", TargetPath: "metrics.enabled", Data: flat},
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "quoted", TargetPath: "image.tag", Data: flat},
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "octal", TargetPath: "mode", Data: flat},
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "null", TargetPath: "resources", Data: flat},
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "newline", TargetPath: "note", Data: flat},
+			},
+			map[string]any{"replicas": int64(3), "metrics": map[string]any{"enabled": true}, "image": map[string]any{"tag": "1.10"},
+				"mode": "0644", "resources": nil, "note": "4\n"}, nil},
+		{"target path replaces what an earlier document set, inline wins over both",
+			map[string]any{"db": map[string]any{"host": "inline"}},
+			[]ValuesFrom{{Kind: "ConfigMap", Name: "cm", Data: cm}, {Kind: "ConfigMap", Name: "flat", ValuesKey: "replicas", TargetPath: "replicas", Data: flat},
+				{Kind: "ConfigMap", Name: "flat", ValuesKey: "quoted", TargetPath: "db.host", Data: flat}},
+			map[string]any{"db": map[string]any{"user": "cm", "host": "inline"}, "replicas": int64(3)}, nil},
 		{"optional missing object", nil, []ValuesFrom{{Kind: "ConfigMap", Name: "gone", Optional: true}}, map[string]any{}, nil},
 		{"optional missing key", nil, []ValuesFrom{{Kind: "ConfigMap", Name: "cm", ValuesKey: "nope", Optional: true, Data: cm}}, map[string]any{}, nil},
 		{"required missing object", nil, []ValuesFrom{{Kind: "ConfigMap", Name: "gone"}}, nil, ErrValues},
@@ -160,5 +177,29 @@ func TestCachedRejectsNonDigests(t *testing.T) {
 		if _, ok := r.cached(d); ok {
 			t.Errorf("cached(%q) = true", d)
 		}
+	}
+}
+
+func TestCRDPolicyPerAction(t *testing.T) {
+	tests := []struct {
+		rel              Release
+		install, upgrade CRDPolicy
+	}{
+		{Release{}, CRDCreate, CRDCreate},
+		{Release{CRDs: CRDCreateReplace}, CRDCreateReplace, CRDCreateReplace},
+		{Release{Upgrade: UpgradePolicy{CRDs: CRDSkip}}, CRDCreate, CRDSkip},
+		{Release{CRDs: CRDSkip, Install: InstallPolicy{CRDs: CRDCreateReplace}}, CRDCreateReplace, CRDSkip},
+	}
+	for i, tt := range tests {
+		if got := tt.rel.crdPolicy(true); got != tt.install {
+			t.Errorf("%d: install policy %s, want %s", i, got, tt.install)
+		}
+		if got := tt.rel.crdPolicy(false); got != tt.upgrade {
+			t.Errorf("%d: upgrade policy %s, want %s", i, got, tt.upgrade)
+		}
+	}
+	rel := Release{Name: "a", Namespace: "b", Chart: ChartRef{Path: "."}, Upgrade: UpgradePolicy{CRDs: "Replace"}}
+	if err := rel.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), `"Replace"`) {
+		t.Errorf("unknown upgrade CRD policy: %v", err)
 	}
 }

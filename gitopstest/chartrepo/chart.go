@@ -31,6 +31,27 @@ type Chart struct {
 	// Files maps other paths in the chart (such as "values.schema.json")
 	// to their content.
 	Files map[string]string
+	// Type is the chart type: "" (application) or "library".
+	Type string
+	// Dependencies are subcharts vendored in charts/ and declared in
+	// Chart.yaml, as `helm dependency build` leaves them.
+	Dependencies []Dependency
+}
+
+// Dependency is a subchart vendored in its parent's charts/ folder.
+type Dependency struct {
+	// Chart is the subchart. Its Name and Version are the dependency's
+	// name and version in the parent's Chart.yaml.
+	Chart Chart
+	// Repository, Condition and Alias are written to the parent's
+	// Chart.yaml as given (Repository may be empty for a chart that is
+	// only vendored).
+	Repository string
+	Condition  string
+	Alias      string
+	// Archive vendors the subchart as charts/NAME-VERSION.tgz (what `helm
+	// dependency build` writes) instead of a directory charts/NAME/.
+	Archive bool
 }
 
 // WriteDir writes c as a chart directory named c.Name under parent and
@@ -52,6 +73,22 @@ func WriteDir(parent string, c Chart) (string, error) {
 	}
 	for name, content := range c.Files {
 		files[name] = content
+	}
+	for _, d := range c.Dependencies {
+		if d.Archive {
+			data, err := Package(d.Chart)
+			if err != nil {
+				return "", fmt.Errorf("chartrepo: subchart %s: %w", d.Chart.Name, err)
+			}
+			files[filepath.Join("charts", d.Chart.Name+"-"+d.Chart.Version+".tgz")] = string(data)
+			continue
+		}
+		if d.Chart.Name == "" || strings.ContainsAny(d.Chart.Name, `/\`) || d.Chart.Name == "." || d.Chart.Name == ".." {
+			return "", fmt.Errorf("chartrepo: subchart name %q is not a folder name", d.Chart.Name)
+		}
+		if _, err := WriteDir(filepath.Join(dir, "charts"), d.Chart); err != nil {
+			return "", fmt.Errorf("chartrepo: subchart %s: %w", d.Chart.Name, err)
+		}
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -75,12 +112,28 @@ func WriteDir(parent string, c Chart) (string, error) {
 
 func chartYAML(c Chart) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: v2\nname: %s\nversion: %s\ntype: application\n", c.Name, c.Version)
+	typ := c.Type
+	if typ == "" {
+		typ = "application"
+	}
+	fmt.Fprintf(&b, "apiVersion: v2\nname: %s\nversion: %s\ntype: %s\n", c.Name, c.Version, typ)
 	if c.AppVersion != "" {
 		fmt.Fprintf(&b, "appVersion: %q\n", c.AppVersion)
 	}
 	if c.Description != "" {
 		fmt.Fprintf(&b, "description: %q\n", c.Description)
+	}
+	if len(c.Dependencies) > 0 {
+		b.WriteString("dependencies:\n")
+		for _, d := range c.Dependencies {
+			fmt.Fprintf(&b, "- name: %q\n  version: %q\n  repository: %q\n", d.Chart.Name, d.Chart.Version, d.Repository)
+			if d.Condition != "" {
+				fmt.Fprintf(&b, "  condition: %q\n", d.Condition)
+			}
+			if d.Alias != "" {
+				fmt.Fprintf(&b, "  alias: %q\n", d.Alias)
+			}
+		}
 	}
 	return b.String()
 }

@@ -1,12 +1,14 @@
 package chartrepo_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/gitopskit/gitopstest/chartrepo"
@@ -140,5 +142,41 @@ func TestPackageRejectsEscapingFiles(t *testing.T) {
 	}
 	if _, err := chartrepo.Package(chartrepo.Chart{Name: "x"}); err == nil {
 		t.Fatal("Package accepted a chart without a version")
+	}
+}
+
+// Subcharts are vendored in charts/ (as folders or archives) and declared
+// in Chart.yaml; a library chart says so.
+func TestVendoredDependencies(t *testing.T) {
+	lib := chartrepo.Chart{Name: "common", Version: "1.0.0", Type: "library",
+		Templates: map[string]string{"_labels.tpl": `{{- define "common.labels" -}}x: y{{- end -}}`}}
+	parent := hello("1.0.0")
+	parent.Dependencies = []chartrepo.Dependency{
+		{Chart: lib, Repository: "https://charts.example.com", Archive: true},
+		{Chart: hello("2.0.0"), Condition: "hello.enabled", Alias: "greeter"},
+	}
+	parent.Dependencies[1].Chart.Name = "sub"
+	archive, err := chartrepo.Package(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.LoadArchive(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range ch.Dependencies() {
+		got[d.Name()] = d.Metadata.Version + " " + d.Metadata.Type
+	}
+	if got["common"] != "1.0.0 library" || got["sub"] != "2.0.0 application" || len(got) != 2 {
+		t.Fatalf("vendored subcharts %v", got)
+	}
+	deps := ch.Metadata.Dependencies
+	if len(deps) != 2 || deps[0].Repository != "https://charts.example.com" || deps[1].Condition != "hello.enabled" || deps[1].Alias != "greeter" {
+		t.Fatalf("Chart.yaml dependencies %+v %+v", deps[0], deps[1])
+	}
+	if _, err := chartrepo.WriteDir(t.TempDir(), chartrepo.Chart{Name: "p", Version: "1.0.0",
+		Dependencies: []chartrepo.Dependency{{Chart: chartrepo.Chart{Name: "..", Version: "1.0.0"}}}}); err == nil {
+		t.Fatal("a subchart named .. was written")
 	}
 }

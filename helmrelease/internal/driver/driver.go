@@ -70,6 +70,9 @@ type Release struct {
 	Manifest string
 	// Values are the values the caller supplied for this revision.
 	Values map[string]any
+	// Notes are the rendered notes of the chart (the parent chart's
+	// NOTES.txt only, as Helm keeps them).
+	Notes string
 }
 
 // ActionOptions configure an install or upgrade.

@@ -142,7 +142,9 @@ func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) 
 	if err != nil {
 		return nil, err
 	}
-	// Parse the rendered manifests as Helm will (notes and partials aside).
+	dropNotes(files)
+	// Parse the rendered manifests as Helm will (partials are skipped by
+	// the sorter itself).
 	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
 	if err != nil {
 		return nil, err
@@ -199,6 +201,22 @@ func decodeObjects(doc string) ([]*unstructured.Unstructured, error) {
 			continue
 		}
 		out = append(out, u)
+	}
+}
+
+// notesFile is the name Helm gives a chart's notes template.
+const notesFile = "NOTES.txt"
+
+// dropNotes removes rendered notes from files, as Helm's install and
+// upgrade do before they sort manifests: NOTES.txt is text for the user,
+// not a manifest, whether it is the parent chart's (which Helm keeps as the
+// release notes) or a subchart's (which Helm discards). Helm matches by
+// suffix, and so does this.
+func dropNotes(files map[string]string) {
+	for name := range files {
+		if strings.HasSuffix(name, notesFile) {
+			delete(files, name)
+		}
 	}
 }
 

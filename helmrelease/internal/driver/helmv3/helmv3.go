@@ -243,6 +243,7 @@ func convert(r *release.Release) *hrdriver.Release {
 		out.Status = hrdriver.Status(r.Info.Status)
 		out.Description = r.Info.Description
 		out.Updated = r.Info.LastDeployed.Time
+		out.Notes = r.Info.Notes
 	}
 	if r.Chart != nil && r.Chart.Metadata != nil {
 		out.ChartName = r.Chart.Metadata.Name

@@ -81,3 +81,72 @@ func TestLabelRenderer(t *testing.T) {
 		t.Fatalf("output:\n%s", s)
 	}
 }
+
+// kubeStateMetricsNotes is shaped like the NOTES.txt of prometheus-community's
+// kube-state-metrics chart: text that is not YAML ("here:" then a URL).
+const kubeStateMetricsNotes = `kube-state-metrics is a simple service that listens to the Kubernetes API server.
+The exposed metrics can be found here:
+https://github.com/kubernetes/kube-state-metrics/blob/master/docs/README.md#exposed-metrics
+
+In your case, {{ .Release.Name }}-{{ .Chart.Name }}.{{ .Release.Namespace }}.svc:8080/metrics
+`
+
+// notesChart is a parent chart with NOTES.txt and two vendored subcharts
+// (one as a folder, one as an archive), each with its own NOTES.txt and
+// helpers, as prometheus-community's prometheus chart vendors
+// kube-state-metrics and its siblings.
+func notesChart() chartrepo.Chart {
+	sub := func(name string) chartrepo.Chart {
+		return chartrepo.Chart{
+			Name: name, Version: "2.0.0",
+			Templates: map[string]string{
+				"NOTES.txt":    kubeStateMetricsNotes,
+				"_helpers.tpl": `{{- define "` + name + `.fullname" -}}{{ .Release.Name }}-` + name + `{{- end -}}`,
+				"cm.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"" + name + ".fullname\" . }}\n",
+			},
+		}
+	}
+	return chartrepo.Chart{
+		Name: "prom", Version: "1.0.0",
+		Templates: map[string]string{
+			"NOTES.txt": "Prometheus can be reached at:\n{{ .Release.Name }}-server.{{ .Release.Namespace }}.svc\n",
+			"cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-server\n",
+		},
+		Dependencies: []chartrepo.Dependency{
+			{Chart: sub("kube-state-metrics"), Repository: "https://prometheus-community.github.io/helm-charts"},
+			{Chart: sub("node-exporter"), Archive: true},
+		},
+	}
+}
+
+// Subcharts' NOTES.txt are not manifests: rendering a chart that vendors
+// them must not parse them (Helm's install drops them); a real manifest
+// error in a subchart still fails and names the file.
+func TestRenderSkipsNotes(t *testing.T) {
+	d := &Driver{namespace: "monitoring"}
+	dir, err := chartrepo.WriteDir(t.TempDir(), notesChart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := LoadChart(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Render(ch, "prom", nil); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+
+	bad := notesChart()
+	bad.Dependencies[0].Chart.Templates["svc.yaml"] = "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: here: there\n"
+	dir, err = chartrepo.WriteDir(t.TempDir(), bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err = LoadChart(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Render(ch, "prom", nil)
+	if err == nil || !strings.Contains(err.Error(), "prom/charts/kube-state-metrics/templates/svc.yaml") || strings.Contains(err.Error(), "NOTES") {
+		t.Fatalf("a broken subchart manifest: %v", err)
+	}
+}
