@@ -63,7 +63,7 @@ func TestRemovedUnits(t *testing.T) {
 	}
 	var msgs []string
 	for _, e := range events.events {
-		if e.Stage == reconcile.StagePrune {
+		if e.Stage == reconcile.StageRemove && e.Type == reconcile.EventProgress {
 			msgs = append(msgs, e.Unit+": "+e.Message)
 		}
 	}
