@@ -52,11 +52,13 @@ import (
 //     the unit's), spec.suspend, spec.dependsOn (HelmReleases),
 //     spec.serviceAccountName: the unit's.
 //   - spec.install: remediation.retries, remediation.remediateLastFailure
-//     (Flux's default: remediate when retries > 0; not remediating is
-//     KeepFailed), createNamespace, crds (or the deprecated skipCRDs),
-//     disableWait, disableWaitForJobs, disableHooks, timeout.
-//   - spec.upgrade: remediation.retries, remediation.remediateLastFailure,
-//     remediation.strategy "rollback", force, crds, disableWait,
+//     (not remediating the last failure, Flux's default for installs, is
+//     KeepFailed: helmrelease then keeps every failed attempt where Flux
+//     uninstalls between retries), createNamespace, crds (or the deprecated
+//     skipCRDs), disableWait, disableWaitForJobs, disableHooks, timeout.
+//   - spec.upgrade: remediation.retries, remediation.remediateLastFailure
+//     (Flux's default: roll back the last failure when retries > 0; not
+//     rolling back is KeepFailed), remediation.strategy "rollback", force, crds, disableWait,
 //     disableWaitForJobs, disableHooks, timeout. helmrelease has one
 //     setting for install and upgrade where Flux has two (wait, jobs,
 //     hooks, CRD policy, timeout): when both are given they must agree.

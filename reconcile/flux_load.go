@@ -169,7 +169,7 @@ func (l *fluxLoader) load(ctx context.Context, docs []*fluxDoc) (Configuration, 
 // where says where an object was defined, for errors.
 func (d *fluxDoc) where() string {
 	if d.line > 0 {
-		return fmt.Sprintf("document %d (line %d)", d.index, d.line)
+		return fmt.Sprintf("document %d at line %d", d.index, d.line)
 	}
 	return fmt.Sprintf("document %d", d.index)
 }
