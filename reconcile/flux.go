@@ -261,21 +261,7 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 // dependsOn, serviceAccountName, suspend, interval and timeout are the
 // unit's. Fields helmrelease cannot honour are errors.
 func LoadFlux(ctx context.Context, data []byte, opts FluxOptions) (Configuration, error) {
-	l := newFluxLoader(opts, "")
-	var docs []*fluxDoc
-	n := 0
-	for _, d := range splitYAMLDocuments(data) {
-		d.index = n + 1
-		if err := l.parseYAML(d); err != nil {
-			return Configuration{}, err
-		}
-		if d.doc == nil {
-			continue // empty
-		}
-		n++
-		docs = append(docs, d)
-	}
-	conf, err := l.load(ctx, docs)
+	conf, err := newFluxLoader(opts, "").loadYAML(ctx, data)
 	if err != nil {
 		return Configuration{}, err
 	}

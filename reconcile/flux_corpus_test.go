@@ -194,21 +194,6 @@ func TestFluxCorpus(t *testing.T) {
 	}
 }
 
-// loadYAML is LoadFlux on a loader, for tests that go on with fromObjects.
-func (l *fluxLoader) loadYAML(ctx context.Context, data []byte) (Configuration, error) {
-	var docs []*fluxDoc
-	for _, d := range splitYAMLDocuments(data) {
-		d.index = len(docs) + 1
-		if err := l.parseYAML(d); err != nil {
-			return Configuration{}, err
-		}
-		if d.doc != nil {
-			docs = append(docs, d)
-		}
-	}
-	return l.load(ctx, docs)
-}
-
 func checkBootstrap(wait bool) func(t *testing.T, confs []Configuration) {
 	return func(t *testing.T, confs []Configuration) {
 		top, build := confs[0], confs[1]

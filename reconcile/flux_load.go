@@ -63,6 +63,23 @@ func (b *fluxBatch) lookup(k fluxKey) *fluxDoc {
 	return b.l.objects[k]
 }
 
+// loadYAML converts the Flux objects of a YAML stream, as [LoadFlux] does
+// (which also requires a unit), keeping them for later fromObjects calls.
+// Documents are numbered from 1, not counting empty ones.
+func (l *fluxLoader) loadYAML(ctx context.Context, data []byte) (Configuration, error) {
+	var docs []*fluxDoc
+	for _, d := range splitYAMLDocuments(data) {
+		d.index = len(docs) + 1
+		if err := l.parseYAML(d); err != nil {
+			return Configuration{}, err
+		}
+		if d.doc != nil {
+			docs = append(docs, d)
+		}
+	}
+	return l.load(ctx, docs)
+}
+
 // fromObjects converts Flux objects found in a unit's build output (see
 // [FluxObjects]) into sources and units of the loader's configuration.
 // Their references may name objects loaded by earlier calls. An object

@@ -10,12 +10,15 @@ import (
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
 	helmv2beta1 "github.com/fluxcd/helm-controller/api/v2beta1"
 	helmv2beta2 "github.com/fluxcd/helm-controller/api/v2beta2"
 	kustv1 "github.com/fluxcd/kustomize-controller/api/v1"
+	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
 	kustv1beta1 "github.com/fluxcd/kustomize-controller/api/v1beta1"
 	kustv1beta2 "github.com/fluxcd/kustomize-controller/api/v1beta2"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
 	sourcev1beta1 "github.com/fluxcd/source-controller/api/v1beta1"
 	sourcev1beta2 "github.com/fluxcd/source-controller/api/v1beta2"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
