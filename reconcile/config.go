@@ -102,6 +102,11 @@ type Unit struct {
 	// service account of the configuration's namespace (impersonation), so
 	// RBAC limits what it can do. Overrides [Tenancy.ServiceAccountName].
 	ServiceAccountName string
+	// ServiceAccountNamespace is the namespace of ServiceAccountName.
+	// Default the configuration's namespace. [LoadFlux] sets it to the
+	// namespace of the Flux object, as Flux impersonates the account of
+	// the object's own namespace.
+	ServiceAccountNamespace string
 	// HealthChecks are CEL checks for custom resources.
 	HealthChecks []health.CELCheck
 	// Ignore rules leave fields that other controllers manage alone.
@@ -219,6 +224,9 @@ func (c *Configuration) normalize() ([][]string, error) {
 		}
 		if u.ServiceAccountName == "" && c.Tenancy != nil {
 			u.ServiceAccountName = c.Tenancy.ServiceAccountName
+		}
+		if u.ServiceAccountName != "" && u.ServiceAccountNamespace == "" {
+			u.ServiceAccountNamespace = c.Namespace
 		}
 		g.Add(u.Name, u.DependsOn...)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -124,4 +126,88 @@ spec:
 	fmt.Println(err)
 	// Output:
 	// flux configuration: document 2 (line 6, Kustomization cluster-config/apps): spec.decryption: unsupported field (a Flux field gitopskit does not support; SOPS decryption is not supported; keep Secrets out of Git or use a secrets operator)
+}
+
+// A platform and a tenant in one configuration: the tenant's objects are in
+// its own namespace, act as its service account and use a chart from a
+// Helm repository.
+func ExampleLoadFlux_tenant() {
+	const config = `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m, url: "https://git.example.com/platform.git"}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: infra, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./infra
+  sourceRef: {kind: GitRepository, name: flux-system}
+---
+apiVersion: source.toolkit.fluxcd.io/v1beta2
+kind: HelmRepository
+metadata: {name: podinfo, namespace: team-a}
+spec: {interval: 1h, url: "https://charts.example.com/podinfo"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2beta1
+kind: HelmRelease
+metadata: {name: podinfo, namespace: team-a}
+spec:
+  interval: 5m
+  targetNamespace: web
+  chart:
+    spec:
+      chart: podinfo
+      version: 6.x
+      sourceRef: {kind: HelmRepository, name: podinfo}
+  values:
+    replicaCount: 2
+`
+	conf, err := reconcile.LoadFlux(context.Background(), []byte(config), reconcile.FluxOptions{
+		NoCrossNamespaceRefs:  true,
+		DefaultServiceAccount: "deployer",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("configuration %s, records in namespace %s\n", conf.Name, conf.Namespace)
+	for _, u := range conf.Units {
+		fmt.Printf("unit %s as %s/%s", u.Name, u.ServiceAccountNamespace, u.ServiceAccountName)
+		if h := u.Helm; h != nil {
+			fmt.Printf(": release %s/%s of chart %s %s from %s, values %v", h.Namespace, h.Name, h.Chart.Name, h.Chart.Version, h.Chart.RepoURL, h.Values)
+		}
+		fmt.Println()
+	}
+	// Output:
+	// configuration flux-system, records in namespace flux-system
+	// unit infra as flux-system/deployer
+	// unit team-a-podinfo as team-a/deployer: release web/web-podinfo of chart podinfo 6.x from https://charts.example.com/podinfo, values map[replicaCount:2]
+}
+
+// A unit's build output holds Flux objects, which are configuration, and
+// objects to apply.
+func ExampleFluxObjects() {
+	var objs []*unstructured.Unstructured
+	for _, gvk := range []string{"v1/ConfigMap", "kustomize.toolkit.fluxcd.io/v1/Kustomization", "apps/v1/Deployment",
+		"helm.toolkit.fluxcd.io/v2/HelmRelease"} {
+		i := strings.LastIndexByte(gvk, '/')
+		o := &unstructured.Unstructured{}
+		o.SetAPIVersion(gvk[:i])
+		o.SetKind(gvk[i+1:])
+		objs = append(objs, o)
+	}
+	flux, rest := reconcile.FluxObjects(objs)
+	for _, o := range flux {
+		fmt.Println("configuration:", o.GetKind())
+	}
+	for _, o := range rest {
+		fmt.Println("to apply:", o.GetKind())
+	}
+	// Output:
+	// configuration: Kustomization
+	// configuration: HelmRelease
+	// to apply: ConfigMap
+	// to apply: Deployment
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // FluxOptions configure [LoadFlux].
@@ -27,12 +28,29 @@ type FluxOptions struct {
 	// spec.postBuild.substituteFrom, with the same not-found convention as
 	// SecretData. Nil: objects that refer to a ConfigMap are refused.
 	ConfigMapData func(ctx context.Context, namespace, name string) (map[string]string, error)
+
+	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
+	// does, an object that refers to another namespace: a sourceRef,
+	// chartRef, chart.spec.sourceRef, dependsOn or ArtifactGenerator
+	// source naming another namespace than the object's own is an error
+	// matching [ErrCrossNamespaceRef]. For platforms whose tenants must
+	// not use each other's sources.
+	NoCrossNamespaceRefs bool
+	// DefaultServiceAccount is the service account, in the object's own
+	// namespace, of the Kustomizations and HelmReleases that name none, as
+	// Flux's --default-service-account: with it, no tenant's unit acts as
+	// gitopskit's own identity.
+	DefaultServiceAccount string
 }
 
 // ErrUnsupportedField matches a [*FluxError] about a field [LoadFlux] does
 // not read: one Flux does not have (a typo) or one gitopskit does not
 // support. Such fields are never ignored.
 var ErrUnsupportedField = errors.New("unsupported field")
+
+// ErrCrossNamespaceRef matches a [*FluxError] about a reference to another
+// namespace under [FluxOptions.NoCrossNamespaceRefs].
+var ErrCrossNamespaceRef = errors.New("cross-namespace reference")
 
 // ErrNotFound is what a [FluxOptions] callback wraps when the Secret or
 // ConfigMap does not exist.
@@ -47,7 +65,9 @@ var ErrNotFound = errors.New("not found")
 type FluxError struct {
 	// Document is the position of the document in the stream, from 1,
 	// not counting empty documents; Line is its first line. Both are 0 for
-	// an error about the whole stream.
+	// an error about the whole stream. For objects found in a unit's
+	// build, Document is the position in the list of Flux objects and
+	// Line is 0.
 	Document, Line int
 	// Kind, Namespace and Name identify the object, as far as known.
 	Kind, Namespace, Name string
@@ -64,14 +84,21 @@ func (e *FluxError) Error() string {
 	var b strings.Builder
 	b.WriteString("flux configuration")
 	if e.Document > 0 {
-		fmt.Fprintf(&b, ": document %d (line %d", e.Document, e.Line)
-		if e.Kind != "" {
-			fmt.Fprintf(&b, ", %s", e.Kind)
-			if e.Name != "" {
-				fmt.Fprintf(&b, " %s/%s", e.Namespace, e.Name)
-			}
+		var in []string
+		if e.Line > 0 {
+			in = append(in, fmt.Sprintf("line %d", e.Line))
 		}
-		b.WriteString(")")
+		if e.Kind != "" {
+			k := e.Kind
+			if e.Name != "" {
+				k += fmt.Sprintf(" %s/%s", e.Namespace, e.Name)
+			}
+			in = append(in, k)
+		}
+		fmt.Fprintf(&b, ": document %d", e.Document)
+		if len(in) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(in, ", "))
+		}
 	}
 	if e.Field != "" {
 		fmt.Fprintf(&b, ": %s", e.Field)
@@ -92,25 +119,71 @@ func (e *FluxError) Unwrap() []error {
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierrors.IsNotFound(err) }
 
 // LoadFlux reads a configuration from a stream of YAML documents holding
-// Flux's own GitRepository (source.toolkit.fluxcd.io/v1) and Kustomization
-// (kustomize.toolkit.fluxcd.io/v1) objects, as found in a Flux repository
-// (such as flux-system/gotk-sync.yaml). Each GitRepository becomes a
-// [Source], each Kustomization a [Unit], in stream order. All objects must
-// be in one namespace: it becomes [Configuration.Namespace], where the
-// records are kept and whose service accounts units impersonate; the
-// configuration's name is [FluxOptions.Name] or else the namespace.
+// Flux objects, as found in a Flux repository (such as
+// clusters/production/flux-system/gotk-sync.yaml, or a tenant's folder):
 //
-// Secrets and ConfigMaps the objects refer to are read through the
-// [FluxOptions] callbacks while loading, once each: the result holds their
-// values, not references. Load again to pick up changed values.
+//   - GitRepository (source.toolkit.fluxcd.io v1, v1beta2, v1beta1): a
+//     [Source];
+//   - Kustomization (kustomize.toolkit.fluxcd.io v1, v1beta2, v1beta1): a
+//     [Unit];
+//   - HelmRelease (helm.toolkit.fluxcd.io v2, v2beta2, v2beta1): a Unit with
+//     [Unit.Helm] set;
+//   - HelmRepository (v1, v1beta2, v1beta1, default or type oci),
+//     OCIRepository (v1, v1beta2) and HelmChart (v1, v1beta2, v1beta1): the
+//     chart location of the Helm units that use them;
+//   - ArtifactGenerator (source.extensions.fluxcd.io/v1beta1): the
+//     ExternalArtifacts it generates, for Kustomizations that use them;
+//     ExternalArtifact (source.toolkit.fluxcd.io/v1) objects are read and
+//     checked, but one that no ArtifactGenerator of the stream generates
+//     cannot be a Kustomization's source.
+//
+// Each API version is decoded with the Go types of Flux's own API modules
+// and checked against them; older versions are then converted to the
+// newest (see fluxConvert in flux_versions.go for what differs). Units and
+// sources follow stream order.
+//
+// # Namespaces and names
+//
+// The objects may be in any number of namespaces (a platform and its
+// tenants). The namespace of the first object holds the configuration's
+// records ([Configuration.Namespace]); the configuration's name is
+// [FluxOptions.Name] or else that namespace. A Flux object is identified by
+// kind, namespace and name; the unit or source it becomes is named:
+//
+//   - "<name>" for an object in the configuration's namespace;
+//   - "<namespace>-<name>" for an object in another namespace; when that is
+//     longer than a DNS label, its first 54 characters, "-" and the first 8
+//     hex digits of the SHA-256 of "<namespace>/<name>".
+//
+// A unit's name depends only on its own object, so adding an object never
+// renames another unit (a rename would remove the old unit and its
+// objects). A Kustomization's and a HelmRelease's name in the
+// configuration's namespace must be DNS labels; two objects whose unit or
+// source names are the same (Kustomization "a-b" in the configuration's
+// namespace and Kustomization "b" in namespace "a", or a Kustomization and a
+// HelmRelease of the same name and namespace) are an error naming both.
+// References (sourceRef, chartRef, dependsOn, ArtifactGenerator sources)
+// without a namespace are to the object's own namespace; references to
+// other namespaces are allowed unless [FluxOptions.NoCrossNamespaceRefs].
+// serviceAccountName is the account of the object's own namespace
+// ([Unit.ServiceAccountNamespace]), or [FluxOptions.DefaultServiceAccount]
+// when it names none.
+//
+// Secrets and ConfigMaps the objects refer to are read, in the object's
+// namespace, through the [FluxOptions] callbacks while loading, once each:
+// the result holds their values, not references. Load again to pick up
+// changed values.
 //
 // LoadFlux is strict: a field it does not read, whether Flux has it or not,
 // is a [*FluxError] naming the document, object and field, never ignored. A
 // field Flux has but gitopskit does not support is accepted when its value
 // is empty (null, false, "", [] or {}), which in Flux means the same as
-// leaving it out. Durations are Go durations as in Flux ("90s", "1h30m").
-// Metadata other than name and namespace, and status, are ignored. LoadFlux
-// does not check dependency cycles: [New] does.
+// leaving it out, and for a few fields when the value is what gitopskit
+// does anyway (provider "generic", reconcileStrategy "ChartVersion",
+// upgrade.remediation.strategy "rollback", persistentClient). Durations are
+// Go durations as in Flux ("90s", "1h30m"). Metadata other than name and
+// namespace, and status, are ignored. LoadFlux does not check dependency
+// cycles: [New] does.
 //
 // # GitRepository fields
 //
@@ -123,6 +196,7 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //   - spec.interval: required. Units are checked for new revisions only when
 //     they reconcile, so a unit's interval is the smaller of its own and its
 //     source's: a new commit is applied as soon as Flux would fetch it.
+//   - spec.timeout: [Source.Timeout].
 //   - spec.ignore: [Source.Ignore], one pattern per line. Flux's ignore
 //     replaces its default exclusions; gitopskit has none, and adds the
 //     patterns to those of the repository's .sourceignore.
@@ -130,13 +204,16 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     [Source.Verify], trusting every key in the Secret's data. Mode
 //     "TagAndHEAD" is not supported.
 //
-// Not supported: spec.timeout, suspend, provider, proxySecretRef,
-// recurseSubmodules, include, sparseCheckout, serviceAccountName.
+// Not supported: spec.suspend, provider (other than "generic"),
+// proxySecretRef, recurseSubmodules, include, sparseCheckout,
+// serviceAccountName, and v1beta1/v1beta2's accessFrom.
 //
 // # Kustomization fields
 //
-//   - spec.sourceRef: kind GitRepository (the only kind supported), name
-//     and, if given, the same namespace: [Unit.Source].
+//   - spec.sourceRef: kind GitRepository, or ExternalArtifact generated by
+//     an ArtifactGenerator that copies one directory of one GitRepository
+//     to the artifact's root (from "@alias/dir/**" to "@artifact/"); name
+//     and namespace: [Unit.Source] (and the directory, before spec.path).
 //   - spec.interval: [Unit.Interval] (see GitRepository spec.interval).
 //     Required.
 //   - spec.retryInterval: [Unit.RetryInterval]. Default the unit's interval.
@@ -145,12 +222,14 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     leave it.
 //   - spec.prune, spec.wait, spec.force, spec.suspend: [Unit.Prune],
 //     [Unit.Wait], [Unit.Force], [Unit.Suspend].
-//   - spec.dependsOn[].name: [Unit.DependsOn]; a namespace, if given, must
-//     be the configuration's, and the dependency must be in the stream.
+//   - spec.dependsOn[].name and .namespace: [Unit.DependsOn], the units of
+//     the Kustomizations named; they must be loaded already or in the
+//     same stream.
 //   - spec.serviceAccountName: [Unit.ServiceAccountName].
 //   - spec.targetNamespace, namePrefix, nameSuffix, components, patches
 //     (patch and target), images (name, newName, newTag, digest):
-//     the fields of the same name in [Unit.Build].
+//     the fields of the same name in [Unit.Build]. v1beta1 and v1beta2
+//     patchesStrategicMerge and patchesJson6902 become patches.
 //   - spec.commonMetadata.labels and .annotations:
 //     [build.KustomizeOptions] CommonLabels and CommonAnnotations (the
 //     annotations also reach pod templates, unlike in Flux).
@@ -166,35 +245,51 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     failed): [Unit.HealthChecks].
 //
 // Not supported: spec.decryption, kubeConfig, healthChecks (use wait or
-// healthCheckExprs), deletionPolicy, ignoreMissingComponents,
-// dependsOn[].readyExpr, and the fields v1 removed (patchesStrategicMerge,
-// patchesJson6902, validation).
+// healthCheckExprs), deletionPolicy, ignoreMissingComponents, ignore,
+// buildMetadata, postBuild.substituteStrategy, dependsOn[].readyExpr, and
+// a sourceRef to an OCIRepository or Bucket.
+//
+// # HelmRelease fields
+//
+// The fields are documented in flux_helm.go; in short: the chart comes from
+// spec.chart.spec (chart, version, sourceRef to a HelmRepository, HTTP or
+// type oci, or a GitRepository whose path spec.chart.spec.chart is) or
+// spec.chartRef (an OCIRepository or a HelmChart); spec.values and
+// spec.valuesFrom (read while loading) are the release's values;
+// spec.releaseName defaults to Flux's "[targetNamespace-]name"; install,
+// upgrade, test and driftDetection options map to [helmrelease.Release];
+// dependsOn, serviceAccountName, suspend, interval and timeout are the
+// unit's. Fields helmrelease cannot honour are errors.
 func LoadFlux(ctx context.Context, data []byte, opts FluxOptions) (Configuration, error) {
-	if opts.Namespace == "" {
-		opts.Namespace = DefaultNamespace
-	}
-	l := &fluxLoader{opts: opts, secrets: map[string]lookupResult[map[string][]byte]{},
-		configMaps: map[string]lookupResult[map[string]string]{}}
-	if err := l.parse(data); err != nil {
+	conf, err := newFluxLoader(opts, "").loadYAML(ctx, data)
+	if err != nil {
 		return Configuration{}, err
 	}
-	conf := Configuration{Name: opts.Name, Namespace: l.namespace}
-	if conf.Name == "" {
-		conf.Name = l.namespace
-	}
-	for _, d := range l.repos {
-		s, err := l.source(ctx, d)
-		if err != nil {
-			return Configuration{}, err
-		}
-		conf.Sources = append(conf.Sources, s)
-	}
-	for _, d := range l.kusts {
-		u, err := l.unit(ctx, d)
-		if err != nil {
-			return Configuration{}, err
-		}
-		conf.Units = append(conf.Units, u)
+	if len(conf.Units) == 0 {
+		return Configuration{}, &FluxError{Err: fmt.Errorf("no Kustomization (%s) or HelmRelease (%s) in the stream", FluxKustomizeAPIVersion, FluxHelmAPIVersion)}
 	}
 	return conf, nil
+}
+
+// FluxObjects splits objects, such as a unit's build output, into Flux
+// objects (those of the API groups *.toolkit.fluxcd.io and
+// source.extensions.fluxcd.io), which are configuration, and the rest,
+// which are applied. Both keep their order. Flux kinds gitopskit does not
+// read (notification.toolkit.fluxcd.io, image.toolkit.fluxcd.io, Bucket)
+// are in flux: loading them is an error naming them.
+func FluxObjects(objs []*unstructured.Unstructured) (flux, rest []*unstructured.Unstructured) {
+	for _, o := range objs {
+		if IsFluxGroup(o.GroupVersionKind().Group) {
+			flux = append(flux, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return flux, rest
+}
+
+// IsFluxGroup reports whether group is one of Flux's API groups:
+// *.toolkit.fluxcd.io or source.extensions.fluxcd.io.
+func IsFluxGroup(group string) bool {
+	return strings.HasSuffix(group, ".toolkit.fluxcd.io") || group == fluxExtensionsGroup
 }

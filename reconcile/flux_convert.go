@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	kustv1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/gitopskit/gitopskit/build"
@@ -18,21 +21,18 @@ import (
 )
 
 // source converts a GitRepository.
-func (l *fluxLoader) source(ctx context.Context, d *fluxDoc) (Source, error) {
-	spec := d.spec.(*fluxGitRepositorySpec)
-	s := Source{Name: d.name, URL: spec.URL}
+func (b *fluxBatch) source(ctx context.Context, d *fluxDoc) (Source, error) {
+	spec := d.spec.(*sourcev1.GitRepositorySpec)
+	s := Source{Name: d.unitName, URL: spec.URL}
 	if s.URL == "" {
 		return Source{}, d.failf("spec.url", "required")
 	}
-	interval, err := d.duration("spec.interval", spec.Interval, true)
+	interval, err := required(d, "spec.interval", spec.Interval)
 	if err != nil {
 		return Source{}, err
 	}
-	if l.intervals == nil {
-		l.intervals = map[string]time.Duration{}
-	}
-	l.intervals[d.name] = interval
-	if r := spec.Ref; r != nil && *r != (fluxGitRef{}) {
+	b.intervals[d.key()] = interval
+	if r := spec.Reference; r != nil && *r != (sourcev1.GitRepositoryRef{}) {
 		s.Ref = source.Ref{Branch: r.Branch, Tag: r.Tag, SemVer: r.SemVer, Name: r.Name, Commit: r.Commit}
 	} else {
 		s.Ref = source.Ref{Branch: "master"}
@@ -40,13 +40,9 @@ func (l *fluxLoader) source(ctx context.Context, d *fluxDoc) (Source, error) {
 	if err := s.Ref.Validate(); err != nil {
 		return Source{}, d.fail("spec.ref", err)
 	}
-	timeout, err := d.duration("spec.timeout", spec.Timeout, false)
-	if err != nil {
-		return Source{}, err
-	}
-	s.Timeout = timeout
+	s.Timeout = optional(spec.Timeout)
 	if spec.SecretRef != nil {
-		data, err := l.secret(ctx, d, "spec.secretRef.name", spec.SecretRef.Name)
+		data, err := b.l.secret(ctx, d, "spec.secretRef.name", spec.SecretRef.Name)
 		if err != nil {
 			return Source{}, err
 		}
@@ -54,7 +50,7 @@ func (l *fluxLoader) source(ctx context.Context, d *fluxDoc) (Source, error) {
 			return Source{}, d.failf("spec.secretRef.name", "Secret %s: %w", spec.SecretRef.Name, err)
 		}
 	}
-	if v := spec.Verify; v != nil {
+	if v := spec.Verification; v != nil {
 		ver := &source.Verification{}
 		switch v.Mode {
 		case "HEAD", "head":
@@ -64,10 +60,10 @@ func (l *fluxLoader) source(ctx context.Context, d *fluxDoc) (Source, error) {
 		default:
 			return Source{}, d.failf("spec.verify.mode", "%q is not supported: want HEAD or Tag", v.Mode)
 		}
-		if v.SecretRef == nil {
+		if v.SecretRef.Name == "" {
 			return Source{}, d.failf("spec.verify.secretRef", "required: the Secret holding the trusted public keys")
 		}
-		data, err := l.secret(ctx, d, "spec.verify.secretRef.name", v.SecretRef.Name)
+		data, err := b.l.secret(ctx, d, "spec.verify.secretRef.name", v.SecretRef.Name)
 		if err != nil {
 			return Source{}, err
 		}
@@ -89,69 +85,89 @@ func (l *fluxLoader) source(ctx context.Context, d *fluxDoc) (Source, error) {
 	return s, nil
 }
 
-// unit converts a Kustomization.
-func (l *fluxLoader) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
-	spec := d.spec.(*fluxKustomizationSpec)
-	u := Unit{Name: d.name, Prune: spec.Prune, Wait: spec.Wait, Force: spec.Force, Suspend: spec.Suspend,
-		ServiceAccountName: spec.ServiceAccountName}
-
-	ref := spec.SourceRef
-	switch {
-	case ref.Kind == "":
-		return Unit{}, d.failf("spec.sourceRef.kind", "required: GitRepository")
-	case ref.Kind != "GitRepository":
-		return Unit{}, d.failf("spec.sourceRef.kind", "%q is not supported: want GitRepository", ref.Kind)
-	case ref.APIVersion != "" && !strings.HasPrefix(ref.APIVersion, "source.toolkit.fluxcd.io/"):
-		return Unit{}, d.failf("spec.sourceRef.apiVersion", "%q: want %s", ref.APIVersion, FluxSourceAPIVersion)
-	case ref.Namespace != "" && ref.Namespace != d.namespace:
-		return Unit{}, d.failf("spec.sourceRef.namespace", "%q: a source in another namespace than %q is not supported", ref.Namespace, d.namespace)
-	case ref.Name == "":
-		return Unit{}, d.failf("spec.sourceRef.name", "required")
-	case l.repoByName[ref.Name] == nil:
-		return Unit{}, d.failf("spec.sourceRef.name", "no GitRepository %q in the stream", ref.Name)
+// required returns a required duration; the format was checked when
+// parsing.
+func required(d *fluxDoc, field string, v metav1.Duration) (time.Duration, error) {
+	if v.Duration <= 0 {
+		return 0, d.failf(field, "required, e.g. \"10m\"")
 	}
-	u.Source = ref.Name
+	return v.Duration, nil
+}
 
-	interval, err := d.duration("spec.interval", spec.Interval, true)
+// optional returns an optional duration, 0 when absent.
+func optional(v *metav1.Duration) time.Duration {
+	if v == nil {
+		return 0
+	}
+	return v.Duration
+}
+
+// unit converts a Kustomization.
+func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
+	spec := d.spec.(*kustv1.KustomizationSpec)
+	u := Unit{Name: d.unitName, Prune: spec.Prune, Wait: spec.Wait, Force: spec.Force, Suspend: spec.Suspend,
+		ServiceAccountName: b.serviceAccount(spec.ServiceAccountName)}
+	if u.ServiceAccountName != "" {
+		u.ServiceAccountNamespace = d.namespace
+	}
+
+	interval, err := required(d, "spec.interval", spec.Interval)
 	if err != nil {
 		return Unit{}, err
 	}
-	u.Interval = min(interval, l.intervals[ref.Name])
-	if u.RetryInterval, err = d.duration("spec.retryInterval", spec.RetryInterval, false); err != nil {
-		return Unit{}, err
+	ref := spec.SourceRef
+	var dir string // the ExternalArtifact's directory in the Git source
+	var src *fluxDoc
+	switch {
+	case ref.Kind == "":
+		return Unit{}, d.failf("spec.sourceRef.kind", "required: GitRepository")
+	case ref.APIVersion != "" && !strings.HasPrefix(ref.APIVersion, fluxSourceGroup+"/"):
+		return Unit{}, d.failf("spec.sourceRef.apiVersion", "%q: want %s", ref.APIVersion, FluxSourceAPIVersion)
+	case ref.Kind == "GitRepository":
+		if src, err = b.ref(d, "spec.sourceRef", "GitRepository", ref.Namespace, ref.Name); err != nil {
+			return Unit{}, err
+		}
+	case ref.Kind == "ExternalArtifact":
+		if src, dir, err = b.externalArtifact(d, ref.Namespace, ref.Name); err != nil {
+			return Unit{}, err
+		}
+	default:
+		return Unit{}, d.failf("spec.sourceRef.kind", "%q is not supported: want GitRepository (or an ExternalArtifact of an ArtifactGenerator)", ref.Kind)
 	}
-	if u.Timeout, err = d.duration("spec.timeout", spec.Timeout, false); err != nil {
-		return Unit{}, err
+	u.Source = src.unitName
+	u.Interval = interval
+	if si := b.intervals[src.key()]; si > 0 {
+		u.Interval = min(interval, si)
+	} else if si := sourceInterval(src); si > 0 {
+		u.Interval = min(interval, si)
 	}
-	if u.Timeout == 0 {
+	u.RetryInterval = optional(spec.RetryInterval)
+	if u.Timeout = optional(spec.Timeout); u.Timeout == 0 {
 		u.Timeout = interval
 	}
 
-	if spec.Path != "" {
+	if spec.Path != "" || dir != "" {
 		p := path.Clean(spec.Path)
 		if p == ".." || strings.HasPrefix(p, "../") {
 			return Unit{}, d.failf("spec.path", "%q leaves the repository", spec.Path)
 		}
-		u.Path = strings.TrimPrefix(p, "/")
-		if u.Path == "" {
-			u.Path = "."
+		p = strings.Trim(path.Join(dir, strings.TrimPrefix(p, "/")), "/")
+		if p == "" {
+			p = "."
 		}
+		u.Path = p
 	}
 
 	for i, dep := range spec.DependsOn {
 		field := fmt.Sprintf("spec.dependsOn[%d]", i)
-		switch {
-		case dep.Name == "":
-			return Unit{}, d.failf(field+".name", "required")
-		case dep.Namespace != "" && dep.Namespace != d.namespace:
-			return Unit{}, d.failf(field+".namespace", "%q: a dependency in another namespace than %q is not supported", dep.Namespace, d.namespace)
-		case l.kustByName[dep.Name] == nil:
-			return Unit{}, d.failf(field+".name", "no Kustomization %q in the stream", dep.Name)
+		t, err := b.ref(d, field, "Kustomization", dep.Namespace, dep.Name)
+		if err != nil {
+			return Unit{}, err
 		}
-		u.DependsOn = append(u.DependsOn, dep.Name)
+		u.DependsOn = append(u.DependsOn, t.unitName)
 	}
 
-	if u.Build, err = l.buildOptions(ctx, d, spec); err != nil {
+	if u.Build, err = b.l.buildOptions(ctx, d, spec); err != nil {
 		return Unit{}, err
 	}
 	for i, c := range spec.HealthCheckExprs {
@@ -165,8 +181,17 @@ func (l *fluxLoader) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	return u, nil
 }
 
+// sourceInterval is a GitRepository's interval when it was loaded by an
+// earlier call.
+func sourceInterval(d *fluxDoc) time.Duration {
+	if s, ok := d.spec.(*sourcev1.GitRepositorySpec); ok {
+		return s.Interval.Duration
+	}
+	return 0
+}
+
 // buildOptions converts a Kustomization's kustomize and post-build fields.
-func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *fluxKustomizationSpec) (build.KustomizeOptions, error) {
+func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, error) {
 	b := build.KustomizeOptions{TargetNamespace: spec.TargetNamespace, NamePrefix: spec.NamePrefix,
 		NameSuffix: spec.NameSuffix, Components: spec.Components}
 	if ns := spec.TargetNamespace; ns != "" {
@@ -256,7 +281,7 @@ func isVarName(s string) bool {
 	return s != ""
 }
 
-// secret reads a Secret of the configuration's namespace once.
+// secret reads a Secret of d's namespace once.
 func (l *fluxLoader) secret(ctx context.Context, d *fluxDoc, field, name string) (map[string][]byte, error) {
 	if name == "" {
 		return nil, d.failf(field, "required")
@@ -264,10 +289,10 @@ func (l *fluxLoader) secret(ctx context.Context, d *fluxDoc, field, name string)
 	if l.opts.SecretData == nil {
 		return nil, d.failf(field, "refers to Secret %s, and FluxOptions.SecretData is not set", name)
 	}
-	r, ok := l.secrets[name]
+	r, ok := l.secrets[d.namespace+"/"+name]
 	if !ok {
 		r.data, r.err = l.opts.SecretData(ctx, d.namespace, name)
-		l.secrets[name] = r
+		l.secrets[d.namespace+"/"+name] = r
 	}
 	if r.err != nil {
 		fe := d.failf(field, "Secret %s/%s: %w", d.namespace, name, r.err)
@@ -277,15 +302,15 @@ func (l *fluxLoader) secret(ctx context.Context, d *fluxDoc, field, name string)
 	return r.data, nil
 }
 
-// configMap reads a ConfigMap of the configuration's namespace once.
+// configMap reads a ConfigMap of d's namespace once.
 func (l *fluxLoader) configMap(ctx context.Context, d *fluxDoc, field, name string) (map[string]string, error) {
 	if l.opts.ConfigMapData == nil {
 		return nil, d.failf(field, "refers to ConfigMap %s, and FluxOptions.ConfigMapData is not set", name)
 	}
-	r, ok := l.configMaps[name]
+	r, ok := l.configMaps[d.namespace+"/"+name]
 	if !ok {
 		r.data, r.err = l.opts.ConfigMapData(ctx, d.namespace, name)
-		l.configMaps[name] = r
+		l.configMaps[d.namespace+"/"+name] = r
 	}
 	if r.err != nil {
 		fe := d.failf(field, "ConfigMap %s/%s: %w", d.namespace, name, r.err)

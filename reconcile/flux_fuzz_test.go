@@ -57,7 +57,8 @@ func FuzzLoadFlux(f *testing.F) {
 			t.Fatalf("configuration %+v", conf)
 		}
 		for _, u := range conf.Units {
-			if !sources[u.Source] || u.Interval <= 0 || u.Timeout <= 0 || u.RetryInterval < 0 {
+			helmFromRepo := u.Helm != nil && u.Helm.Chart.RepoURL != "" && u.Source == ""
+			if !(sources[u.Source] || helmFromRepo) || u.Interval <= 0 || u.Timeout <= 0 || u.RetryInterval < 0 {
 				t.Fatalf("unit %+v", u)
 			}
 			for _, d := range u.DependsOn {

@@ -10,19 +10,27 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
-// fluxDoc is one object of the stream.
+// fluxDoc is one Flux object, of a YAML stream or of a unit's build.
 type fluxDoc struct {
 	index, line           int
+	apiVersion            string
 	kind, namespace, name string
 	doc                   []byte // its YAML, then its JSON once parsed
-	spec                  any    // *fluxGitRepositorySpec or *fluxKustomizationSpec
+	// spec is the spec in the newest API version's Go type:
+	// *sourcev1.GitRepositorySpec, *kustv1.KustomizationSpec,
+	// *helmv2.HelmReleaseSpec, *fluxArtifactGeneratorSpec...
+	spec any
+	// unitName is the unit (Kustomization, HelmRelease) or source
+	// (GitRepository) name the object gets in the configuration.
+	unitName string
 }
+
+func (d *fluxDoc) key() fluxKey { return fluxKey{d.kind, d.namespace, d.name} }
 
 func (d *fluxDoc) fail(field string, err error) *FluxError {
 	return &FluxError{Document: d.index, Line: d.line, Kind: d.kind, Namespace: d.namespace, Name: d.name, Field: field, Err: err}
@@ -32,68 +40,19 @@ func (d *fluxDoc) failf(field, format string, args ...any) *FluxError {
 	return d.fail(field, fmt.Errorf(format, args...))
 }
 
+// fluxKey identifies a Flux object.
+type fluxKey struct{ kind, namespace, name string }
+
+func (k fluxKey) String() string { return k.kind + " " + k.namespace + "/" + k.name }
+
 type lookupResult[T any] struct {
 	data T
 	err  error
 }
 
-type fluxLoader struct {
-	opts       FluxOptions
-	namespace  string
-	repos      []*fluxDoc
-	kusts      []*fluxDoc
-	repoByName map[string]*fluxDoc
-	kustByName map[string]*fluxDoc
-	intervals  map[string]time.Duration // of the sources
-	secrets    map[string]lookupResult[map[string][]byte]
-	configMaps map[string]lookupResult[map[string]string]
-}
-
-// parse splits the stream, checks every document's fields and decodes the
-// specs, and checks what concerns several documents: one namespace, no
-// duplicate names.
-func (l *fluxLoader) parse(data []byte) error {
-	l.repoByName, l.kustByName = map[string]*fluxDoc{}, map[string]*fluxDoc{}
-	var nsDoc *fluxDoc
-	n := 0
-	for _, d := range splitYAMLDocuments(data) {
-		d.index = n + 1
-		if err := l.parseDoc(d); err != nil {
-			return err
-		}
-		if d.doc == nil {
-			continue // empty
-		}
-		n++
-		byName := l.repoByName
-		if d.kind == "Kustomization" {
-			byName = l.kustByName
-		}
-		if prev, ok := byName[d.name]; ok {
-			return d.failf("metadata.name", "%s %q is also defined by document %d (line %d)", d.kind, d.name, prev.index, prev.line)
-		}
-		byName[d.name] = d
-		if nsDoc == nil {
-			nsDoc, l.namespace = d, d.namespace
-		} else if d.namespace != l.namespace {
-			return d.failf("metadata.namespace", "%q differs from %q of document %d (line %d): all objects of a configuration must be in one namespace",
-				d.namespace, l.namespace, nsDoc.index, nsDoc.line)
-		}
-		if d.kind == "Kustomization" {
-			l.kusts = append(l.kusts, d)
-		} else {
-			l.repos = append(l.repos, d)
-		}
-	}
-	if len(l.kusts) == 0 {
-		return &FluxError{Err: fmt.Errorf("no Kustomization (%s) in the stream", FluxKustomizeAPIVersion)}
-	}
-	return nil
-}
-
-// parseDoc fills d from its YAML (in d.doc), or leaves d.doc nil for an
+// parseYAML fills d from its YAML (in d.doc), or leaves d.doc nil for an
 // empty document.
-func (l *fluxLoader) parseDoc(d *fluxDoc) error {
+func (l *fluxLoader) parseYAML(d *fluxDoc) error {
 	j, err := yaml.YAMLToJSONStrict(d.doc)
 	if err != nil {
 		// The parser counts lines from the document's start; say the line
@@ -104,6 +63,14 @@ func (l *fluxLoader) parseDoc(d *fluxDoc) error {
 		})
 		return d.fail("", errors.New(msg))
 	}
+	return l.parseJSON(d, j)
+}
+
+// parseJSON fills d from the object's JSON: it checks the kind, version and
+// every field against Flux's Go type for that version, converts older
+// versions to the newest and decodes the spec. An empty document (null)
+// leaves d.doc nil.
+func (l *fluxLoader) parseJSON(d *fluxDoc, j []byte) error {
 	var v any
 	if err := json.Unmarshal(j, &v); err != nil {
 		return d.failf("", "%v", err)
@@ -126,8 +93,8 @@ func (l *fluxLoader) parseDoc(d *fluxDoc) error {
 		}
 		return "", d.fail(field, typeProblem(field, "a string", m[key]).err)
 	}
-	apiVersion, err := str(obj, "apiVersion", "apiVersion")
-	if err != nil {
+	var err error
+	if d.apiVersion, err = str(obj, "apiVersion", "apiVersion"); err != nil {
 		return err
 	}
 	if d.kind, err = str(obj, "kind", "kind"); err != nil {
@@ -147,57 +114,65 @@ func (l *fluxLoader) parseDoc(d *fluxDoc) error {
 		d.namespace = l.opts.Namespace
 	}
 
-	var want string
-	var spec any
-	switch d.kind {
-	case "GitRepository":
-		want, spec = FluxSourceAPIVersion, &fluxGitRepositorySpec{}
-	case "Kustomization":
-		want, spec = FluxKustomizeAPIVersion, &fluxKustomizationSpec{}
-		if strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/") {
-			return d.failf("apiVersion", "%q is kustomize's own Kustomization (a kustomization.yaml), not Flux's %s", apiVersion, want)
-		}
-	case "":
+	k := fluxKinds[d.kind]
+	group, version, _ := strings.Cut(d.apiVersion, "/")
+	switch {
+	case d.kind == "":
 		return d.failf("kind", "required")
-	default:
-		return d.failf("kind", "%q is not supported: a Flux configuration holds GitRepository (%s) and Kustomization (%s) objects",
-			d.kind, FluxSourceAPIVersion, FluxKustomizeAPIVersion)
+	case d.kind == "Kustomization" && group == "kustomize.config.k8s.io":
+		return d.failf("apiVersion", "%q is kustomize's own Kustomization (a kustomization.yaml), not Flux's %s", d.apiVersion, FluxKustomizeAPIVersion)
+	case k == nil:
+		return d.failf("kind", "%q is not supported: a Flux configuration holds %s objects", d.kind, fluxKindList())
+	case group != k.group || k.versions[version] == nil:
+		return d.failf("apiVersion", "%q is not supported for %s: want %s/%s", d.apiVersion, d.kind, k.group, strings.Join(k.order, ", "))
 	}
-	if apiVersion != want {
-		return d.failf("apiVersion", "%q is not supported for %s: want %s", apiVersion, d.kind, want)
-	}
-	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		switch k {
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		switch key {
 		case "apiVersion", "kind", "metadata", "spec", "status":
 		default:
-			return d.fail(joinPath("", k), fmt.Errorf("%w (not a field of a Kubernetes object)", ErrUnsupportedField))
+			return d.fail(joinPath("", key), fmt.Errorf("%w (not a field of a Kubernetes object)", ErrUnsupportedField))
 		}
 	}
 	if msgs := validation.IsDNS1123Subdomain(d.name); len(msgs) > 0 {
 		return d.failf("metadata.name", "%q: %s", d.name, strings.Join(msgs, "; "))
 	}
-	if d.kind == "Kustomization" {
-		if msgs := validation.IsDNS1123Label(d.name); len(msgs) > 0 {
-			return d.failf("metadata.name", "%q: a Kustomization's name names a unit and must be a DNS label: %s", d.name, strings.Join(msgs, "; "))
-		}
-	}
 	if msgs := validation.IsDNS1123Label(d.namespace); len(msgs) > 0 {
 		return d.failf("metadata.namespace", "%q: %s", d.namespace, strings.Join(msgs, "; "))
 	}
-	if _, ok := obj["spec"]; !ok {
+	spec, ok := obj["spec"]
+	if !ok {
 		return d.failf("spec", "required")
 	}
-	if p := checkFields(d.kind, obj["spec"], reflect.TypeOf(spec), "spec"); p != nil {
+	c := newFieldChecker(k, version)
+	if p := c.check(spec, reflect.TypeOf(k.versions[version]()), "spec", "spec"); p != nil {
 		return d.fail(p.path, p.err)
 	}
-	env := struct {
-		Spec any `json:"spec"`
-	}{spec}
-	if err := json.Unmarshal(j, &env); err != nil {
+	if version != k.order[0] {
+		m, _ := spec.(map[string]any)
+		if err := fluxConvert(d, version, m); err != nil {
+			return err
+		}
+		spec = m
+	}
+	sj, err := json.Marshal(spec)
+	if err != nil {
 		return d.failf("spec", "%v", err)
 	}
-	d.spec = spec
+	d.spec = k.versions[k.order[0]]()
+	if err := json.Unmarshal(sj, d.spec); err != nil {
+		return d.failf("spec", "%v", err)
+	}
 	return nil
+}
+
+// fluxKindList names the kinds LoadFlux reads with their newest versions.
+func fluxKindList() string {
+	var names []string
+	for _, n := range slices.Sorted(maps.Keys(fluxKinds)) {
+		k := fluxKinds[n]
+		names = append(names, fmt.Sprintf("%s (%s/%s)", n, k.group, k.order[0]))
+	}
+	return strings.Join(names, ", ")
 }
 
 // splitYAMLDocuments splits a YAML stream at its "---" (and "...") lines.
@@ -238,25 +213,3 @@ var yamlLineRE = regexp.MustCompile(`line ([0-9]+):`)
 
 // Flux's duration pattern (metav1.Duration with the CRDs' validation).
 var fluxDurationRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`)
-
-// duration parses a duration field; "" returns 0, and required makes it an
-// error.
-func (d *fluxDoc) duration(field, s string, required bool) (time.Duration, error) {
-	if s == "" {
-		if required {
-			return 0, d.failf(field, "required, e.g. \"10m\"")
-		}
-		return 0, nil
-	}
-	if !fluxDurationRE.MatchString(s) {
-		return 0, d.failf(field, "%q is not a duration such as \"90s\", \"10m\" or \"1h30m\"", s)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, d.failf(field, "%q: %v", s, err)
-	}
-	if v <= 0 {
-		return 0, d.failf(field, "%q: must be more than zero", s)
-	}
-	return v, nil
-}

@@ -7,162 +7,217 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
+	helmv2beta1 "github.com/fluxcd/helm-controller/api/v2beta1"
+	helmv2beta2 "github.com/fluxcd/helm-controller/api/v2beta2"
+	kustv1 "github.com/fluxcd/kustomize-controller/api/v1"
+	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
+	kustv1beta1 "github.com/fluxcd/kustomize-controller/api/v1beta1"
+	kustv1beta2 "github.com/fluxcd/kustomize-controller/api/v1beta2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
+	sourcev1beta1 "github.com/fluxcd/source-controller/api/v1beta1"
+	sourcev1beta2 "github.com/fluxcd/source-controller/api/v1beta2"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The Flux API groups and versions [LoadFlux] reads.
+// The newest Flux API versions, the ones [LoadFlux] converts every older
+// served version to.
 const (
 	FluxSourceAPIVersion    = "source.toolkit.fluxcd.io/v1"
 	FluxKustomizeAPIVersion = "kustomize.toolkit.fluxcd.io/v1"
+	FluxHelmAPIVersion      = "helm.toolkit.fluxcd.io/v2"
+	// FluxSourceExtensionsAPIVersion is the API of ArtifactGenerator
+	// (Flux's source-watcher).
+	FluxSourceExtensionsAPIVersion = "source.extensions.fluxcd.io/v1beta1"
 )
 
-// The Go types below mirror the parts of Flux's v1 API that LoadFlux reads.
-// Every field of Flux's spec is listed: the ones gitopskit supports with
-// their type, the others as json.RawMessage tagged `flux:"unsupported"`, so
-// that checkFields can tell a Flux field gitopskit does not support from a
-// field Flux does not have. Hints for the unsupported ones are in
-// unsupportedHints.
+// The API groups of Flux objects; see [FluxObjects].
+const (
+	fluxSourceGroup     = "source.toolkit.fluxcd.io"
+	fluxKustomizeGroup  = "kustomize.toolkit.fluxcd.io"
+	fluxHelmGroup       = "helm.toolkit.fluxcd.io"
+	fluxExtensionsGroup = "source.extensions.fluxcd.io"
+)
 
-type fluxGitRepositorySpec struct {
-	URL       string         `json:"url"`
-	SecretRef *fluxLocalRef  `json:"secretRef"`
-	Interval  string         `json:"interval"`
-	Ref       *fluxGitRef    `json:"ref"`
-	Verify    *fluxGitVerify `json:"verify"`
-	Ignore    *string        `json:"ignore"`
-
-	Timeout           string          `json:"timeout"`
-	Suspend           json.RawMessage `json:"suspend" flux:"unsupported"`
-	Provider          json.RawMessage `json:"provider" flux:"unsupported"`
-	ProxySecretRef    json.RawMessage `json:"proxySecretRef" flux:"unsupported"`
-	RecurseSubmodules json.RawMessage `json:"recurseSubmodules" flux:"unsupported"`
-	Include           json.RawMessage `json:"include" flux:"unsupported"`
-	SparseCheckout    json.RawMessage `json:"sparseCheckout" flux:"unsupported"`
-	ServiceAccount    json.RawMessage `json:"serviceAccountName" flux:"unsupported"`
+// fluxKind describes one kind LoadFlux reads: the Go type of its spec in
+// each served version (Flux's own, from its API modules), newest first, and
+// the fields gitopskit supports.
+type fluxKind struct {
+	group, kind string
+	// versions maps each served version to a constructor of its spec
+	// type; order lists them newest first, the first being the one
+	// older versions are converted to.
+	versions map[string]func() any
+	order    []string
+	// supported lists the paths (lists as "[]") of the newest version's
+	// spec fields gitopskit reads; a field that is neither supported, nor
+	// empty, nor one of accepted's values is a [ErrUnsupportedField]
+	// error. The containers of a supported path are supported.
+	supported []string
+	// extra lists, per older version, the paths that version has and
+	// fluxConvert turns into supported fields of the newest.
+	extra map[string][]string
 }
 
-type fluxGitRef struct {
-	Branch string `json:"branch"`
-	Tag    string `json:"tag"`
-	SemVer string `json:"semver"`
-	Name   string `json:"name"`
-	Commit string `json:"commit"`
+func newOf[T any]() func() any { return func() any { return new(T) } }
+
+// fluxKinds are the kinds of Flux objects LoadFlux reads, by kind.
+var fluxKinds = map[string]*fluxKind{
+	"GitRepository": {group: fluxSourceGroup, kind: "GitRepository",
+		versions: map[string]func() any{
+			"v1": newOf[sourcev1.GitRepositorySpec](), "v1beta2": newOf[sourcev1beta2.GitRepositorySpec](),
+			"v1beta1": newOf[sourcev1beta1.GitRepositorySpec]()},
+		order: []string{"v1", "v1beta2", "v1beta1"},
+		supported: []string{"spec.url", "spec.secretRef.name", "spec.interval", "spec.timeout",
+			"spec.ref.branch", "spec.ref.tag", "spec.ref.semver", "spec.ref.name", "spec.ref.commit",
+			"spec.verify.mode", "spec.verify.secretRef.name", "spec.ignore"},
+		extra: map[string][]string{"v1beta2": {"spec.gitImplementation"}, "v1beta1": {"spec.gitImplementation"}},
+	},
+	"OCIRepository": {group: fluxSourceGroup, kind: "OCIRepository",
+		versions: map[string]func() any{"v1": newOf[sourcev1.OCIRepositorySpec](), "v1beta2": newOf[sourcev1beta2.OCIRepositorySpec]()},
+		order:    []string{"v1", "v1beta2"},
+		supported: []string{"spec.url", "spec.ref.tag", "spec.ref.semver", "spec.secretRef.name", "spec.interval",
+			"spec.timeout", "spec.insecure"},
+	},
+	"HelmRepository": {group: fluxSourceGroup, kind: "HelmRepository",
+		versions: map[string]func() any{
+			"v1": newOf[sourcev1.HelmRepositorySpec](), "v1beta2": newOf[sourcev1beta2.HelmRepositorySpec](),
+			"v1beta1": newOf[sourcev1beta1.HelmRepositorySpec]()},
+		order:     []string{"v1", "v1beta2", "v1beta1"},
+		supported: []string{"spec.url", "spec.type", "spec.secretRef.name", "spec.interval", "spec.timeout", "spec.insecure"},
+	},
+	"HelmChart": {group: fluxSourceGroup, kind: "HelmChart",
+		versions: map[string]func() any{
+			"v1": newOf[sourcev1.HelmChartSpec](), "v1beta2": newOf[sourcev1beta2.HelmChartSpec](),
+			"v1beta1": newOf[sourcev1beta1.HelmChartSpec]()},
+		order: []string{"v1", "v1beta2", "v1beta1"},
+		supported: []string{"spec.chart", "spec.version", "spec.sourceRef.apiVersion", "spec.sourceRef.kind",
+			"spec.sourceRef.name", "spec.interval"},
+	},
+	"ExternalArtifact": {group: fluxSourceGroup, kind: "ExternalArtifact",
+		versions:  map[string]func() any{"v1": newOf[sourcev1.ExternalArtifactSpec]()},
+		order:     []string{"v1"},
+		supported: []string{"spec.sourceRef.apiVersion", "spec.sourceRef.kind", "spec.sourceRef.name", "spec.sourceRef.namespace"},
+	},
+	"ArtifactGenerator": {group: fluxExtensionsGroup, kind: "ArtifactGenerator",
+		versions: map[string]func() any{"v1beta1": newOf[fluxArtifactGeneratorSpec]()},
+		order:    []string{"v1beta1"},
+		supported: []string{"spec.sources[].alias", "spec.sources[].name", "spec.sources[].namespace", "spec.sources[].kind",
+			"spec.artifacts[].name", "spec.artifacts[].revision", "spec.artifacts[].copy[].from", "spec.artifacts[].copy[].to"},
+	},
+	"Kustomization": {group: fluxKustomizeGroup, kind: "Kustomization",
+		versions: map[string]func() any{
+			"v1": newOf[kustv1.KustomizationSpec](), "v1beta2": newOf[kustv1beta2.KustomizationSpec](),
+			"v1beta1": newOf[kustv1beta1.KustomizationSpec]()},
+		order: []string{"v1", "v1beta2", "v1beta1"},
+		supported: []string{"spec.sourceRef.apiVersion", "spec.sourceRef.kind", "spec.sourceRef.name", "spec.sourceRef.namespace",
+			"spec.interval", "spec.retryInterval", "spec.timeout", "spec.path", "spec.prune", "spec.wait", "spec.force",
+			"spec.suspend", "spec.dependsOn[].name", "spec.dependsOn[].namespace", "spec.serviceAccountName",
+			"spec.targetNamespace", "spec.namePrefix", "spec.nameSuffix", "spec.commonMetadata.labels",
+			"spec.commonMetadata.annotations", "spec.components", "spec.patches[].patch", "spec.patches[].target",
+			"spec.images[].name", "spec.images[].newName", "spec.images[].newTag", "spec.images[].digest",
+			"spec.postBuild.substitute", "spec.postBuild.substituteFrom[].kind", "spec.postBuild.substituteFrom[].name",
+			"spec.postBuild.substituteFrom[].optional", "spec.healthCheckExprs[].apiVersion", "spec.healthCheckExprs[].kind",
+			"spec.healthCheckExprs[].current", "spec.healthCheckExprs[].inProgress", "spec.healthCheckExprs[].failed"},
+		extra: map[string][]string{
+			"v1beta2": {"spec.patchesStrategicMerge", "spec.patchesJson6902", "spec.validation"},
+			"v1beta1": {"spec.patchesStrategicMerge", "spec.patchesJson6902", "spec.validation"},
+		},
+	},
+	"HelmRelease": {group: fluxHelmGroup, kind: "HelmRelease",
+		versions: map[string]func() any{
+			"v2": newOf[helmv2.HelmReleaseSpec](), "v2beta2": newOf[helmv2beta2.HelmReleaseSpec](),
+			"v2beta1": newOf[helmv2beta1.HelmReleaseSpec]()},
+		order: []string{"v2", "v2beta2", "v2beta1"},
+		supported: []string{"spec.chart.spec.chart", "spec.chart.spec.version", "spec.chart.spec.sourceRef.apiVersion",
+			"spec.chart.spec.sourceRef.kind", "spec.chart.spec.sourceRef.name", "spec.chart.spec.sourceRef.namespace",
+			"spec.chart.spec.interval", "spec.chartRef.apiVersion", "spec.chartRef.kind", "spec.chartRef.name",
+			"spec.chartRef.namespace", "spec.interval", "spec.suspend", "spec.releaseName", "spec.targetNamespace",
+			"spec.storageNamespace", "spec.dependsOn[].name", "spec.dependsOn[].namespace", "spec.timeout",
+			"spec.serviceAccountName", "spec.maxHistory", "spec.driftDetection.mode",
+			"spec.install.timeout", "spec.install.remediation.retries", "spec.install.remediation.remediateLastFailure",
+			"spec.install.disableWait", "spec.install.disableWaitForJobs", "spec.install.disableHooks",
+			"spec.install.skipCRDs", "spec.install.crds", "spec.install.createNamespace",
+			"spec.upgrade.timeout", "spec.upgrade.remediation.retries", "spec.upgrade.remediation.remediateLastFailure",
+			"spec.upgrade.disableWait", "spec.upgrade.disableWaitForJobs", "spec.upgrade.disableHooks",
+			"spec.upgrade.force", "spec.upgrade.crds", "spec.test.enable", "spec.test.ignoreFailures",
+			"spec.valuesFrom[].kind", "spec.valuesFrom[].name", "spec.valuesFrom[].valuesKey",
+			"spec.valuesFrom[].targetPath", "spec.valuesFrom[].optional", "spec.values", "spec.commonMetadata.labels"},
+	},
 }
 
-type fluxGitVerify struct {
-	Mode      string        `json:"mode"`
-	SecretRef *fluxLocalRef `json:"secretRef"`
-}
-
-type fluxLocalRef struct {
-	Name string `json:"name"`
-}
-
-type fluxKustomizationSpec struct {
-	SourceRef          fluxSourceRef         `json:"sourceRef"`
-	Interval           string                `json:"interval"`
-	RetryInterval      string                `json:"retryInterval"`
-	Timeout            string                `json:"timeout"`
-	Path               string                `json:"path"`
-	Prune              bool                  `json:"prune"`
-	Wait               bool                  `json:"wait"`
-	Force              bool                  `json:"force"`
-	Suspend            bool                  `json:"suspend"`
-	DependsOn          []fluxDependency      `json:"dependsOn"`
-	TargetNamespace    string                `json:"targetNamespace"`
-	NamePrefix         string                `json:"namePrefix"`
-	NameSuffix         string                `json:"nameSuffix"`
-	CommonMetadata     *fluxCommonMetadata   `json:"commonMetadata"`
-	Components         []string              `json:"components"`
-	Patches            []fluxPatch           `json:"patches"`
-	Images             []fluxImage           `json:"images"`
-	PostBuild          *fluxPostBuild        `json:"postBuild"`
-	ServiceAccountName string                `json:"serviceAccountName"`
-	HealthCheckExprs   []fluxHealthCheckExpr `json:"healthCheckExprs"`
-
-	Decryption              json.RawMessage `json:"decryption" flux:"unsupported"`
-	KubeConfig              json.RawMessage `json:"kubeConfig" flux:"unsupported"`
-	HealthChecks            json.RawMessage `json:"healthChecks" flux:"unsupported"`
-	DeletionPolicy          json.RawMessage `json:"deletionPolicy" flux:"unsupported"`
-	IgnoreMissingComponents json.RawMessage `json:"ignoreMissingComponents" flux:"unsupported"`
-	PatchesStrategicMerge   json.RawMessage `json:"patchesStrategicMerge" flux:"unsupported"`
-	PatchesJSON6902         json.RawMessage `json:"patchesJson6902" flux:"unsupported"`
-	Validation              json.RawMessage `json:"validation" flux:"unsupported"`
-}
-
-type fluxSourceRef struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Name       string `json:"name"`
-	Namespace  string `json:"namespace"`
-}
-
-type fluxDependency struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-
-	ReadyExpr json.RawMessage `json:"readyExpr" flux:"unsupported"`
-}
-
-type fluxCommonMetadata struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-}
-
-type fluxPatch struct {
-	Patch  string        `json:"patch"`
-	Target *fluxSelector `json:"target"`
-}
-
-type fluxSelector struct {
-	Group              string `json:"group"`
-	Version            string `json:"version"`
-	Kind               string `json:"kind"`
-	Name               string `json:"name"`
-	Namespace          string `json:"namespace"`
-	LabelSelector      string `json:"labelSelector"`
-	AnnotationSelector string `json:"annotationSelector"`
-}
-
-type fluxImage struct {
-	Name    string `json:"name"`
-	NewName string `json:"newName"`
-	NewTag  string `json:"newTag"`
-	Digest  string `json:"digest"`
-}
-
-type fluxPostBuild struct {
-	Substitute     map[string]string   `json:"substitute"`
-	SubstituteFrom []fluxSubstituteRef `json:"substituteFrom"`
-}
-
-type fluxSubstituteRef struct {
-	Kind     string `json:"kind"`
-	Name     string `json:"name"`
-	Optional bool   `json:"optional"`
-}
-
-type fluxHealthCheckExpr struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Current    string `json:"current"`
-	InProgress string `json:"inProgress"`
-	Failed     string `json:"failed"`
+// fluxAccepted lists, by "Kind.path", values of unsupported fields that
+// mean what gitopskit does anyway (JSON-encoded).
+var fluxAccepted = map[string][]string{
+	"GitRepository.spec.provider":                   {`"generic"`},
+	"OCIRepository.spec.provider":                   {`"generic"`},
+	"HelmRepository.spec.provider":                  {`"generic"`},
+	"HelmChart.spec.reconcileStrategy":              {`"ChartVersion"`},
+	"HelmRelease.spec.chart.spec.reconcileStrategy": {`"ChartVersion"`},
+	"HelmRelease.spec.upgrade.remediation.strategy": {`"rollback"`},
+	"HelmRelease.spec.persistentClient":             {`true`},
 }
 
 // unsupportedHints say what to do instead of a Flux field gitopskit does not
-// support, by "Kind.path".
+// support, by "Kind.path" (lists as "[]").
 var unsupportedHints = map[string]string{
-	"GitRepository.spec.suspend":               "suspend the Kustomizations that use the source instead",
-	"GitRepository.spec.provider":              "only generic Git credentials (spec.secretRef) are supported",
-	"GitRepository.spec.include":               "use one GitRepository per repository and one Kustomization per path",
-	"GitRepository.spec.recurseSubmodules":     "submodules are not fetched",
-	"Kustomization.spec.decryption":            "SOPS decryption is not supported; keep Secrets out of Git or use a secrets operator",
-	"Kustomization.spec.kubeConfig":            "a configuration applies to the cluster of the Reconciler's rest.Config",
-	"Kustomization.spec.healthChecks":          "use wait: true, or healthCheckExprs for custom resources",
-	"Kustomization.spec.deletionPolicy":        "objects are pruned by the unit's prune setting",
-	"Kustomization.spec.patchesStrategicMerge": "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
-	"Kustomization.spec.patchesJson6902":       "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
-	"Kustomization.spec.validation":            "removed in kustomize.toolkit.fluxcd.io/v1; objects are always validated by server-side apply",
+	"GitRepository.spec.suspend":                         "suspend the Kustomizations that use the source instead",
+	"GitRepository.spec.provider":                        "only generic Git credentials (spec.secretRef) are supported",
+	"GitRepository.spec.include":                         "use one GitRepository per repository and one Kustomization per path",
+	"GitRepository.spec.recurseSubmodules":               "submodules are not fetched",
+	"OCIRepository.spec.ref.digest":                      "pin the chart with spec.ref.tag or spec.ref.semver",
+	"OCIRepository.spec.layerSelector":                   "an OCIRepository is read as a Helm chart (chartRef of a HelmRelease)",
+	"HelmRepository.spec.passCredentials":                "credentials are only sent to the repository's own host",
+	"HelmRepository.spec.certSecretRef":                  "TLS client certificates and private CAs are not supported",
+	"HelmChart.spec.valuesFiles":                         "put the values in the HelmRelease's values or valuesFrom",
+	"HelmRelease.spec.chart.spec.valuesFiles":            "put the values in the HelmRelease's values or valuesFrom",
+	"HelmRelease.spec.chart.spec.valuesFile":             "put the values in the HelmRelease's values or valuesFrom",
+	"HelmRelease.spec.kubeConfig":                        "a configuration applies to the cluster of the Reconciler's rest.Config",
+	"HelmRelease.spec.postRenderers":                     "patch the chart's objects with a Kustomization instead",
+	"Kustomization.spec.decryption":                      "SOPS decryption is not supported; keep Secrets out of Git or use a secrets operator",
+	"Kustomization.spec.kubeConfig":                      "a configuration applies to the cluster of the Reconciler's rest.Config",
+	"Kustomization.spec.healthChecks":                    "use wait: true, or healthCheckExprs for custom resources",
+	"Kustomization.spec.deletionPolicy":                  "objects are pruned by the unit's prune setting",
+	"Kustomization.spec.patchesStrategicMerge":           "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
+	"Kustomization.spec.patchesJson6902":                 "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
+	"Kustomization.spec.validation":                      "removed in kustomize.toolkit.fluxcd.io/v1; objects are always validated by server-side apply",
+	"ArtifactGenerator.spec.artifacts[].copy[].exclude":  "copy from a narrower glob instead",
+	"ArtifactGenerator.spec.artifacts[].copy[].strategy": "only the default Overwrite strategy is supported",
+}
+
+// The ArtifactGenerator API (source.extensions.fluxcd.io/v1beta1, Flux's
+// source-watcher) has no Go module LoadFlux can use; these types follow its
+// API reference. An ArtifactGenerator makes one ExternalArtifact per
+// spec.artifacts[] in its own namespace, named after the artifact.
+
+type fluxArtifactGeneratorSpec struct {
+	Sources   []fluxArtifactSource `json:"sources"`
+	Artifacts []fluxOutputArtifact `json:"artifacts"`
+}
+
+type fluxArtifactSource struct {
+	Alias     string `json:"alias"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	Kind      string `json:"kind"`
+}
+
+type fluxOutputArtifact struct {
+	Name     string              `json:"name"`
+	Revision string              `json:"revision,omitempty"`
+	Copy     []fluxCopyOperation `json:"copy"`
+}
+
+type fluxCopyOperation struct {
+	From     string   `json:"from"`
+	To       string   `json:"to"`
+	Exclude  []string `json:"exclude,omitempty"`
+	Strategy string   `json:"strategy,omitempty"`
 }
 
 // fieldProblem is a field checkFields refused: its path and why.
@@ -171,20 +226,78 @@ type fieldProblem struct {
 	err  error
 }
 
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
+var (
+	durationType  = reflect.TypeFor[metav1.Duration]()
+	jsonValueType = reflect.TypeFor[apiextensionsv1.JSON]()
+	unmarshaler   = reflect.TypeFor[json.Unmarshaler]()
+)
 
-// checkFields compares v, a document decoded by encoding/json into any,
-// with the Go type t that will receive it. It returns the first field (in
-// key order) that t does not have, that Flux has but gitopskit does not
-// support (unless its value is empty, which in Flux means the same as
-// leaving it out), or whose JSON type does not fit. kind names the object
-// for the hints.
-func checkFields(kind string, v any, t reflect.Type, path string) *fieldProblem {
+// fieldChecker compares a document decoded by encoding/json into any with
+// the Go type of a Flux API version that will receive it.
+type fieldChecker struct {
+	kind, apiVersion string
+	leaves           map[string]bool // supported paths: they and what they hold
+	containers       map[string]bool // the objects and lists that hold them
+}
+
+func newFieldChecker(k *fluxKind, version string) *fieldChecker {
+	c := &fieldChecker{kind: k.kind, apiVersion: k.group + "/" + version, leaves: map[string]bool{}, containers: map[string]bool{}}
+	for _, p := range slices.Concat(k.supported, k.extra[version]) {
+		c.leaves[p] = true
+		for {
+			i := strings.LastIndexByte(p, '.')
+			if i < 0 {
+				break
+			}
+			p = strings.TrimSuffix(p[:i], "[]")
+			c.containers[p] = true
+		}
+	}
+	return c
+}
+
+// isSupported reports whether the field at gen (a path with "[]" for
+// lists) is supported: a container of supported fields, or a supported
+// field or part of one.
+func (c *fieldChecker) isSupported(gen string) bool {
+	if c.containers[gen] {
+		return true
+	}
+	for p := gen; ; {
+		if c.leaves[p] {
+			return true
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			return false
+		}
+		p = strings.TrimSuffix(p[:i], "[]")
+	}
+}
+
+// check returns the first field (in key order) that t does not have, that
+// gitopskit does not support (unless its value is empty, which in Flux
+// means the same as leaving it out, or one of fluxAccepted's), or whose
+// JSON type does not fit. path is the field's path with list indexes, gen
+// the same with "[]".
+func (c *fieldChecker) check(v any, t reflect.Type, path, gen string) *fieldProblem {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if v == nil || t == rawMessageType {
-		return nil // null is the same as absent; raw values are checked later
+	if v == nil {
+		return nil // null is the same as absent
+	}
+	switch {
+	case t == durationType:
+		s, ok := v.(string)
+		if !ok {
+			return typeProblem(path, "a duration such as \"10m\"", v)
+		}
+		return checkDuration(path, s)
+	case t == jsonValueType:
+		return nil
+	case t.Kind() != reflect.Struct && reflect.PointerTo(t).Implements(unmarshaler):
+		return nil // json.Unmarshal checks it
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -192,29 +305,30 @@ func checkFields(kind string, v any, t reflect.Type, path string) *fieldProblem 
 		if !ok {
 			return typeProblem(path, "an object", v)
 		}
-		fields := map[string]reflect.StructField{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			fields[name] = f
-		}
+		fields := map[string]reflect.Type{}
+		structFields(t, fields)
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			p := joinPath(path, k)
-			f, ok := fields[k]
+			p, g := joinPath(path, k), joinPath(gen, k)
+			ft, ok := fields[k]
+			hint := unsupportedHints[c.kind+"."+g]
 			switch {
 			case !ok:
-				return &fieldProblem{p, fmt.Errorf("%w (Flux's %s has no such field)", ErrUnsupportedField, kind)}
-			case f.Tag.Get("flux") == "unsupported":
-				if isEmptyJSON(m[k]) {
+				msg := fmt.Sprintf("Flux's %s %s has no such field", c.kind, c.apiVersion)
+				if hint != "" {
+					msg += "; " + hint
+				}
+				return &fieldProblem{p, fmt.Errorf("%w (%s)", ErrUnsupportedField, msg)}
+			case !c.isSupported(g):
+				if isEmptyJSON(m[k]) || c.accepted(g, m[k]) {
 					continue
 				}
 				msg := "a Flux field gitopskit does not support"
-				if h := unsupportedHints[kind+"."+p]; h != "" {
-					msg += "; " + h
+				if hint != "" {
+					msg += "; " + hint
 				}
 				return &fieldProblem{p, fmt.Errorf("%w (%s)", ErrUnsupportedField, msg)}
 			}
-			if pr := checkFields(kind, m[k], f.Type, p); pr != nil {
+			if pr := c.check(m[k], ft, p, g); pr != nil {
 				return pr
 			}
 		}
@@ -224,7 +338,7 @@ func checkFields(kind string, v any, t reflect.Type, path string) *fieldProblem 
 			return typeProblem(path, "an object", v)
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			if pr := checkFields(kind, m[k], t.Elem(), joinPath(path, k)); pr != nil {
+			if pr := c.check(m[k], t.Elem(), joinPath(path, k), gen); pr != nil {
 				return pr
 			}
 		}
@@ -234,7 +348,7 @@ func checkFields(kind string, v any, t reflect.Type, path string) *fieldProblem 
 			return typeProblem(path, "a list", v)
 		}
 		for i, e := range s {
-			if pr := checkFields(kind, e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); pr != nil {
+			if pr := c.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), gen+"[]"); pr != nil {
 				return pr
 			}
 		}
@@ -246,6 +360,47 @@ func checkFields(kind string, v any, t reflect.Type, path string) *fieldProblem 
 		if _, ok := v.(bool); !ok {
 			return typeProblem(path, "true or false", v)
 		}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
+			return typeProblem(path, "a whole number", v)
+		}
+	}
+	return nil
+}
+
+func (c *fieldChecker) accepted(gen string, v any) bool {
+	j, err := json.Marshal(v)
+	return err == nil && slices.Contains(fluxAccepted[c.kind+"."+gen], string(j))
+}
+
+// structFields adds the JSON fields of struct type t, inlined ones
+// included, to fields.
+func structFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && (name == "" || strings.Contains(opts, "inline")):
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				structFields(ft, fields)
+			}
+		case f.IsExported() && name != "":
+			fields[name] = f.Type
+		}
+	}
+}
+
+func checkDuration(path, s string) *fieldProblem {
+	if !fluxDurationRE.MatchString(s) {
+		return &fieldProblem{path, fmt.Errorf("%q is not a duration such as \"90s\", \"10m\" or \"1h30m\"", s)}
+	}
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		return &fieldProblem{path, fmt.Errorf("%q: must be more than zero", s)}
 	}
 	return nil
 }

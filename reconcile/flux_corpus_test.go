@@ -1,0 +1,426 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// The Flux corpus (testdata/flux) is loaded without a cluster: LoadFlux and
+// fromObjects are pure given the callbacks. Each case's configuration is
+// compared with its golden file (go test -run FluxCorpus -update rewrites
+// them), and the table checks the semantics the golden files encode.
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/flux")
+
+// corpusLookups are the Secrets and ConfigMaps of the corpus.
+func corpusLookups() FluxOptions {
+	secrets := map[string]map[string][]byte{
+		"flux-system/flux-system":  {"identity": []byte("PRIVATE KEY"), "known_hosts": []byte("git.example.com ssh-ed25519 AAAA")},
+		"apps/dev-team-git":        {"username": []byte("dev"), "password": []byte("tok")},
+		"monitoring/charts-auth":   {"username": []byte("reader"), "password": []byte("pw")},
+		"monitoring/stack-secrets": {"admin": []byte("root")},
+		"flux-system/quay": {".dockerconfigjson": []byte(`{"auths":{"quay.example.com":{"auth":"` +
+			"cm9ib3Q6c2VjcmV0" + `"}}}`)}, // robot:secret
+	}
+	configMaps := map[string]map[string]string{
+		"apps/cluster-vars":       {"cluster": "prod-eu"},
+		"monitoring/stack-values": {"values.yaml": "prometheus:\n  retention: 30d\n"},
+	}
+	return FluxOptions{
+		SecretData: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+			if d, ok := secrets[namespace+"/"+name]; ok {
+				return d, nil
+			}
+			return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, ErrNotFound)
+		},
+		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
+			if d, ok := configMaps[namespace+"/"+name]; ok {
+				return d, nil
+			}
+			return nil, fmt.Errorf("configmap %s/%s: %w", namespace, name, ErrNotFound)
+		},
+	}
+}
+
+// readObjects reads a YAML stream as a build's output.
+func readObjects(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var objs []*unstructured.Unstructured
+	for _, d := range splitYAMLDocuments(data) {
+		j, err := yaml.YAMLToJSON(d.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(j) == "null" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(j); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, u)
+	}
+	return objs
+}
+
+func TestFluxCorpus(t *testing.T) {
+	tests := []struct {
+		name  string
+		files []string // the first is given to LoadFlux, the others are builds for fromObjects
+		opts  func(*FluxOptions)
+		check func(t *testing.T, confs []Configuration)
+	}{
+		{name: "bootstrap-v1", files: []string{"bootstrap-v1.yaml", "bootstrap-v1-build.yaml"}, check: checkBootstrap(true)},
+		{name: "bootstrap-v1beta2", files: []string{"bootstrap-v1beta2.yaml", "bootstrap-v1beta2-build.yaml"}, check: checkBootstrap(true)},
+		{name: "bootstrap-v1beta1", files: []string{"bootstrap-v1beta1.yaml", "bootstrap-v1beta1-build.yaml"}, check: checkBootstrap(false)},
+		{name: "tenants", files: []string{"tenants.yaml"},
+			opts: func(o *FluxOptions) { o.NoCrossNamespaceRefs, o.DefaultServiceAccount = true, "default-deployer" },
+			check: func(t *testing.T, confs []Configuration) {
+				c := confs[0]
+				if c.Namespace != "flux-system" || c.Name != "flux-system" {
+					t.Errorf("configuration %s in %s", c.Name, c.Namespace)
+				}
+				want := map[string]string{ // unit: source, service account
+					"tenants":         "flux-system default-deployer@flux-system",
+					"apps-dev-team":   "apps-dev-team dev-team@apps",
+					"shop-web":        "shop-web default-deployer@shop",
+					"shop-web-config": "shop-web default-deployer@shop",
+				}
+				for _, u := range c.Units {
+					if got := u.Source + " " + u.ServiceAccountName + "@" + u.ServiceAccountNamespace; got != want[u.Name] {
+						t.Errorf("unit %s: %s, want %s", u.Name, got, want[u.Name])
+					}
+				}
+				if d := c.Units[3].DependsOn; len(d) != 1 || d[0] != "shop-web" {
+					t.Errorf("shop-web-config depends on %v", d)
+				}
+				if s := c.Units[1].Build.Substitute; s["cluster"] != "prod-eu" {
+					t.Errorf("dev-team's variables %v", s)
+				}
+			}},
+		{name: "helm", files: []string{"helm.yaml"}, check: func(t *testing.T, confs []Configuration) {
+			c := confs[0]
+			byName := map[string]Unit{}
+			for _, u := range c.Units {
+				byName[u.Name] = u
+			}
+			for name, want := range map[string]string{
+				"kube-prometheus-stack":    "monitoring/kube-prometheus-stack https://charts.example.com/prometheus-community kube-prometheus-stack 66.x",
+				"flux-system-podinfo":      "podinfo/podinfo-podinfo oci://registry.example.com/charts podinfo ",
+				"flux-system-cert-manager": "cert-manager/cert-manager oci://quay.example.com/jetstack/charts cert-manager >=1.16.0 <1.17.0",
+				"flux-system-ingress":      "flux-system/ingress  charts/ingress ",
+				"flux-system-redis":        "flux-system/redis oci://registry.example.com/charts redis 20.1.x",
+			} {
+				u, ok := byName[name]
+				if !ok || u.Helm == nil {
+					t.Errorf("no Helm unit %s", name)
+					continue
+				}
+				ch := u.Helm.Chart
+				got := fmt.Sprintf("%s/%s %s %s%s %s", u.Helm.Namespace, u.Helm.Name, ch.RepoURL, ch.Name, ch.Path, ch.Version)
+				if got != want {
+					t.Errorf("unit %s: %q, want %q", name, got, want)
+				}
+			}
+			if a := byName["flux-system-cert-manager"].Helm.Chart.Auth; a == nil || a.Username != "robot" || a.Password != "secret" {
+				t.Errorf("cert-manager's registry credentials %v", a)
+			}
+			if u := byName["flux-system-ingress"]; u.Source != "flux-system-charts" || !u.Suspend {
+				t.Errorf("ingress: source %q, suspend %v", u.Source, u.Suspend)
+			}
+			if u := byName["flux-system-podinfo"]; u.Wait || !u.Helm.DisableWait || u.Helm.MaxHistory != -1 ||
+				u.ServiceAccountName != "helm-deployer" || u.ServiceAccountNamespace != "flux-system" {
+				t.Errorf("podinfo: %+v", u)
+			}
+		}},
+		{name: "artifacts", files: []string{"artifacts.yaml"}, check: func(t *testing.T, confs []Configuration) {
+			c := confs[0]
+			if len(c.Units) != 2 || c.Units[0].Path != "services/frontend/deploy" || c.Units[1].Path != "services/backend" ||
+				c.Units[0].Source != "monorepo" {
+				t.Errorf("units %+v", c.Units)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := corpusLookups()
+			if tt.opts != nil {
+				tt.opts(&opts)
+			}
+			var confs []Configuration
+			l := newFluxLoader(opts, "")
+			for i, f := range tt.files {
+				data, err := os.ReadFile(filepath.Join("testdata", "flux", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var conf Configuration
+				if i == 0 {
+					conf, err = LoadFlux(t.Context(), data, opts)
+					if err == nil {
+						// The same again through a loader, for the builds.
+						_, err = l.loadYAML(t.Context(), data)
+					}
+				} else {
+					conf, err = l.fromObjects(t.Context(), readObjects(t, data))
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				confs = append(confs, conf)
+			}
+			// The whole configuration must be one New accepts.
+			all := Configuration{Name: confs[0].Name, Namespace: confs[0].Namespace}
+			for _, c := range confs {
+				all.Sources = append(all.Sources, c.Sources...)
+				all.Units = append(all.Units, c.Units...) // copies: normalize sets defaults
+			}
+			if _, err := all.normalize(); err != nil {
+				t.Errorf("normalize: %v", err)
+			}
+			tt.check(t, confs)
+			golden(t, filepath.Join("testdata", "flux", tt.name+".golden"), confs)
+		})
+	}
+}
+
+func checkBootstrap(wait bool) func(t *testing.T, confs []Configuration) {
+	return func(t *testing.T, confs []Configuration) {
+		top, build := confs[0], confs[1]
+		if len(top.Sources) != 1 || len(top.Units) != 1 || top.Units[0].Path != "clusters/staging" {
+			t.Errorf("gotk-sync: %+v", top)
+		}
+		if len(build.Sources) != 0 {
+			t.Errorf("the build declared the flux-system source again: %+v", build.Sources)
+		}
+		var names []string
+		for _, u := range build.Units {
+			names = append(names, u.Name+"<"+strings.Join(u.DependsOn, ",")+">")
+		}
+		if got := strings.Join(names, " "); got != "infra-controllers<> infra-configs<infra-controllers> apps<infra-configs>" {
+			t.Errorf("units of the build: %s", got)
+		}
+		configs := build.Units[1]
+		if len(configs.Build.Patches) != 1 || configs.Build.Patches[0].Target.Kind != "ClusterIssuer" ||
+			!strings.Contains(configs.Build.Patches[0].Patch, "op: replace") {
+			t.Errorf("infra-configs patches %+v", configs.Build.Patches)
+		}
+		if build.Units[0].Wait != wait || build.Units[0].Interval.String() != "1m0s" {
+			t.Errorf("infra-controllers: wait %v interval %v", build.Units[0].Wait, build.Units[0].Interval)
+		}
+	}
+}
+
+// golden compares confs, as indented JSON with durations as strings, with
+// the file.
+func golden(t *testing.T, file string, confs []Configuration) {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range confs {
+		j, err := json.MarshalIndent(c, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteString("\n")
+	}
+	got := b.String()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update and review the diff):\n%s", file, got)
+	}
+}
+
+func TestFluxCorpusErrors(t *testing.T) {
+	read := func(f string) string {
+		data, err := os.ReadFile(filepath.Join("testdata", "flux", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	helm, tenants, artifacts := read("helm.yaml"), read("tenants.yaml"), read("artifacts.yaml")
+	hr := func(extra string) string {
+		return "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: extra, namespace: flux-system}\n" +
+			"spec:\n  interval: 5m\n  chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}\n" + extra
+	}
+	tests := []struct {
+		name     string
+		yaml     string
+		lockdown bool
+		is       error // errors.Is, besides ErrInvalidConfiguration
+		field    string
+		msg      string
+	}{
+		{name: "unknown kind", yaml: helm + "---\napiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImagePolicy\nmetadata: {name: p}\nspec: {}\n",
+			field: "kind", msg: `"ImagePolicy" is not supported`},
+		{name: "unknown version", yaml: strings.Replace(helm, "helm.toolkit.fluxcd.io/v2beta2", "helm.toolkit.fluxcd.io/v3", 1),
+			field: "apiVersion", msg: "want helm.toolkit.fluxcd.io/v2, v2beta2, v2beta1"},
+		{name: "Bucket", yaml: helm + "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: Bucket\nmetadata: {name: b}\nspec: {}\n",
+			field: "kind", msg: `"Bucket" is not supported`},
+		{name: "unsupported field", yaml: helm + hr("  postRenderers: [{kustomize: {images: [{name: a, newTag: b}]}}]\n"),
+			is: ErrUnsupportedField, field: "spec.postRenderers", msg: "patch the chart's objects with a Kustomization"},
+		{name: "v2beta1 valuesFile", yaml: strings.Replace(helm, "      chart: ./charts/ingress\n", "      chart: ./charts/ingress\n      valuesFile: prod.yaml\n", 1),
+			is: ErrUnsupportedField, field: "spec.chart.spec.valuesFile", msg: "values or valuesFrom"},
+		{name: "different upgrade CRD policy", yaml: helm + hr("  install: {crds: Create}\n  upgrade: {crds: CreateReplace}\n"),
+			is: ErrUnsupportedField, field: "spec.upgrade.crds", msg: "one CRD policy"},
+		{name: "storage elsewhere", yaml: helm + hr("  storageNamespace: other\n"),
+			is: ErrUnsupportedField, field: "spec.storageNamespace", msg: "release's namespace"},
+		{name: "sourceRef to a missing object", yaml: strings.Replace(helm, "        name: prometheus-community\n", "        name: bitnami\n", 1),
+			field: "spec.chart.spec.sourceRef.name", msg: `no HelmRepository "bitnami"`},
+		{name: "chartRef to a missing object", yaml: strings.Replace(helm, "    kind: HelmChart\n    name: redis\n", "    kind: HelmChart\n    name: valkey\n", 1),
+			field: "spec.chartRef.name", msg: `no HelmChart "valkey"`},
+		{name: "cross-namespace sourceRef under lockdown", lockdown: true,
+			yaml: tenants + "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: sneaky, namespace: shop}\n" +
+				"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n",
+			is: ErrCrossNamespaceRef, field: "spec.sourceRef.namespace", msg: "cross-namespace references are not allowed"},
+		{name: "cross-namespace dependsOn under lockdown", lockdown: true,
+			yaml: tenants + "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: late, namespace: shop}\n" +
+				"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: web}, dependsOn: [{name: tenants, namespace: flux-system}]}\n",
+			is: ErrCrossNamespaceRef, field: "spec.dependsOn[0].namespace", msg: "Kustomization flux-system/tenants"},
+		{name: "cross-namespace reference allowed without lockdown",
+			yaml: tenants + "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: late, namespace: shop}\n" +
+				"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: web}, dependsOn: [{name: tenants, namespace: flux-system}]}\n"},
+		{name: "object named twice", yaml: helm + strings.Replace(hr(""), "name: extra", "name: redis", 1),
+			field: "metadata.name", msg: `HelmRelease "redis" is also defined by document 10`},
+		{name: "unit names collide", yaml: tenants + "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: shop-web, namespace: flux-system}\n" +
+			"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: flux-system}}\n",
+			field: "metadata.name", msg: `its unit name "shop-web" is also that of Kustomization shop/web`},
+		{name: "Kustomization and HelmRelease of one name", yaml: helm + "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: redis, namespace: flux-system}\n" +
+			"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: charts}}\n",
+			field: "metadata.name", msg: "is also that of HelmRelease flux-system/redis"},
+		{name: "artifact of two copies", yaml: strings.Replace(artifacts, "          to: \"@artifact/\"\n    - name: backend",
+			"          to: \"@artifact/\"\n        - from: \"@repo/shared/**\"\n          to: \"@artifact/shared/\"\n    - name: backend", 1),
+			field: "spec.artifacts[0].copy", msg: "one copy of a GitRepository directory"},
+		{name: "ExternalArtifact of a third party", yaml: strings.Replace(artifacts, "    name: backend\n", "    name: external\n", 1) +
+			"---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: ExternalArtifact\nmetadata: {name: external, namespace: apps}\nspec: {sourceRef: {apiVersion: example.com/v1, kind: Thing, name: t}}\n",
+			field: "spec.sourceRef.name", msg: "not generated by an ArtifactGenerator"},
+		{name: "OCIRepository digest", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    digest: sha256:abc\n", 1),
+			is: ErrUnsupportedField, field: "spec.ref.digest", msg: "spec.ref.tag or spec.ref.semver"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := corpusLookups()
+			opts.NoCrossNamespaceRefs = tt.lockdown
+			_, err := LoadFlux(t.Context(), []byte(tt.yaml), opts)
+			if tt.msg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var fe *FluxError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrInvalidConfiguration) {
+				t.Fatalf("LoadFlux: %v, want an invalid configuration *FluxError", err)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("%v does not match %v", err, tt.is)
+			}
+			if tt.field != "" && fe.Field != tt.field {
+				t.Errorf("field %q, want %q: %v", fe.Field, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not contain %q", err, tt.msg)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestFluxFromObjects checks the engine's path: objects of a build whose
+// references name objects loaded before, the same object declared again,
+// and the same name with another spec.
+func TestFluxFromObjects(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "flux", "bootstrap-v1.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newFluxLoader(corpusLookups(), "")
+	if _, err := l.loadYAML(t.Context(), data); err != nil {
+		t.Fatal(err)
+	}
+	objs := readObjects(t, data)
+	conf, err := l.fromObjects(t.Context(), objs)
+	if err != nil || len(conf.Units) != 0 || len(conf.Sources) != 0 {
+		t.Fatalf("the same objects again: %+v, %v", conf, err)
+	}
+	changed := objs[1].DeepCopy()
+	if err := unstructured.SetNestedField(changed.Object, "./clusters/production", "spec", "path"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.fromObjects(t.Context(), []*unstructured.Unstructured{changed})
+	var fe *FluxError
+	if !errors.As(err, &fe) || fe.Document != 1 || fe.Line != 0 || !strings.Contains(err.Error(), "also defined, differently") {
+		t.Fatalf("another spec: %v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "flux configuration: document 1 (Kustomization flux-system/flux-system): ") {
+		t.Errorf("an object of a build has no line: %v", err)
+	}
+	// After the error, the loader is unchanged: a valid build still loads.
+	child := readObjects(t, []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: child, namespace: flux-system}\n"+
+		"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: flux-system}, dependsOn: [{name: flux-system}]}\n"))
+	conf, err = l.fromObjects(t.Context(), child)
+	if err != nil || len(conf.Units) != 1 || conf.Units[0].DependsOn[0] != "flux-system" || conf.Namespace != "flux-system" {
+		t.Fatalf("child: %+v, %v", conf, err)
+	}
+	if _, err := l.fromObjects(t.Context(), child); err != nil {
+		t.Errorf("child again: %v", err)
+	}
+}
+
+func TestFluxObjects(t *testing.T) {
+	objs := readObjects(t, []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2beta1
+kind: HelmRelease
+metadata: {name: h}
+---
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: g}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: alert}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+---
+apiVersion: fluxcd.example.com/v1
+kind: Lookalike
+metadata: {name: l}
+`))
+	flux, rest := FluxObjects(objs)
+	var f, r []string
+	for _, o := range flux {
+		f = append(f, o.GetName())
+	}
+	for _, o := range rest {
+		r = append(r, o.GetName())
+	}
+	if strings.Join(f, ",") != "h,g,alert" || strings.Join(r, ",") != "a,d,l" {
+		t.Errorf("flux %v, rest %v", f, r)
+	}
+}

@@ -1,0 +1,469 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gitopskit/gitopskit/helmrelease"
+)
+
+// A HelmRelease becomes a [Unit] with [Unit.Helm] set:
+//
+//   - spec.chart.spec: chart, version (Flux's default "*" is the newest
+//     stable version) and sourceRef (kind HelmRepository or GitRepository,
+//     name, namespace) and interval. From a HelmRepository (HTTP, or type
+//     oci), the chart is [helmrelease.ChartRef] Name in the repository's
+//     RepoURL; from a GitRepository, spec.chart.spec.chart is the chart's
+//     path in the repository ([Unit.Source] and Chart.Path).
+//   - spec.chartRef: kind OCIRepository (url oci://registry/path/chart,
+//     ref.semver or ref.tag, default tag "latest") or HelmChart (chart,
+//     version, sourceRef as spec.chart.spec), name and namespace.
+//   - Repository credentials: the secretRef of a HelmRepository (keys
+//     username and password) or OCIRepository (those keys, or a
+//     .dockerconfigjson holding the registry's host); insecure on an OCI
+//     repository talks plain HTTP to the registry.
+//   - spec.values and spec.valuesFrom (kind ConfigMap or Secret, name,
+//     valuesKey, targetPath, optional; read while loading, in the
+//     HelmRelease's namespace): [helmrelease.Release] Values and
+//     ValuesFrom.
+//   - spec.releaseName: the release name; default Flux's
+//     "[targetNamespace-]name", shortened as Flux does when longer than 53
+//     characters (its first 40, "-", 12 hex digits of its SHA-256).
+//   - spec.targetNamespace: the release's namespace; default the
+//     HelmRelease's. spec.storageNamespace may only name the release's
+//     namespace: helmrelease keeps a release's records in its namespace
+//     (Flux's default is the HelmRelease's namespace, so a release with a
+//     targetNamespace is stored elsewhere than Flux would).
+//   - spec.interval (required), spec.timeout (default 5m, as Flux; also
+//     the unit's), spec.suspend, spec.dependsOn (HelmReleases),
+//     spec.serviceAccountName: the unit's.
+//   - spec.install: remediation.retries, remediation.remediateLastFailure
+//     (not remediating the last failure, Flux's default for installs, is
+//     KeepFailed: helmrelease then keeps every failed attempt where Flux
+//     uninstalls between retries), createNamespace, crds (or the deprecated
+//     skipCRDs), disableWait, disableWaitForJobs, disableHooks, timeout.
+//   - spec.upgrade: remediation.retries, remediation.remediateLastFailure
+//     (Flux's default: roll back the last failure when retries > 0; not
+//     rolling back is KeepFailed), remediation.strategy "rollback", force, crds, disableWait,
+//     disableWaitForJobs, disableHooks, timeout. helmrelease has one
+//     setting for install and upgrade where Flux has two (wait, jobs,
+//     hooks, CRD policy, timeout): when both are given they must agree.
+//     Flux's upgrade CRD policy defaults to Skip; helmrelease's Create only
+//     adds CRDs that do not exist.
+//   - spec.maxHistory (default 5 as in Flux; 0 is unlimited as in Flux),
+//     spec.test.enable and .ignoreFailures, spec.driftDetection.mode
+//     (enabled: correct, warn: report), spec.commonMetadata.labels
+//     ([helmrelease.Release] Labels).
+//
+// Not supported: spec.kubeConfig, postRenderers, postRenderStrategy,
+// waitStrategy, healthCheckExprs, commonMetadata.annotations, rollback,
+// uninstall, test.timeout and filters, driftDetection.ignore,
+// install/upgrade strategy, replace, remediation.ignoreTestFailures,
+// serverSideApply, disableOpenAPIValidation, disableSchemaValidation,
+// disableTakeOwnership, preserveValues, cleanupOnFail,
+// chartNameChangeStrategy, valuesFrom[].literal, a chart's valuesFiles and
+// verify, chart metadata, reconcileStrategy Revision, a Bucket source, and
+// OCIRepository ref.digest, semverFilter, layerSelector, verify, certSecretRef,
+// proxySecretRef, serviceAccountName, ignore.
+
+// fluxChart is where a Helm unit's chart comes from.
+type fluxChart struct {
+	ref helmrelease.ChartRef
+	// git is the GitRepository holding the chart (ref.Path is in it).
+	git *fluxDoc
+	// interval is the smallest interval of the objects on the way.
+	interval time.Duration
+}
+
+func (c *fluxChart) every(v metav1.Duration) {
+	if v.Duration > 0 && (c.interval == 0 || v.Duration < c.interval) {
+		c.interval = v.Duration
+	}
+}
+
+// helmUnit converts a HelmRelease.
+func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
+	spec := d.spec.(*helmv2.HelmReleaseSpec)
+	hr := helmv2.HelmRelease{ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: d.namespace}, Spec: *spec}
+	interval, err := required(d, "spec.interval", spec.Interval)
+	if err != nil {
+		return Unit{}, err
+	}
+	if ns := spec.TargetNamespace; ns != "" {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			return Unit{}, d.failf("spec.targetNamespace", "%q: %s", ns, strings.Join(msgs, "; "))
+		}
+	}
+	rel := &helmrelease.Release{Name: shortenReleaseName(hr.GetReleaseName()), Namespace: hr.GetReleaseNamespace()}
+	if s := spec.StorageNamespace; s != "" && s != rel.Namespace {
+		return Unit{}, d.fail("spec.storageNamespace", fmt.Errorf("%w (%q: gitopskit keeps a release's records in the release's namespace %q)", ErrUnsupportedField, s, rel.Namespace))
+	}
+	u := Unit{Name: d.unitName, Suspend: spec.Suspend, Timeout: hr.GetTimeout().Duration,
+		ServiceAccountName: b.serviceAccount(spec.ServiceAccountName), Helm: rel}
+	if u.ServiceAccountName != "" {
+		u.ServiceAccountNamespace = d.namespace
+	}
+	rel.Timeout = u.Timeout
+
+	var chart fluxChart
+	switch {
+	case spec.Chart != nil && spec.ChartRef != nil:
+		return Unit{}, d.failf("spec.chartRef", "set spec.chart or spec.chartRef, not both")
+	case spec.ChartRef != nil:
+		r := spec.ChartRef
+		if r.APIVersion != "" && !strings.HasPrefix(r.APIVersion, fluxSourceGroup+"/") {
+			return Unit{}, d.failf("spec.chartRef.apiVersion", "%q: want %s", r.APIVersion, FluxSourceAPIVersion)
+		}
+		if r.Kind != "OCIRepository" && r.Kind != "HelmChart" {
+			return Unit{}, d.failf("spec.chartRef.kind", "%q is not supported: want OCIRepository or HelmChart", r.Kind)
+		}
+		t, err := b.ref(d, "spec.chartRef", r.Kind, r.Namespace, r.Name)
+		if err != nil {
+			return Unit{}, err
+		}
+		if chart, err = b.chartSource(ctx, t); err != nil {
+			return Unit{}, err
+		}
+	case spec.Chart != nil:
+		c := spec.Chart.Spec
+		r := c.SourceRef
+		if r.APIVersion != "" && !strings.HasPrefix(r.APIVersion, fluxSourceGroup+"/") {
+			return Unit{}, d.failf("spec.chart.spec.sourceRef.apiVersion", "%q: want %s", r.APIVersion, FluxSourceAPIVersion)
+		}
+		if chart, err = b.chartFrom(ctx, d, "spec.chart.spec", c.Chart, c.Version, r.Kind, r.Namespace, r.Name); err != nil {
+			return Unit{}, err
+		}
+		if c.Interval != nil {
+			chart.every(*c.Interval)
+		}
+	default:
+		return Unit{}, d.failf("spec.chart", "required: spec.chart or spec.chartRef")
+	}
+	rel.Chart = chart.ref
+	if chart.git != nil {
+		u.Source = chart.git.unitName
+	}
+	u.Interval = interval
+	if chart.interval > 0 {
+		u.Interval = min(interval, chart.interval)
+	}
+
+	if spec.Values != nil && len(spec.Values.Raw) > 0 {
+		if err := json.Unmarshal(spec.Values.Raw, &rel.Values); err != nil {
+			return Unit{}, d.failf("spec.values", "want an object: %v", err)
+		}
+	}
+	for i, v := range spec.ValuesFrom {
+		field := fmt.Sprintf("spec.valuesFrom[%d]", i)
+		vf := helmrelease.ValuesFrom{Kind: v.Kind, Name: v.Name, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional}
+		var err error
+		switch v.Kind {
+		case "ConfigMap":
+			var data map[string]string
+			if data, err = b.l.configMap(ctx, d, field+".name", v.Name); err == nil {
+				vf.Data = helmrelease.ConfigMapData(data)
+			}
+		case "Secret":
+			vf.Data, err = b.l.secret(ctx, d, field+".name", v.Name)
+		default:
+			return Unit{}, d.failf(field+".kind", "%q: want ConfigMap or Secret", v.Kind)
+		}
+		if err != nil {
+			var fe *FluxError
+			if !(v.Optional && errors.As(err, &fe) && isNotFound(fe.Err)) {
+				return Unit{}, err
+			}
+		}
+		rel.ValuesFrom = append(rel.ValuesFrom, vf)
+	}
+
+	if err := fluxHelmActions(d, &hr, rel); err != nil {
+		return Unit{}, err
+	}
+	u.Wait = !rel.DisableWait
+	if m := spec.CommonMetadata; m != nil && len(m.Labels) > 0 {
+		rel.Labels = m.Labels
+	}
+	for i, dep := range spec.DependsOn {
+		t, err := b.ref(d, fmt.Sprintf("spec.dependsOn[%d]", i), "HelmRelease", dep.Namespace, dep.Name)
+		if err != nil {
+			return Unit{}, err
+		}
+		u.DependsOn = append(u.DependsOn, t.unitName)
+	}
+	if err := rel.Validate(); err != nil {
+		return Unit{}, d.fail("spec", err)
+	}
+	return u, nil
+}
+
+// fluxHelmActions converts the install, upgrade, test, history and drift
+// options.
+func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) error {
+	spec := &hr.Spec
+	inst, up := hr.GetInstall(), hr.GetUpgrade()
+	unsupported := func(field, format string, args ...any) error {
+		return d.fail(field, fmt.Errorf("%w (%s)", ErrUnsupportedField, fmt.Sprintf(format, args...)))
+	}
+	if t := inst.Timeout; t != nil && t.Duration != rel.Timeout {
+		return unsupported("spec.install.timeout", "%s differs from the release's timeout %s; gitopskit has one timeout for every Helm action", t.Duration, rel.Timeout)
+	}
+	if t := up.Timeout; t != nil && t.Duration != rel.Timeout {
+		return unsupported("spec.upgrade.timeout", "%s differs from the release's timeout %s; gitopskit has one timeout for every Helm action", t.Duration, rel.Timeout)
+	}
+	ir, ur := inst.GetRemediation(), up.GetRemediation()
+	if ir.GetRetries() < 0 {
+		return unsupported("spec.install.remediation.retries", "unlimited retries")
+	}
+	if ur.GetRetries() < 0 {
+		return unsupported("spec.upgrade.remediation.retries", "unlimited retries")
+	}
+	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepFailed: !ir.MustRemediateLastFailure()}
+	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
+	rel.CreateNamespace = inst.CreateNamespace
+
+	// Flux has a setting for install and one for upgrade; helmrelease one.
+	same := func(field string, i, u bool) error {
+		if spec.Install != nil && spec.Upgrade != nil && i != u {
+			return unsupported("spec.upgrade."+field, "differs from spec.install.%s; gitopskit has one setting for install and upgrade", field)
+		}
+		return nil
+	}
+	if err := same("disableWait", inst.DisableWait, up.DisableWait); err != nil {
+		return err
+	}
+	if err := same("disableWaitForJobs", inst.DisableWaitForJobs, up.DisableWaitForJobs); err != nil {
+		return err
+	}
+	if err := same("disableHooks", inst.DisableHooks, up.DisableHooks); err != nil {
+		return err
+	}
+	rel.DisableWait = inst.DisableWait || up.DisableWait
+	rel.WaitForJobs = !(inst.DisableWaitForJobs || up.DisableWaitForJobs)
+	rel.DisableHooks = inst.DisableHooks || up.DisableHooks
+
+	crds := helmrelease.CRDCreate
+	switch {
+	case inst.SkipCRDs:
+		crds = helmrelease.CRDSkip
+	case inst.CRDs != "":
+		crds = helmrelease.CRDPolicy(inst.CRDs)
+	}
+	switch crds {
+	case helmrelease.CRDCreate, helmrelease.CRDCreateReplace, helmrelease.CRDSkip:
+	default:
+		return d.failf("spec.install.crds", "%q: want Skip, Create or CreateReplace", inst.CRDs)
+	}
+	if c := up.CRDs; c != "" && helmrelease.CRDPolicy(c) != crds {
+		return unsupported("spec.upgrade.crds", "%q differs from the install policy %q; gitopskit has one CRD policy for install and upgrade", c, crds)
+	}
+	rel.CRDs = crds
+
+	switch {
+	case spec.MaxHistory == nil:
+		rel.MaxHistory = hr.GetMaxHistory()
+	case *spec.MaxHistory == 0:
+		rel.MaxHistory = -1 // unlimited, as in Flux
+	case *spec.MaxHistory < 0:
+		return d.failf("spec.maxHistory", "%d: must not be negative", *spec.MaxHistory)
+	default:
+		rel.MaxHistory = *spec.MaxHistory
+	}
+	if t := spec.Test; t != nil {
+		rel.Test = helmrelease.TestPolicy{Enable: t.Enable, IgnoreFailures: t.IgnoreFailures}
+	}
+	if dd := spec.DriftDetection; dd != nil {
+		switch dd.Mode {
+		case "", helmv2.DriftDetectionDisabled:
+		case helmv2.DriftDetectionWarn:
+			rel.Drift.Mode = helmrelease.DriftWarn
+		case helmv2.DriftDetectionEnabled:
+			rel.Drift.Mode = helmrelease.DriftCorrect
+		default:
+			return d.failf("spec.driftDetection.mode", "%q: want enabled, warn or disabled", dd.Mode)
+		}
+	}
+	return nil
+}
+
+// shortenReleaseName shortens a release name longer than Helm allows as
+// Flux's helm-controller does.
+func shortenReleaseName(name string) string {
+	if len(name) <= 53 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:40] + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// chartFrom resolves a chart template (of a HelmRelease's spec.chart.spec,
+// or a HelmChart's spec): a chart in a HelmRepository or a GitRepository.
+func (b *fluxBatch) chartFrom(ctx context.Context, d *fluxDoc, field, chart, version, kind, namespace, name string) (fluxChart, error) {
+	if chart == "" {
+		return fluxChart{}, d.failf(field+".chart", "required")
+	}
+	switch kind {
+	case "HelmRepository":
+		t, err := b.ref(d, field+".sourceRef", kind, namespace, name)
+		if err != nil {
+			return fluxChart{}, err
+		}
+		c, err := b.chartSource(ctx, t)
+		if err != nil {
+			return fluxChart{}, err
+		}
+		c.ref.Name = chart
+		if version != "*" {
+			c.ref.Version = version
+		}
+		return c, nil
+	case "GitRepository":
+		t, err := b.ref(d, field+".sourceRef", kind, namespace, name)
+		if err != nil {
+			return fluxChart{}, err
+		}
+		p := path.Clean(strings.TrimPrefix(chart, "/"))
+		if p == ".." || strings.HasPrefix(p, "../") {
+			return fluxChart{}, d.failf(field+".chart", "%q leaves the repository", chart)
+		}
+		c := fluxChart{ref: helmrelease.ChartRef{Path: p}, git: t}
+		c.every(t.spec.(*sourcev1.GitRepositorySpec).Interval)
+		return c, nil
+	case "":
+		return fluxChart{}, d.failf(field+".sourceRef.kind", "required: HelmRepository or GitRepository")
+	}
+	return fluxChart{}, d.failf(field+".sourceRef.kind", "%q is not supported: want HelmRepository or GitRepository", kind)
+}
+
+// chartSource converts a HelmRepository (its URL and credentials, without
+// a chart name), an OCIRepository or a HelmChart (a chart).
+func (b *fluxBatch) chartSource(ctx context.Context, d *fluxDoc) (fluxChart, error) {
+	switch spec := d.spec.(type) {
+	case *sourcev1.HelmRepositorySpec:
+		c := fluxChart{ref: helmrelease.ChartRef{RepoURL: strings.TrimSuffix(spec.URL, "/")}}
+		c.every(spec.Interval)
+		oci := false
+		switch spec.Type {
+		case "", "default":
+			if !strings.HasPrefix(spec.URL, "http://") && !strings.HasPrefix(spec.URL, "https://") {
+				return fluxChart{}, d.failf("spec.url", "%q: want an http:// or https:// URL (or type: oci and an oci:// URL)", spec.URL)
+			}
+		case "oci":
+			oci = true
+			if !strings.HasPrefix(spec.URL, "oci://") {
+				return fluxChart{}, d.failf("spec.url", "%q: want an oci:// URL", spec.URL)
+			}
+			c.ref.PlainHTTP = spec.Insecure
+		default:
+			return fluxChart{}, d.failf("spec.type", "%q: want default or oci", spec.Type)
+		}
+		if spec.SecretRef != nil {
+			data, err := b.l.secret(ctx, d, "spec.secretRef.name", spec.SecretRef.Name)
+			if err != nil {
+				return fluxChart{}, err
+			}
+			if oci {
+				c.ref.Auth, err = registryAuth(spec.URL, data)
+			} else {
+				c.ref.Auth, err = helmrelease.BasicAuthFromSecret(data)
+			}
+			if err != nil {
+				return fluxChart{}, d.failf("spec.secretRef.name", "Secret %s: %v", spec.SecretRef.Name, err)
+			}
+		}
+		return c, nil
+	case *sourcev1.OCIRepositorySpec:
+		u := strings.TrimSuffix(spec.URL, "/")
+		i := strings.LastIndexByte(u, '/')
+		if !strings.HasPrefix(u, "oci://") || i < len("oci://") || strings.Count(u[len("oci://"):], "/") < 1 {
+			return fluxChart{}, d.failf("spec.url", "%q: want oci://registry/path/chart", spec.URL)
+		}
+		c := fluxChart{ref: helmrelease.ChartRef{RepoURL: u[:i], Name: u[i+1:], Version: "latest", PlainHTTP: spec.Insecure}}
+		c.every(spec.Interval)
+		if r := spec.Reference; r != nil {
+			switch {
+			case r.SemVer != "":
+				c.ref.Version = r.SemVer
+			case r.Tag != "":
+				c.ref.Version = r.Tag
+			}
+		}
+		if spec.SecretRef != nil {
+			data, err := b.l.secret(ctx, d, "spec.secretRef.name", spec.SecretRef.Name)
+			if err != nil {
+				return fluxChart{}, err
+			}
+			if c.ref.Auth, err = registryAuth(spec.URL, data); err != nil {
+				return fluxChart{}, d.failf("spec.secretRef.name", "Secret %s: %v", spec.SecretRef.Name, err)
+			}
+		}
+		return c, nil
+	case *sourcev1.HelmChartSpec:
+		r := spec.SourceRef
+		if r.APIVersion != "" && !strings.HasPrefix(r.APIVersion, fluxSourceGroup+"/") {
+			return fluxChart{}, d.failf("spec.sourceRef.apiVersion", "%q: want %s", r.APIVersion, FluxSourceAPIVersion)
+		}
+		c, err := b.chartFrom(ctx, d, "spec", spec.Chart, spec.Version, r.Kind, "", r.Name)
+		if err != nil {
+			return fluxChart{}, err
+		}
+		c.every(spec.Interval)
+		return c, nil
+	}
+	return fluxChart{}, d.failf("kind", "%s is not a chart source", d.kind)
+}
+
+// registryAuth reads registry credentials from a Secret's data: the keys
+// username and password, or a .dockerconfigjson with an entry for the
+// registry of rawURL.
+func registryAuth(rawURL string, data map[string][]byte) (*helmrelease.BasicAuth, error) {
+	if _, ok := data["username"]; ok {
+		return helmrelease.BasicAuthFromSecret(data)
+	}
+	cfg, ok := data[".dockerconfigjson"]
+	if !ok {
+		return nil, errors.New("want the keys username and password, or .dockerconfigjson")
+	}
+	var dc struct {
+		Auths map[string]struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+			Auth     string `json:"auth"`
+		} `json:"auths"`
+	}
+	if err := json.Unmarshal(cfg, &dc); err != nil {
+		return nil, fmt.Errorf(".dockerconfigjson: %v", err)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	for host, a := range dc.Auths {
+		if h := strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://"); strings.TrimSuffix(h, "/") != u.Host {
+			continue
+		}
+		if a.Username == "" && a.Auth != "" {
+			raw, err := base64.StdEncoding.DecodeString(a.Auth)
+			if err != nil {
+				return nil, fmt.Errorf(".dockerconfigjson: auth of %s: %v", host, err)
+			}
+			a.Username, a.Password, _ = strings.Cut(string(raw), ":")
+		}
+		return &helmrelease.BasicAuth{Username: a.Username, Password: a.Password}, nil
+	}
+	return nil, fmt.Errorf(".dockerconfigjson has no credentials for %s", u.Host)
+}

@@ -1,0 +1,276 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// fluxLoader turns Flux objects into a configuration's sources and units.
+// One loader serves one configuration: [LoadFlux] uses it once, and the
+// engine may call fromObjects again for the Flux objects found in each
+// unit's build, so that their references resolve against everything loaded
+// before. A loader is not safe for concurrent use; after an error it is
+// unchanged.
+type fluxLoader struct {
+	opts FluxOptions
+	// home is the configuration's namespace: objects there keep their
+	// name as unit or source name. Empty: the first object's namespace.
+	home string
+	// objects, units and sources hold what earlier calls loaded.
+	objects map[fluxKey]*fluxDoc
+	units   map[string]*fluxDoc // by unit name
+	sources map[string]*fluxDoc // by source name
+	// Lookups, cached by "namespace/name" for the loader's life.
+	secrets    map[string]lookupResult[map[string][]byte]
+	configMaps map[string]lookupResult[map[string]string]
+}
+
+// newFluxLoader returns a loader for a configuration whose records are in
+// namespace home ("" for the namespace of the first object loaded).
+func newFluxLoader(opts FluxOptions, home string) *fluxLoader {
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{},
+		units: map[string]*fluxDoc{}, sources: map[string]*fluxDoc{},
+		secrets: map[string]lookupResult[map[string][]byte]{}, configMaps: map[string]lookupResult[map[string]string]{}}
+}
+
+// fluxBatch is one call's objects, on top of the loader's.
+type fluxBatch struct {
+	l       *fluxLoader
+	home    string
+	objects map[fluxKey]*fluxDoc
+	units   map[string]*fluxDoc
+	sources map[string]*fluxDoc
+	order   []*fluxDoc
+	// intervals of the sources that have one, for the units' intervals.
+	intervals map[fluxKey]time.Duration
+}
+
+func (b *fluxBatch) lookup(k fluxKey) *fluxDoc {
+	if d := b.objects[k]; d != nil {
+		return d
+	}
+	return b.l.objects[k]
+}
+
+// loadYAML converts the Flux objects of a YAML stream, as [LoadFlux] does
+// (which also requires a unit), keeping them for later fromObjects calls.
+// Documents are numbered from 1, not counting empty ones.
+func (l *fluxLoader) loadYAML(ctx context.Context, data []byte) (Configuration, error) {
+	var docs []*fluxDoc
+	for _, d := range splitYAMLDocuments(data) {
+		d.index = len(docs) + 1
+		if err := l.parseYAML(d); err != nil {
+			return Configuration{}, err
+		}
+		if d.doc != nil {
+			docs = append(docs, d)
+		}
+	}
+	return l.load(ctx, docs)
+}
+
+// fromObjects converts Flux objects found in a unit's build output (see
+// [FluxObjects]) into sources and units of the loader's configuration.
+// Their references may name objects loaded by earlier calls. An object
+// loaded before with the same spec is the same object declared again (a
+// bootstrap repository's flux-system Kustomization builds its own
+// GitRepository and Kustomization) and is skipped; with another spec it is
+// an error, as is an object that is twice in objs. The Configuration
+// returned has the loader's name and namespace and only the new sources and
+// units; it may have no units.
+func (l *fluxLoader) fromObjects(ctx context.Context, objs []*unstructured.Unstructured) (Configuration, error) {
+	docs := make([]*fluxDoc, 0, len(objs))
+	for i, o := range objs {
+		d := &fluxDoc{index: i + 1}
+		j, err := o.MarshalJSON()
+		if err != nil {
+			return Configuration{}, d.failf("", "%v", err)
+		}
+		if err := l.parseJSON(d, j); err != nil {
+			return Configuration{}, err
+		}
+		if d.doc != nil {
+			docs = append(docs, d)
+		}
+	}
+	return l.load(ctx, docs)
+}
+
+// load converts parsed objects: it names them, checks that no object is
+// there twice and no two objects get the same unit or source name, then
+// converts them in order. The loader takes the new objects only when all
+// went well.
+func (l *fluxLoader) load(ctx context.Context, docs []*fluxDoc) (Configuration, error) {
+	b := &fluxBatch{l: l, home: l.home, objects: map[fluxKey]*fluxDoc{}, units: map[string]*fluxDoc{},
+		sources: map[string]*fluxDoc{}, intervals: map[fluxKey]time.Duration{}}
+	for _, d := range docs {
+		if b.home == "" {
+			b.home = d.namespace
+		}
+		k := d.key()
+		if prev := b.objects[k]; prev != nil {
+			return Configuration{}, d.failf("metadata.name", "%s %q is also defined by %s", d.kind, d.name, prev.where())
+		}
+		if prev := l.objects[k]; prev != nil {
+			if reflect.DeepEqual(prev.spec, d.spec) {
+				continue // the same object, declared again
+			}
+			return Configuration{}, d.failf("metadata.name", "%s %s/%s is also defined, differently, by an earlier %s", d.kind, d.namespace, d.name, prev.where())
+		}
+		b.objects[k] = d
+		b.order = append(b.order, d)
+		if err := b.name(d); err != nil {
+			return Configuration{}, err
+		}
+	}
+	conf := Configuration{Name: l.opts.Name, Namespace: b.home}
+	if conf.Name == "" {
+		conf.Name = b.home
+	}
+	for _, d := range b.order {
+		if d.kind != "GitRepository" {
+			continue
+		}
+		s, err := b.source(ctx, d)
+		if err != nil {
+			return Configuration{}, err
+		}
+		conf.Sources = append(conf.Sources, s)
+	}
+	for _, d := range b.order {
+		var err error
+		switch d.kind {
+		case "Kustomization":
+			var u Unit
+			if u, err = b.unit(ctx, d); err == nil {
+				conf.Units = append(conf.Units, u)
+			}
+		case "HelmRelease":
+			var u Unit
+			if u, err = b.helmUnit(ctx, d); err == nil {
+				conf.Units = append(conf.Units, u)
+			}
+		case "HelmRepository", "OCIRepository", "HelmChart":
+			_, err = b.chartSource(ctx, d)
+		case "ArtifactGenerator":
+			err = b.checkGenerator(d)
+		}
+		if err != nil {
+			return Configuration{}, err
+		}
+	}
+	l.home = b.home
+	for k, d := range b.objects {
+		l.objects[k] = d
+	}
+	for n, d := range b.units {
+		l.units[n] = d
+	}
+	for n, d := range b.sources {
+		l.sources[n] = d
+	}
+	return conf, nil
+}
+
+// where says where an object was defined, for errors.
+func (d *fluxDoc) where() string {
+	if d.line > 0 {
+		return fmt.Sprintf("document %d at line %d", d.index, d.line)
+	}
+	return fmt.Sprintf("document %d", d.index)
+}
+
+// name gives a Kustomization or HelmRelease its unit name, and a
+// GitRepository its source name (see LoadFlux), and checks that no other
+// object has it.
+func (b *fluxBatch) name(d *fluxDoc) error {
+	var names, loaded map[string]*fluxDoc
+	switch d.kind {
+	case "Kustomization", "HelmRelease":
+		names, loaded = b.units, b.l.units
+	case "GitRepository":
+		names, loaded = b.sources, b.l.sources
+	default:
+		return nil
+	}
+	d.unitName = fluxName(b.home, d.namespace, d.name)
+	if d.kind != "GitRepository" {
+		if msgs := validation.IsDNS1123Label(d.unitName); len(msgs) > 0 {
+			return d.failf("metadata.name", "%q: a %s's name names a unit and must be a DNS label: %s", d.name, d.kind, strings.Join(msgs, "; "))
+		}
+	}
+	prev := names[d.unitName]
+	if prev == nil {
+		prev = loaded[d.unitName]
+	}
+	if prev != nil {
+		what := "unit"
+		if d.kind == "GitRepository" {
+			what = "source"
+		}
+		return d.failf("metadata.name", "its %s name %q is also that of %s %s/%s (%s): rename one of them",
+			what, d.unitName, prev.kind, prev.namespace, prev.name, prev.where())
+	}
+	names[d.unitName] = d
+	return nil
+}
+
+// fluxName is the unit or source name of the object namespace/name in a
+// configuration whose namespace is home.
+func fluxName(home, namespace, name string) string {
+	if namespace == home {
+		return name
+	}
+	n := namespace + "-" + name
+	if len(n) <= validation.DNS1123LabelMaxLength {
+		return n
+	}
+	sum := sha256.Sum256([]byte(namespace + "/" + name))
+	return strings.TrimRight(n[:54], "-.") + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// ref resolves a reference of d to an object of kind: namespace "" is d's
+// own. It checks the lockdown and that the object is loaded.
+func (b *fluxBatch) ref(d *fluxDoc, field, kind, namespace, name string) (*fluxDoc, error) {
+	if name == "" {
+		return nil, d.failf(field+".name", "required")
+	}
+	if namespace == "" {
+		namespace = d.namespace
+	}
+	if namespace != d.namespace && b.l.opts.NoCrossNamespaceRefs {
+		return nil, d.fail(field+".namespace", fmt.Errorf("%w: %s %s/%s is in another namespace than %q, and cross-namespace references are not allowed",
+			ErrCrossNamespaceRef, kind, namespace, name, d.namespace))
+	}
+	t := b.lookup(fluxKey{kind, namespace, name})
+	if t == nil {
+		where := "the stream"
+		if len(b.l.objects) > 0 {
+			where = "the configuration"
+		}
+		if namespace == d.namespace {
+			return nil, d.failf(field+".name", "no %s %q in %s", kind, name, where)
+		}
+		return nil, d.failf(field+".name", "no %s %s/%s in %s", kind, namespace, name, where)
+	}
+	return t, nil
+}
+
+// serviceAccount is the account d acts as: its own or the default.
+func (b *fluxBatch) serviceAccount(name string) string {
+	if name == "" {
+		return b.l.opts.DefaultServiceAccount
+	}
+	return name
+}
