@@ -123,7 +123,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 			return fail(StageApply, ReasonApplyFailed, err)
 		}
 	}
-	id, err := r.identityFor(r.userOf(u.ServiceAccountName))
+	id, err := r.identityFor(r.userOf(u.ServiceAccountNamespace, u.ServiceAccountName))
 	if err != nil {
 		return fail(StageApply, ReasonApplyFailed, err)
 	}

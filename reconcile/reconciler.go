@@ -245,13 +245,17 @@ func (r *Reconciler) fieldManager() string {
 	return apply.DefaultFieldManager
 }
 
-// userOf returns the user a unit with service account sa acts as ("" for
-// the reconciler's own identity).
-func (r *Reconciler) userOf(sa string) string {
+// userOf returns the user a unit with service account sa of namespace ns
+// acts as ("" for the reconciler's own identity). An empty namespace is the
+// configuration's.
+func (r *Reconciler) userOf(ns, sa string) string {
 	if sa == "" {
 		return ""
 	}
-	return cluster.ServiceAccountUser(r.conf.Namespace, sa)
+	if ns == "" {
+		ns = r.conf.Namespace
+	}
+	return cluster.ServiceAccountUser(ns, sa)
 }
 
 // identityFor returns what acts as user; "" is the reconciler itself.

@@ -37,8 +37,9 @@ type recordUnit struct {
 	Prune bool `json:"prune"`
 	// ServiceAccount is the service account the unit acted as; its
 	// removal acts as it too.
-	ServiceAccount string   `json:"serviceAccount,omitempty"`
-	DependsOn      []string `json:"dependsOn,omitempty"`
+	ServiceAccount          string   `json:"serviceAccount,omitempty"`
+	ServiceAccountNamespace string   `json:"serviceAccountNamespace,omitempty"`
+	DependsOn               []string `json:"dependsOn,omitempty"`
 	// HelmRelease is "namespace/name" for a Helm unit, uninstalled when
 	// the unit is removed.
 	HelmRelease           string    `json:"helmRelease,omitempty"`
@@ -115,7 +116,7 @@ func (r *Reconciler) removeUnits(ctx context.Context) {
 }
 
 func (r *Reconciler) removeUnit(ctx context.Context, name string, ru recordUnit) error {
-	id, err := r.identityFor(r.userOf(ru.ServiceAccount))
+	id, err := r.identityFor(r.userOf(ru.ServiceAccountNamespace, ru.ServiceAccount))
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,8 @@ func (r *Reconciler) saveRecord(ctx context.Context) error {
 			helm = st.spec.Helm.Namespace + "/" + st.spec.Helm.Name
 		}
 		rec.Units[name] = recordUnit{Prune: st.spec.Prune, ServiceAccount: st.spec.ServiceAccountName,
-			DependsOn: st.spec.DependsOn, HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
+			ServiceAccountNamespace: st.spec.ServiceAccountNamespace,
+			DependsOn:               st.spec.DependsOn, HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
 			LastAppliedRevision: s.LastAppliedRevision, LastAttemptedRevision: s.LastAttemptedRevision,
 			LastReconciled: s.LastReconciled}
 	}
