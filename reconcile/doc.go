@@ -72,10 +72,18 @@
 //
 // # Flux format
 //
-// [LoadFlux] reads Flux's own GitRepository (source.toolkit.fluxcd.io/v1)
-// and Kustomization (kustomize.toolkit.fluxcd.io/v1) objects into a
-// Configuration, for the fields its documentation lists; any other field is
-// an error naming the document, object and field, never silently ignored.
+// [LoadFlux] reads Flux's own objects into a Configuration, decoded with
+// Flux's published API modules in every version Flux has served since 2.0:
+// GitRepository, OCIRepository, HelmRepository and HelmChart (source
+// v1beta1, v1beta2, v1), Kustomization (v1beta1, v1beta2, v1) and
+// HelmRelease (v2beta1, v2beta2, v2, as a Helm unit), plus ArtifactGenerator
+// for a directory copy. Objects may be in several namespaces (a platform and
+// its tenants); [FluxOptions] has Flux's lockdown flags (no cross-namespace
+// references, a default service account). A field gitopskit does not
+// support is an error naming the document, object and field, never silently
+// ignored. [FluxObjects] splits Flux objects from the rest of a build.
+// Flux objects found in a unit's build are not yet followed as units of the
+// configuration: today they are applied as objects.
 //
 // # Records
 //
