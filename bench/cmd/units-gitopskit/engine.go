@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"k8s.io/client-go/rest"
 
@@ -53,20 +54,28 @@ func newEngine(cfg *rest.Config, s spec) (*engine, error) {
 }
 
 // run reconciles every unit once and says how many are Ready, with the
-// distinct failure reasons of the others (most frequent first, at most 5).
+// phases and reasons of the others (most frequent first, at most 5; one
+// example message each).
 func (e *engine) run(ctx context.Context) (outcome, error) {
 	st, err := e.r.Run(ctx)
 	var out outcome
 	reasons := map[string]int{}
+	example := map[string]string{}
 	for _, u := range st.Units {
 		if u.Compliant() {
 			out.Ready++
 			continue
 		}
-		reasons[fmt.Sprintf("%s %s: %s", u.Phase, u.Reason, u.Message)]++
+		k := fmt.Sprintf("%s %s", u.Phase, u.Reason)
+		reasons[k]++
+		if _, ok := example[k]; !ok {
+			example[k] = u.Name + ": " + u.Message
+		}
 	}
 	out.Units = len(st.Units)
-	out.Failures = topReasons(reasons, 5)
+	for _, r := range topReasons(reasons, 5) {
+		out.Failures = append(out.Failures, r+" (e.g. "+example[r[strings.Index(r, " ")+1:]]+")")
+	}
 	return out, err
 }
 

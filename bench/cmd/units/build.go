@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,6 +38,9 @@ func buildAll(ctx context.Context, c config) (binaries, error) {
 	// an unchanged rebuild quick).
 	if _, err := goCmd(ctx, ".", "build", "-o", b.gitopskit, "./cmd/units-gitopskit"); err != nil {
 		return b, err
+	}
+	if !slices.Contains(c.tools, toolFlux) {
+		return b, nil
 	}
 	for _, name := range []string{"kustomize-controller", "source-controller"} {
 		mod := filepath.Join("flux", name)

@@ -49,7 +49,7 @@ func runSize(ctx context.Context, c config, bins binaries, n int, dir string) ([
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	e, err := startEnv(ctx, n, dir)
+	e, err := startEnv(ctx, c, n, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func runSize(ctx context.Context, c config, bins binaries, n int, dir string) ([
 	return rows, nil
 }
 
-func startEnv(ctx context.Context, n int, dir string) (_ *env, err error) {
+func startEnv(ctx context.Context, c config, n int, dir string) (_ *env, err error) {
 	e := &env{n: n, dir: dir}
 	defer func() {
 		if err != nil {
@@ -92,7 +92,8 @@ func startEnv(ctx context.Context, n int, dir string) (_ *env, err error) {
 	}()
 	t0 := time.Now()
 	e.cluster, err = localcluster.Start(ctx, localcluster.Options{
-		Simulated: true,
+		Simulated: !c.bare,
+		AssetsDir: c.assets,
 		Dir:       filepath.Join(dir, "cluster"),
 		Log:       logWriter{},
 	})
@@ -109,6 +110,9 @@ func startEnv(ctx context.Context, n int, dir string) (_ *env, err error) {
 	}
 	if _, err := e.cs.NetworkingV1().ServiceCIDRs().Create(ctx, sc, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("add ServiceCIDR %s: %w", serviceCIDR, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "git"), 0o755); err != nil {
+		return nil, err
 	}
 	if e.git, err = gitserver.Start(ctx, gitserver.Options{Root: filepath.Join(dir, "git")}); err != nil {
 		return nil, err

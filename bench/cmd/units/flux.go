@@ -111,7 +111,7 @@ func runFlux(ctx context.Context, c config, e *env, bins binaries) (r row, err e
 			"--watch-all-namespaces=true",
 			"--log-level=info", "--log-encoding=json",
 		}, args...)
-		p, err := startProc(name, e.dir, []string{"KUBECONFIG=" + kc, "GOMEMLIMIT=" + goMemLimit}, nil, nil, bin, args...)
+		p, err := startProc(name, e.dir, []string{"KUBECONFIG=" + kc, "GOMEMLIMIT=" + goMemLimit}, bin, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -374,15 +374,24 @@ func (w *ksWatch) wait(ctx context.Context, n int, deadline time.Duration, ok fu
 // that are not done.
 func (w *ksWatch) failures(token string) []string {
 	m := map[string]int{}
+	example := map[string]string{}
 	for _, o := range w.inf.GetStore().List() {
 		k := o.(*unstructured.Unstructured)
 		if ksReady(k, token) {
 			continue
 		}
 		s, reason, msg := readyCondition(k)
-		m[fmt.Sprintf("Ready=%s %s: %s", s, reason, msg)]++
+		key := fmt.Sprintf("Ready=%s %s", s, reason)
+		m[key]++
+		if _, ok := example[key]; !ok {
+			example[key] = k.GetName() + ": " + msg
+		}
 	}
-	return topReasons(m, 5)
+	var out []string
+	for _, r := range topReasons(m, 5) {
+		out = append(out, r+" (e.g. "+example[r[strings.Index(r, " ")+1:]]+")")
+	}
+	return out
 }
 
 // installCRDs creates the CustomResourceDefinitions of the YAML files in

@@ -49,28 +49,23 @@ func runGitopskit(ctx context.Context, c config, e *env, bins binaries) (row, er
 	if err := px.writeKubeconfig(kc); err != nil {
 		return r, err
 	}
-	stdin, toProc := io.Pipe()
-	fromProc, stdout := io.Pipe()
-	p, err := startProc("units-gitopskit", e.dir, nil, stdin, stdout, bins.gitopskit,
+	p, toProc, fromProc, err := startInteractive("units-gitopskit", e.dir, nil, bins.gitopskit,
 		"-kubeconfig="+kc, "-url="+e.repoURL, "-namespace="+ns, "-service-account="+tenantSA,
 		"-units="+strconv.Itoa(e.n), "-timeout=1m", "-deadline="+c.deadline.String())
 	if err != nil {
 		return r, err
 	}
 	defer p.stop()
-	go func() {
-		<-p.done
-		stdout.CloseWithError(fmt.Errorf("units-gitopskit exited: %v (see %s)", p.err, p.log.Name()))
-	}()
 	lines := bufio.NewScanner(fromProc)
 	lines.Buffer(nil, 1<<20)
 	runOnce := func(phase string) (gkResult, error) {
 		var res gkResult
 		if _, err := io.WriteString(toProc, "run\n"); err != nil {
-			return res, err
+			return res, fmt.Errorf("%s: %w (see %s)", phase, err, p.log.Name())
 		}
 		if !lines.Scan() {
-			return res, fmt.Errorf("%s: no result: %v", phase, lines.Err())
+			<-p.done // no result: the process ended
+			return res, fmt.Errorf("%s: units-gitopskit ended: %v (see %s)", phase, p.err, p.log.Name())
 		}
 		if err := json.Unmarshal(lines.Bytes(), &res); err != nil {
 			return res, fmt.Errorf("%s: %w: %s", phase, err, lines.Text())

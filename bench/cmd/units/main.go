@@ -38,6 +38,8 @@ type config struct {
 	workdir  string
 	rebuild  bool
 	keep     bool
+	assets   string
+	bare     bool
 }
 
 func main() {
@@ -54,6 +56,8 @@ func main() {
 	flag.StringVar(&c.workdir, "workdir", "", "folder for logs, kubeconfigs and storage (default: a temporary folder, kept on failure)")
 	flag.BoolVar(&c.rebuild, "rebuild", false, "rebuild the Flux controllers even if bin/ has them")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
+	flag.StringVar(&c.assets, "assets", "", "folder of the cluster binaries (default: gitopstest/kubeassets builds or finds them)")
+	flag.BoolVar(&c.bare, "bare", false, "for developing the benchmark only: a bare API server instead of the simulated cluster (Deployments never become Ready, so no unit does)")
 	flag.Parse()
 	if *quick {
 		sizes, c.out, c.results = "20", "", ""

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,29 +26,61 @@ type proc struct {
 	err  error
 }
 
-func startProc(name, dir string, env []string, stdin io.Reader, stdout io.Writer, bin string, args ...string) (*proc, error) {
+func startProc(name, dir string, env []string, bin string, args ...string) (*proc, error) {
 	f, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = stdin
 	cmd.Stdout = f
-	if stdout != nil {
-		cmd.Stdout = stdout
-	}
 	cmd.Stderr = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
+	return start(name, cmd, f)
+}
+
+// startInteractive is startProc for a process the benchmark talks to: it
+// writes commands to in and reads results from out. Errors go to the log.
+func startInteractive(name, dir string, env []string, bin string, args ...string) (p *proc, in io.WriteCloser, out io.ReadCloser, err error) {
+	f, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	p := &proc{name: name, cmd: cmd, log: f, done: make(chan struct{})}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = f
+	if in, err = cmd.StdinPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	if out, err = cmd.StdoutPipe(); err != nil {
+		return nil, nil, nil, err
+	}
+	p, err = start(name, cmd, f)
+	return p, in, out, err
+}
+
+// start starts cmd from a goroutine locked to its OS thread until the
+// process ends: the process gets SIGKILL when the thread that started it
+// dies (Pdeathsig), which is then no earlier than the process itself or
+// the benchmark.
+func start(name string, cmd *exec.Cmd, log *os.File) (*proc, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p := &proc{name: name, cmd: cmd, log: log, done: make(chan struct{})}
+	started := make(chan error)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		log.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
