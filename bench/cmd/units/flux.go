@@ -382,6 +382,9 @@ func (w *ksWatch) failures(token string) []string {
 		}
 		s, reason, msg := readyCondition(k)
 		key := fmt.Sprintf("Ready=%s %s", s, reason)
+		if s == "" {
+			key, msg = "NoReadyCondition", "not picked up by kustomize-controller yet"
+		}
 		m[key]++
 		if _, ok := example[key]; !ok {
 			example[key] = k.GetName() + ": " + msg

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -46,6 +47,7 @@ func main() {
 	log.SetFlags(log.Ltime)
 	var c config
 	var sizes, tools string
+	render := flag.Bool("render", false, "only rewrite the units section of -out from -results, measuring nothing")
 	quick := flag.Bool("quick", false, "smoke test: 20 units, report on stdout only (same as -sizes 20 -out '' -results '')")
 	flag.StringVar(&sizes, "sizes", "100", "comma-separated unit counts, e.g. 100,500,1000 (one cluster per size)")
 	flag.StringVar(&tools, "tools", "gitopskit,flux", "tools in the order they run on each cluster")
@@ -75,6 +77,12 @@ func main() {
 			log.Fatalf("-tools: unknown tool %q (want %s or %s)", t, toolGitopskit, toolFlux)
 		}
 		c.tools = append(c.tools, t)
+	}
+	if *render {
+		if err := renderOnly(c); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -126,4 +134,18 @@ func run(ctx context.Context, c config) (err error) {
 		log.Printf("wrote the units section of %s", c.out)
 	}
 	return nil
+}
+
+// renderOnly rewrites the units section of c.out from c.results.
+func renderOnly(c config) error {
+	b, err := os.ReadFile(c.results)
+	if err != nil {
+		return err
+	}
+	var rf resultsFile
+	if err := json.Unmarshal(b, &rf); err != nil {
+		return fmt.Errorf("%s: %w", c.results, err)
+	}
+	fmt.Print(textTable(rf.Rows))
+	return mdsection.Write(c.out, sectionName, markdown(rf.Rows, rf.Info))
 }

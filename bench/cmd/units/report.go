@@ -66,7 +66,7 @@ func textTable(rows []row) string {
 			continue
 		}
 		fmt.Fprintf(&b, "%5d units  gitopskit/Flux: first run %s, no-op %s, peak RSS %s, CPU %s, requests %s (first run) %s (no-op)\n",
-			n, ratioDur(g.First.Time, f.First.Time), ratioDur(g.Noop.Time, f.Noop.Time),
+			n, timeRatio(n, g.First, f.First), timeRatio(n, g.Noop, f.Noop),
 			ratio(float64(g.Usage.PeakRSS), float64(f.Usage.PeakRSS)), ratioDur(g.Usage.CPU, f.Usage.CPU),
 			ratio(float64(g.First.Requests.Total), float64(f.First.Requests.Total)),
 			ratio(float64(g.Noop.Requests.Total), float64(f.Noop.Requests.Total)))
@@ -186,13 +186,13 @@ func markdown(rows []row, in info) string {
 		if !ok {
 			continue
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s |\n", commas(n), ratioDur(g.First.Time, f.First.Time), ratioDur(g.Noop.Time, f.Noop.Time),
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", commas(n), timeRatio(n, g.First, f.First), timeRatio(n, g.Noop, f.Noop),
 			ratio(float64(g.Usage.PeakRSS), float64(f.Usage.PeakRSS)), ratioDur(g.Usage.CPU, f.Usage.CPU),
 			ratio(float64(g.First.Requests.Total), float64(f.First.Requests.Total)),
 			ratio(float64(g.Noop.Requests.Total), float64(f.Noop.Requests.Total)))
 	}
 	p("\nA time is measured until every unit is Ready; a unit count below the total means the phase ended at the deadline " +
-		"(or, for gitopskit, when `Run` returned) with the others not Ready.\n\n")
+		"(or, for gitopskit, when `Run` returned) with the others not Ready, and the time ratio is then n/a.\n\n")
 	p("### Requests by kind and status code\n\n")
 	p("| units | tool | phase | by kind | by status code |\n| ---: | --- | --- | --- | --- |\n")
 	for _, r := range rows {
@@ -287,6 +287,15 @@ func ratio(a, b float64) string {
 }
 
 func ratioDur(a, b time.Duration) string { return ratio(float64(a), float64(b)) }
+
+// timeRatio is gitopskit's time over Flux's for a phase, or "n/a" when
+// either left units not Ready (its time is then a deadline, not a result).
+func timeRatio(n int, g, f phase) string {
+	if g.Ready < n || f.Ready < n {
+		return "n/a"
+	}
+	return ratioDur(g.Time, f.Time)
+}
 
 func commas(n int) string {
 	s := fmt.Sprint(n)
