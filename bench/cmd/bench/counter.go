@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/gitopskit/gitopskit/bench/internal/reqkind"
 )
 
 // counter counts the API requests made through the rest.Configs it wrapped.
@@ -101,60 +103,7 @@ func (r requestCounts) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// classify names a request: "apply" (server-side apply), "dry-run apply",
-// "get", "list", "watch", "delete", "create", "update", "patch",
-// "discovery" (API group and resource listings, OpenAPI), or the method.
+// classify names a request; see [reqkind.Classify].
 func classify(method string, u *url.URL, contentType string) string {
-	q := u.Query()
-	dryRun := q.Get("dryRun") != ""
-	if method == http.MethodPatch && (strings.HasPrefix(contentType, "application/apply-patch") ||
-		(contentType == "" && q.Get("fieldManager") != "")) {
-		if dryRun {
-			return "dry-run apply"
-		}
-		return "apply"
-	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	var rest []string
-	switch {
-	case len(segs) >= 1 && (segs[0] == "openapi" || segs[0] == "version"):
-		return "discovery"
-	case len(segs) >= 2 && segs[0] == "api":
-		rest = segs[2:]
-	case len(segs) >= 3 && segs[0] == "apis":
-		rest = segs[3:]
-	}
-	if len(rest) == 0 {
-		if method == http.MethodGet {
-			return "discovery"
-		}
-		return strings.ToLower(method)
-	}
-	if rest[0] == "namespaces" && len(rest) >= 3 {
-		rest = rest[2:]
-	}
-	prefix := ""
-	if dryRun {
-		prefix = "dry-run "
-	}
-	switch method {
-	case http.MethodGet:
-		switch {
-		case q.Get("watch") == "true" || q.Get("watch") == "1":
-			return "watch"
-		case len(rest) == 1:
-			return "list"
-		default:
-			return "get"
-		}
-	case http.MethodDelete:
-		return prefix + "delete"
-	case http.MethodPost:
-		return prefix + "create"
-	case http.MethodPut:
-		return prefix + "update"
-	case http.MethodPatch:
-		return prefix + "patch"
-	}
-	return strings.ToLower(method)
+	return reqkind.Classify(method, u, contentType)
 }

@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitopskit/gitopskit/bench/internal/mdsection"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
@@ -217,6 +218,8 @@ func run(ctx context.Context, c config, args []string) (err error) {
 	report := b.report()
 	fmt.Print(report)
 	if c.out != "" {
+		// The units benchmark (cmd/units) owns a section of the same file.
+		report := mdsection.Keep(c.out, "units", report)
 		if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
 			return err
 		}

@@ -1,0 +1,100 @@
+// Command units-gitopskit is the gitopskit side of the units benchmark
+// (../units): it reconciles the benchmark's configuration as its own
+// process, so that its peak RSS and CPU time compare with those of Flux's
+// controllers. It reads commands from stdin, one per line:
+//
+//	run    reconcile every unit once; print one JSON line (a result) on stdout
+//	quit   exit (so does the end of stdin)
+//
+// Flags name the kubeconfig (the benchmark's counting proxy), the Git URL,
+// the namespace, the number of units, their service account and timeout.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// spec is the benchmark's configuration.
+type spec struct {
+	URL            string
+	Namespace      string
+	ServiceAccount string
+	Units          int
+	Timeout        time.Duration
+}
+
+// outcome is what one run left: Ready units out of Units, and why the
+// others are not.
+type outcome struct {
+	Units    int      `json:"units"`
+	Ready    int      `json:"ready"`
+	Failures []string `json:"failures,omitempty"`
+}
+
+// result is the JSON line printed after each run.
+type result struct {
+	outcome
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+func main() {
+	var s spec
+	kubeconfig := flag.String("kubeconfig", "", "kubeconfig (required)")
+	deadline := flag.Duration("deadline", 20*time.Minute, "bound of one run")
+	flag.StringVar(&s.URL, "url", "", "Git repository URL (required)")
+	flag.StringVar(&s.Namespace, "namespace", "gitopskit-bench", "configuration (and target) namespace")
+	flag.StringVar(&s.ServiceAccount, "service-account", "tenant", "service account every unit impersonates")
+	flag.IntVar(&s.Units, "units", 20, "number of units")
+	flag.DurationVar(&s.Timeout, "timeout", time.Minute, "unit timeout")
+	flag.Parse()
+	if err := run(*kubeconfig, *deadline, s); err != nil {
+		fmt.Fprintln(os.Stderr, "units-gitopskit:", err)
+		os.Exit(1)
+	}
+}
+
+func run(kubeconfig string, deadline time.Duration, s spec) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	e, err := newEngine(cfg, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	in := bufio.NewScanner(os.Stdin)
+	enc := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		switch cmd := strings.TrimSpace(in.Text()); cmd {
+		case "run":
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			t0 := time.Now()
+			out, err := e.run(ctx)
+			res := result{outcome: out, Seconds: time.Since(t0).Seconds()}
+			cancel()
+			if err != nil {
+				res.Error = err.Error()
+			}
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+		case "quit":
+			return nil
+		case "":
+		default:
+			return fmt.Errorf("unknown command %q", cmd)
+		}
+	}
+	return in.Err()
+}
