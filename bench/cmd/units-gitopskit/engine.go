@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/reconcile"
 	"github.com/gitopskit/gitopskit/source"
 )
@@ -46,7 +47,11 @@ func newEngine(cfg *rest.Config, s spec) (*engine, error) {
 		u.Build.TargetNamespace = s.Namespace
 		conf.Units = append(conf.Units, u)
 	}
-	r, err := reconcile.New(cfg, conf, reconcile.Options{})
+	c, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		return nil, err
+	}
+	r, err := reconcile.New(c, conf, reconcile.Options{})
 	if err != nil {
 		return nil, err
 	}
