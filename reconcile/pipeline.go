@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/health"
@@ -200,31 +198,13 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		if _, err := waiter.Wait(ctx, withDefaultNamespaces(objs, cs), health.WaitOptions{Timeout: timeout, Watches: rd.watches,
+		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: timeout, Watches: rd.watches,
 			OnStatus: func(s health.ObjectStatus) {
 				ev(Event{Type: EventObject, Stage: StageHealth, Object: s.Object, Action: string(s.Status), Message: s.Message})
 			}}); err != nil {
 			return fail(StageHealth, ReasonHealthCheckFailed, err)
 		}
 		progress(StageHealth, "all objects ready")
-	}
-	return out
-}
-
-// withDefaultNamespaces returns the objects as applied: the change set
-// knows the namespace each one got.
-func withDefaultNamespaces(objs []*unstructured.Unstructured, cs *apply.ChangeSet) []*unstructured.Unstructured {
-	if cs == nil || len(cs.Changes) != len(objs) {
-		return objs
-	}
-	out := make([]*unstructured.Unstructured, len(objs))
-	for i, o := range objs {
-		out[i] = o
-		if ns := cs.Changes[i].Object.Namespace; ns != o.GetNamespace() {
-			c := o.DeepCopy()
-			c.SetNamespace(ns)
-			out[i] = c
-		}
 	}
 	return out
 }
