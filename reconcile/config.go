@@ -31,6 +31,10 @@ type Configuration struct {
 	Units []Unit
 	// Tenancy, when set, restricts what the units may change; see [Tenancy].
 	Tenancy *Tenancy
+
+	// flux is the loader of a configuration from [LoadFlux]: the engine
+	// feeds it the Flux objects found in builds.
+	flux *fluxLoader
 }
 
 // Source is a Git repository at a reference.
@@ -111,6 +115,17 @@ type Unit struct {
 	HealthChecks []health.CELCheck
 	// Ignore rules leave fields that other controllers manage alone.
 	Ignore []apply.IgnoreRule
+	// SubstituteFrom are ConfigMaps and Secrets whose data are variables
+	// for post-build substitution (Build.Substitute), read each time the
+	// unit builds, so that one an earlier unit creates counts. Later
+	// entries win over earlier ones, and Build.Substitute over all, as in
+	// Flux's spec.postBuild. A missing object is a build failure unless
+	// Optional.
+	SubstituteFrom []SubstituteRef
+
+	// FluxObject is "Kind namespace/name" of the Flux object the unit
+	// comes from, if any.
+	FluxObject string
 
 	// Helm, when set, makes the unit a Helm release managed by package
 	// helmrelease instead of a kustomize build: installed, upgraded,
@@ -121,6 +136,17 @@ type Unit struct {
 	// HealthChecks do not apply to a Helm unit; Wait and Timeout map to the
 	// release's wait and timeout unless it sets its own.
 	Helm *helmrelease.Release
+}
+
+// SubstituteRef names a ConfigMap or Secret of post-build variables.
+type SubstituteRef struct {
+	// Kind is "ConfigMap" or "Secret".
+	Kind string
+	// Namespace of the object; empty for the configuration's.
+	Namespace string
+	Name      string
+	// Optional makes a missing object the same as an empty one.
+	Optional bool
 }
 
 // Tenancy restricts a configuration to its team's part of the cluster.

@@ -82,8 +82,42 @@
 // references, a default service account). A field gitopskit does not
 // support is an error naming the document, object and field, never silently
 // ignored. [FluxObjects] splits Flux objects from the rest of a build.
-// Flux objects found in a unit's build are not yet followed as units of the
-// configuration: today they are applied as objects.
+//
+// # Flux objects in builds: a graph that grows
+//
+// The Flux objects a unit's build holds (a bootstrap repository's
+// clusters/prod, a tenant's folder) are configuration, not objects to
+// apply: after the build passed the same tenancy check as the unit's other
+// objects, they are loaded the way [LoadFlux] loads them and become units
+// and sources of the same configuration, children of the unit that
+// declared them, reconciled in the same round after it, and so on
+// recursively, at most [Options.MaxDepth] deep ([ErrTooDeep]). Loading
+// them is all or nothing: an unsupported field, a reference to a missing
+// source, a dependency cycle across the graph (a [depgraph.CycleError]) or
+// an object another unit's build declares differently fails the declaring
+// unit at its build, before it applies or prunes anything, and its
+// children keep their last declaration. An object the configuration
+// itself declares (the flux-system GitRepository and Kustomization a
+// bootstrap repository holds, with Git's URL) is kept as the configuration
+// declares it. A dependsOn naming a unit no build declared yet leaves the
+// unit Pending, as in Flux. A child with no service account acts as the
+// unit that declared it (or the [Tenancy]'s account), never as more.
+// Secrets the objects refer to are read as gitopskit's identity, in the
+// object's own namespace; a Kustomization's substituteFrom is read each
+// time the child builds ([Unit.SubstituteFrom]), so a ConfigMap an earlier
+// unit creates counts.
+//
+// A child its parent no longer declares is removed after the parent
+// applied and pruned successfully, as Flux garbage-collects a child
+// Kustomization or HelmRelease: its objects are deleted (a Helm release
+// uninstalled) when both prune, and orphaned otherwise, its own children
+// first. A build that declares nothing at all removes no child unless
+// [Unit.AllowEmpty], nor more than [Unit.MaxPruneShare] of them. The
+// records keep each child with the unit that declared it, so a new process
+// removes a child that left Git before it ever saw it. [UnitStatus] names
+// each unit's Flux object and the unit that declared it (the status tree).
+// [Options.FluxObjects] = [ApplyFluxObjects] applies Flux objects as plain
+// objects instead, for a cluster whose installed Flux reconciles them.
 //
 // # Records
 //

@@ -26,6 +26,8 @@ type round struct {
 	fetchMu sync.Mutex
 	fetched map[string]*fetchOnce
 
+	sched *scheduler
+
 	recoverOnce sync.Once
 	recovered   map[string][]inventory.Entry
 	recoverErr  error
@@ -71,12 +73,16 @@ func (rd *round) recoverFor(unit string) func(ctx context.Context) ([]inventory.
 		r.recMu.Lock()
 		existed := r.existed[unit]
 		var owners []inventory.Owner
+		var names []string
 		for name := range r.existed {
-			if st, ok := r.units[name]; ok {
+			names = append(names, name)
+		}
+		r.recMu.Unlock()
+		for _, name := range names {
+			if st := r.unit(name); st != nil {
 				owners = append(owners, st.store.Owner())
 			}
 		}
-		r.recMu.Unlock()
 		if !existed {
 			return nil, nil
 		}
@@ -97,7 +103,11 @@ func (rd *round) recoverFor(unit string) func(ctx context.Context) ([]inventory.
 			// failed, or what left Git meanwhile would never be pruned.
 			return nil, rd.recoverErr
 		}
-		return rd.recovered[r.units[unit].store.Owner().ID], nil
+		st := r.unit(unit)
+		if st == nil {
+			return nil, nil
+		}
+		return rd.recovered[st.store.Owner().ID], nil
 	}
 }
 
@@ -165,8 +175,8 @@ func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID)
 
 // storedIDs returns the objects the unit's stored inventory lists.
 func (r *Reconciler) storedIDs(ctx context.Context, unit string) (map[inventory.ID]bool, error) {
-	st, ok := r.units[unit]
-	if !ok {
+	st := r.unit(unit)
+	if st == nil {
 		return nil, fmt.Errorf("unknown unit %s", unit)
 	}
 	inv, err := st.store.Load(ctx)
@@ -196,38 +206,14 @@ func (e *OwnershipConflictError) Error() string {
 // Unwrap returns ErrInvalidConfiguration.
 func (e *OwnershipConflictError) Unwrap() error { return ErrInvalidConfiguration }
 
-// schedule reconciles the named units: each starts as soon as the units it
-// depends on (those in names) have finished, on one of at most
-// Options.Workers workers. do returns the unit's new status.
-func (rd *round) schedule(ctx context.Context, names []string, do func(ctx context.Context, st *unitState)) {
-	r := rd.r
-	in := map[string]chan struct{}{}
-	for _, n := range names {
-		in[n] = make(chan struct{})
-	}
-	workers := make(chan struct{}, r.opts.Workers)
-	var wg sync.WaitGroup
-	for _, n := range names {
-		st := r.units[n]
-		wg.Go(func() {
-			defer close(in[n])
-			for _, dep := range st.spec.DependsOn {
-				if ch, ok := in[dep]; ok {
-					select {
-					case <-ch:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-			select {
-			case workers <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-workers }()
-			do(ctx, st)
-		})
-	}
-	wg.Wait()
+// schedule reconciles the named units: each starts as soon as the unit
+// that declared it and the units it depends on (those in the round) have
+// finished, on one of at most Options.Workers workers. The units their
+// builds declare join the round. It returns the names of the units it ran.
+func (rd *round) schedule(ctx context.Context, names []string, do func(ctx context.Context, st *unitState)) []string {
+	s := &scheduler{ctx: ctx, r: rd.r, do: do, workers: make(chan struct{}, rd.r.opts.Workers), done: map[string]chan struct{}{}}
+	rd.sched = s
+	s.add(names...)
+	s.wg.Wait()
+	return s.ran
 }

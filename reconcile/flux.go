@@ -261,10 +261,12 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 // dependsOn, serviceAccountName, suspend, interval and timeout are the
 // unit's. Fields helmrelease cannot honour are errors.
 func LoadFlux(ctx context.Context, data []byte, opts FluxOptions) (Configuration, error) {
-	conf, err := newFluxLoader(opts, "").loadYAML(ctx, data)
+	l := newFluxLoader(opts, "")
+	conf, err := l.loadYAML(ctx, data)
 	if err != nil {
 		return Configuration{}, err
 	}
+	conf.flux = l
 	if len(conf.Units) == 0 {
 		return Configuration{}, &FluxError{Err: fmt.Errorf("no Kustomization (%s) or HelmRelease (%s) in the stream", FluxKustomizeAPIVersion, FluxHelmAPIVersion)}
 	}

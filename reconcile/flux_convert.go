@@ -106,7 +106,7 @@ func optional(v *metav1.Duration) time.Duration {
 func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	spec := d.spec.(*kustv1.KustomizationSpec)
 	u := Unit{Name: d.unitName, Prune: spec.Prune, Wait: spec.Wait, Force: spec.Force, Suspend: spec.Suspend,
-		ServiceAccountName: b.serviceAccount(spec.ServiceAccountName)}
+		ServiceAccountName: b.serviceAccount(spec.ServiceAccountName), FluxObject: d.key().String()}
 	if u.ServiceAccountName != "" {
 		u.ServiceAccountNamespace = d.namespace
 	}
@@ -159,15 +159,14 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	}
 
 	for i, dep := range spec.DependsOn {
-		field := fmt.Sprintf("spec.dependsOn[%d]", i)
-		t, err := b.ref(d, field, "Kustomization", dep.Namespace, dep.Name)
+		name, err := b.dependency(d, fmt.Sprintf("spec.dependsOn[%d]", i), "Kustomization", dep.Namespace, dep.Name)
 		if err != nil {
 			return Unit{}, err
 		}
-		u.DependsOn = append(u.DependsOn, t.unitName)
+		u.DependsOn = append(u.DependsOn, name)
 	}
 
-	if u.Build, err = b.l.buildOptions(ctx, d, spec); err != nil {
+	if u.Build, u.SubstituteFrom, err = b.l.buildOptions(ctx, d, spec); err != nil {
 		return Unit{}, err
 	}
 	for i, c := range spec.HealthCheckExprs {
@@ -191,7 +190,69 @@ func sourceInterval(d *fluxDoc) time.Duration {
 }
 
 // buildOptions converts a Kustomization's kustomize and post-build fields.
-func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, error) {
+// A loader of the engine leaves substituteFrom to be read at build time
+// (the references are returned); otherwise the values are read now.
+func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, []SubstituteRef, error) {
+	b, err := l.kustomizeOptions(d, spec)
+	if err != nil || spec.PostBuild == nil {
+		return b, nil, err
+	}
+	vars := map[string]string{}
+	var refs []SubstituteRef
+	for i, ref := range spec.PostBuild.SubstituteFrom {
+		field := fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i)
+		if ref.Name == "" {
+			return b, nil, d.failf(field+".name", "required")
+		}
+		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
+			return b, nil, d.failf(field+".kind", "%q: want ConfigMap or Secret", ref.Kind)
+		}
+		if l.engine {
+			refs = append(refs, SubstituteRef{Kind: ref.Kind, Namespace: d.namespace, Name: ref.Name, Optional: ref.Optional})
+			continue
+		}
+		var data map[string]string
+		var err error
+		switch ref.Kind {
+		case "ConfigMap":
+			data, err = l.configMap(ctx, d, field+".name", ref.Name)
+		case "Secret":
+			var raw map[string][]byte
+			if raw, err = l.secret(ctx, d, field+".name", ref.Name); err == nil {
+				data = map[string]string{}
+				for k, v := range raw {
+					data[k] = string(v)
+				}
+			}
+		}
+		if err != nil {
+			var fe *FluxError
+			if ref.Optional && errors.As(err, &fe) && isNotFound(fe.Err) {
+				continue
+			}
+			return b, nil, err
+		}
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			if !isVarName(k) {
+				return b, nil, d.failf(field, "%s %s: key %q is not a valid variable name (want %s)", ref.Kind, ref.Name, k, varNamePattern)
+			}
+			vars[k] = strings.ReplaceAll(data[k], "\n", "")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.PostBuild.Substitute)) {
+		if !isVarName(k) {
+			return b, nil, d.failf(joinPath("spec.postBuild.substitute", k), "not a valid variable name (want %s)", varNamePattern)
+		}
+		vars[k] = strings.ReplaceAll(spec.PostBuild.Substitute[k], "\n", "")
+	}
+	if len(vars) > 0 {
+		b.Substitute = vars
+	}
+	return b, refs, nil
+}
+
+// kustomizeOptions converts a Kustomization's kustomize fields.
+func (l *fluxLoader) kustomizeOptions(d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, error) {
 	b := build.KustomizeOptions{TargetNamespace: spec.TargetNamespace, NamePrefix: spec.NamePrefix,
 		NameSuffix: spec.NameSuffix, Components: spec.Components}
 	if ns := spec.TargetNamespace; ns != "" {
@@ -218,54 +279,6 @@ func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.
 			return b, d.failf(fmt.Sprintf("spec.images[%d].name", i), "required")
 		}
 		b.Images = append(b.Images, build.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
-	}
-	if spec.PostBuild == nil {
-		return b, nil
-	}
-	vars := map[string]string{}
-	for i, ref := range spec.PostBuild.SubstituteFrom {
-		field := fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i)
-		if ref.Name == "" {
-			return b, d.failf(field+".name", "required")
-		}
-		var data map[string]string
-		var err error
-		switch ref.Kind {
-		case "ConfigMap":
-			data, err = l.configMap(ctx, d, field+".name", ref.Name)
-		case "Secret":
-			var raw map[string][]byte
-			if raw, err = l.secret(ctx, d, field+".name", ref.Name); err == nil {
-				data = map[string]string{}
-				for k, v := range raw {
-					data[k] = string(v)
-				}
-			}
-		default:
-			return b, d.failf(field+".kind", "%q: want ConfigMap or Secret", ref.Kind)
-		}
-		if err != nil {
-			var fe *FluxError
-			if ref.Optional && errors.As(err, &fe) && isNotFound(fe.Err) {
-				continue
-			}
-			return b, err
-		}
-		for _, k := range slices.Sorted(maps.Keys(data)) {
-			if !isVarName(k) {
-				return b, d.failf(field, "%s %s: key %q is not a valid variable name (want %s)", ref.Kind, ref.Name, k, varNamePattern)
-			}
-			vars[k] = strings.ReplaceAll(data[k], "\n", "")
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(spec.PostBuild.Substitute)) {
-		if !isVarName(k) {
-			return b, d.failf(joinPath("spec.postBuild.substitute", k), "not a valid variable name (want %s)", varNamePattern)
-		}
-		vars[k] = strings.ReplaceAll(spec.PostBuild.Substitute[k], "\n", "")
-	}
-	if len(vars) > 0 {
-		b.Substitute = vars
 	}
 	return b, nil
 }

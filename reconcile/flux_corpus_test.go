@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,7 +173,10 @@ func TestFluxCorpus(t *testing.T) {
 						_, err = l.loadYAML(t.Context(), data)
 					}
 				} else {
-					conf, err = l.fromObjects(t.Context(), readObjects(t, data))
+					var b *fluxBatch
+					if b, conf, err = l.fromObjects(t.Context(), "build-"+f, readObjects(t, data)); err == nil {
+						b.commit()
+					}
 				}
 				if err != nil {
 					t.Fatalf("%s: %v", f, err)
@@ -347,8 +351,11 @@ func TestFluxCorpusErrors(t *testing.T) {
 }
 
 // TestFluxFromObjects checks the engine's path: objects of a build whose
-// references name objects loaded before, the same object declared again,
-// and the same name with another spec.
+// fromObjects: references name objects loaded before; an object of the
+// configuration declared again by a build is kept as the configuration has
+// it; an object of one unit's build declared differently by another is an
+// error; a unit's build replaces what it declared before, and what it stops
+// declaring is dropped.
 func TestFluxFromObjects(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "flux", "bootstrap-v1.yaml"))
 	if err != nil {
@@ -358,32 +365,57 @@ func TestFluxFromObjects(t *testing.T) {
 	if _, err := l.loadYAML(t.Context(), data); err != nil {
 		t.Fatal(err)
 	}
+	load := func(parent string, objs []*unstructured.Unstructured) (*fluxBatch, Configuration, error) {
+		t.Helper()
+		b, conf, err := l.fromObjects(t.Context(), parent, objs)
+		if err == nil {
+			b.commit()
+		}
+		return b, conf, err
+	}
 	objs := readObjects(t, data)
-	conf, err := l.fromObjects(t.Context(), objs)
-	if err != nil || len(conf.Units) != 0 || len(conf.Sources) != 0 {
-		t.Fatalf("the same objects again: %+v, %v", conf, err)
+	b, conf, err := load("flux-system", objs)
+	if err != nil || len(conf.Units) != 0 || len(conf.Sources) != 0 || len(b.overridden) != 0 {
+		t.Fatalf("the configuration's objects again: %+v, %v", conf, err)
 	}
 	changed := objs[1].DeepCopy()
 	if err := unstructured.SetNestedField(changed.Object, "./clusters/production", "spec", "path"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.fromObjects(t.Context(), []*unstructured.Unstructured{changed})
-	var fe *FluxError
-	if !errors.As(err, &fe) || fe.Document != 1 || fe.Line != 0 || !strings.Contains(err.Error(), "also defined, differently") {
-		t.Fatalf("another spec: %v", err)
+	b, conf, err = load("flux-system", []*unstructured.Unstructured{changed})
+	if err != nil || len(conf.Units) != 0 || len(b.overridden) != 1 || b.overridden[0].name != "flux-system" {
+		t.Fatalf("a configuration's object declared differently by a build: %+v, overridden %v, %v", conf, b.overridden, err)
 	}
-	if !strings.HasPrefix(err.Error(), "flux configuration: document 1 (Kustomization flux-system/flux-system): ") {
-		t.Errorf("an object of a build has no line: %v", err)
+
+	child := func(path string) []*unstructured.Unstructured {
+		return readObjects(t, []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: child, namespace: flux-system}\n"+
+			"spec: {interval: 5m, path: "+path+", sourceRef: {kind: GitRepository, name: flux-system}, dependsOn: [{name: flux-system}]}\n"))
 	}
-	// After the error, the loader is unchanged: a valid build still loads.
-	child := readObjects(t, []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: child, namespace: flux-system}\n"+
-		"spec: {interval: 5m, sourceRef: {kind: GitRepository, name: flux-system}, dependsOn: [{name: flux-system}]}\n"))
-	conf, err = l.fromObjects(t.Context(), child)
+	_, conf, err = load("a", child("./one"))
 	if err != nil || len(conf.Units) != 1 || conf.Units[0].DependsOn[0] != "flux-system" || conf.Namespace != "flux-system" {
 		t.Fatalf("child: %+v, %v", conf, err)
 	}
-	if _, err := l.fromObjects(t.Context(), child); err != nil {
-		t.Errorf("child again: %v", err)
+	if _, conf, err = load("b", child("./one")); err != nil || len(conf.Units) != 0 {
+		t.Errorf("child declared again by another unit: %+v, %v", conf, err)
+	}
+	_, _, err = load("b", child("./two"))
+	var fe *FluxError
+	if !errors.As(err, &fe) || fe.Document != 1 || fe.Line != 0 || !strings.Contains(err.Error(), "also defined, differently, by the build of unit a") {
+		t.Fatalf("another spec from another unit: %v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "flux configuration: document 1 (Kustomization flux-system/child): ") {
+		t.Errorf("an object of a build has no line: %v", err)
+	}
+	// After the error, the loader is unchanged; unit a may change its own.
+	if _, conf, err = load("a", child("./two")); err != nil || len(conf.Units) != 1 || conf.Units[0].Path != "two" {
+		t.Fatalf("child changed by its unit: %+v, %v", conf, err)
+	}
+	b, _, err = load("a", nil)
+	if err != nil || !slices.Equal(b.removedUnits, []string{"child"}) {
+		t.Fatalf("child no longer declared: removed %v, %v", b.removedUnits, err)
+	}
+	if _, conf, err = load("b", child("./three")); err != nil || len(conf.Units) != 1 {
+		t.Errorf("once unit a dropped it, another unit may declare it: %+v, %v", conf, err)
 	}
 }
 

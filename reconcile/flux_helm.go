@@ -113,7 +113,7 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		return Unit{}, d.fail("spec.storageNamespace", fmt.Errorf("%w (%q: gitopskit keeps a release's records in the release's namespace %q)", ErrUnsupportedField, s, rel.Namespace))
 	}
 	u := Unit{Name: d.unitName, Suspend: spec.Suspend, Timeout: hr.GetTimeout().Duration,
-		ServiceAccountName: b.serviceAccount(spec.ServiceAccountName), Helm: rel}
+		ServiceAccountName: b.serviceAccount(spec.ServiceAccountName), Helm: rel, FluxObject: d.key().String()}
 	if u.ServiceAccountName != "" {
 		u.ServiceAccountNamespace = d.namespace
 	}
@@ -199,11 +199,11 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		rel.Labels = m.Labels
 	}
 	for i, dep := range spec.DependsOn {
-		t, err := b.ref(d, fmt.Sprintf("spec.dependsOn[%d]", i), "HelmRelease", dep.Namespace, dep.Name)
+		name, err := b.dependency(d, fmt.Sprintf("spec.dependsOn[%d]", i), "HelmRelease", dep.Namespace, dep.Name)
 		if err != nil {
 			return Unit{}, err
 		}
-		u.DependsOn = append(u.DependsOn, t.unitName)
+		u.DependsOn = append(u.DependsOn, name)
 	}
 	if err := rel.Validate(); err != nil {
 		return Unit{}, d.fail("spec", err)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +31,14 @@ type fluxLoader struct {
 	objects map[fluxKey]*fluxDoc
 	units   map[string]*fluxDoc // by unit name
 	sources map[string]*fluxDoc // by source name
+	// declaredBy is the unit whose build declared each object ("" for the
+	// objects given to LoadFlux or New).
+	declaredBy map[fluxKey]string
+	// engine is set for a loader the engine feeds with builds: a
+	// Kustomization's substituteFrom is read when it builds (objects an
+	// earlier unit creates count), and a dependsOn naming an object not
+	// loaded yet leaves the unit Pending instead of failing the load.
+	engine bool
 	// Lookups, cached by "namespace/name" for the loader's life.
 	secrets    map[string]lookupResult[map[string][]byte]
 	configMaps map[string]lookupResult[map[string]string]
@@ -40,13 +51,26 @@ func newFluxLoader(opts FluxOptions, home string) *fluxLoader {
 		opts.Namespace = DefaultNamespace
 	}
 	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{},
-		units: map[string]*fluxDoc{}, sources: map[string]*fluxDoc{},
+		units: map[string]*fluxDoc{}, sources: map[string]*fluxDoc{}, declaredBy: map[fluxKey]string{},
 		secrets: map[string]lookupResult[map[string][]byte]{}, configMaps: map[string]lookupResult[map[string]string]{}}
+}
+
+// clone returns a copy of the loader that later loads do not share.
+func (l *fluxLoader) clone() *fluxLoader {
+	c := newFluxLoader(l.opts, l.home)
+	maps.Copy(c.objects, l.objects)
+	maps.Copy(c.units, l.units)
+	maps.Copy(c.sources, l.sources)
+	maps.Copy(c.declaredBy, l.declaredBy)
+	c.engine = l.engine
+	return c
 }
 
 // fluxBatch is one call's objects, on top of the loader's.
 type fluxBatch struct {
-	l       *fluxLoader
+	l *fluxLoader
+	// parent is the unit whose build the objects are ("" for LoadFlux).
+	parent  string
 	home    string
 	objects map[fluxKey]*fluxDoc
 	units   map[string]*fluxDoc
@@ -54,6 +78,16 @@ type fluxBatch struct {
 	order   []*fluxDoc
 	// intervals of the sources that have one, for the units' intervals.
 	intervals map[fluxKey]time.Duration
+	// kept are objects of parent's build that were loaded before and are
+	// kept as they were: declared again with the same spec by another
+	// declarer, or declared by the configuration itself (which wins).
+	kept map[fluxKey]bool
+	// overridden are the kept objects whose spec differs from the
+	// configuration's.
+	overridden []fluxKey
+	// removedUnits and removedSources are the unit and source names of
+	// the objects parent declared before and no longer declares.
+	removedUnits, removedSources []string
 }
 
 func (b *fluxBatch) lookup(k fluxKey) *fluxDoc {
@@ -77,61 +111,89 @@ func (l *fluxLoader) loadYAML(ctx context.Context, data []byte) (Configuration, 
 			docs = append(docs, d)
 		}
 	}
-	return l.load(ctx, docs)
+	b, conf, err := l.load(ctx, "", docs)
+	if err != nil {
+		return Configuration{}, err
+	}
+	b.commit()
+	return conf, nil
 }
 
-// fromObjects converts Flux objects found in a unit's build output (see
-// [FluxObjects]) into sources and units of the loader's configuration.
-// Their references may name objects loaded by earlier calls. An object
-// loaded before with the same spec is the same object declared again (a
-// bootstrap repository's flux-system Kustomization builds its own
-// GitRepository and Kustomization) and is skipped; with another spec it is
-// an error, as is an object that is twice in objs. The Configuration
-// returned has the loader's name and namespace and only the new sources and
-// units; it may have no units.
-func (l *fluxLoader) fromObjects(ctx context.Context, objs []*unstructured.Unstructured) (Configuration, error) {
+// fromObjects converts the Flux objects found in the build output of unit
+// parent (see [FluxObjects]) into sources and units of the loader's
+// configuration. Their references may name objects loaded by earlier calls.
+//
+// An object parent declared before is replaced by its new declaration, and
+// one it no longer declares is dropped (the batch's removedUnits and
+// removedSources). An object declared by the configuration itself is kept
+// as the configuration has it (a bootstrap repository's flux-system
+// Kustomization builds its own GitRepository and Kustomization, with the
+// repository's URL, which the caller may have replaced); one declared by
+// another unit is the same object declared again when its spec is the same,
+// and an error otherwise, as is an object that is twice in objs. The
+// Configuration returned has the loader's name and namespace and the
+// sources and units parent declares, new or replaced; it may have no units.
+// Nothing changes in the loader until the batch is committed.
+func (l *fluxLoader) fromObjects(ctx context.Context, parent string, objs []*unstructured.Unstructured) (*fluxBatch, Configuration, error) {
+	// Secrets and ConfigMaps are read again for each build: values may
+	// have changed since.
+	l.secrets, l.configMaps = map[string]lookupResult[map[string][]byte]{}, map[string]lookupResult[map[string]string]{}
 	docs := make([]*fluxDoc, 0, len(objs))
 	for i, o := range objs {
 		d := &fluxDoc{index: i + 1}
 		j, err := o.MarshalJSON()
 		if err != nil {
-			return Configuration{}, d.failf("", "%v", err)
+			return nil, Configuration{}, d.failf("", "%v", err)
 		}
 		if err := l.parseJSON(d, j); err != nil {
-			return Configuration{}, err
+			return nil, Configuration{}, err
 		}
 		if d.doc != nil {
 			docs = append(docs, d)
 		}
 	}
-	return l.load(ctx, docs)
+	return l.load(ctx, parent, docs)
 }
 
-// load converts parsed objects: it names them, checks that no object is
-// there twice and no two objects get the same unit or source name, then
-// converts them in order. The loader takes the new objects only when all
-// went well.
-func (l *fluxLoader) load(ctx context.Context, docs []*fluxDoc) (Configuration, error) {
-	b := &fluxBatch{l: l, home: l.home, objects: map[fluxKey]*fluxDoc{}, units: map[string]*fluxDoc{},
-		sources: map[string]*fluxDoc{}, intervals: map[fluxKey]time.Duration{}}
+// load converts parsed objects declared by parent: it names them, checks
+// that no object is there twice and no two objects get the same unit or
+// source name, then converts them in order. The loader takes the new
+// objects only when the batch is committed.
+func (l *fluxLoader) load(ctx context.Context, parent string, docs []*fluxDoc) (*fluxBatch, Configuration, error) {
+	b := &fluxBatch{l: l, parent: parent, home: l.home, objects: map[fluxKey]*fluxDoc{}, units: map[string]*fluxDoc{},
+		sources: map[string]*fluxDoc{}, intervals: map[fluxKey]time.Duration{}, kept: map[fluxKey]bool{}}
 	for _, d := range docs {
 		if b.home == "" {
 			b.home = d.namespace
 		}
 		k := d.key()
 		if prev := b.objects[k]; prev != nil {
-			return Configuration{}, d.failf("metadata.name", "%s %q is also defined by %s", d.kind, d.name, prev.where())
+			return nil, Configuration{}, d.failf("metadata.name", "%s %q is also defined by %s", d.kind, d.name, prev.where())
+		}
+		if b.kept[k] {
+			return nil, Configuration{}, d.failf("metadata.name", "%s %s/%s is defined twice", d.kind, d.namespace, d.name)
 		}
 		if prev := l.objects[k]; prev != nil {
-			if reflect.DeepEqual(prev.spec, d.spec) {
-				continue // the same object, declared again
+			switch owner := l.declaredBy[k]; {
+			case owner == parent: // declared again by the same unit: replaced
+			case owner == "":
+				b.kept[k] = true
+				if !reflect.DeepEqual(prev.spec, d.spec) {
+					b.overridden = append(b.overridden, k)
+				}
+				continue
+			case reflect.DeepEqual(prev.spec, d.spec):
+				b.kept[k] = true
+				continue
+			default:
+				return nil, Configuration{}, d.failf("metadata.name", "%s %s/%s is also defined, differently, by the build of unit %s",
+					d.kind, d.namespace, d.name, owner)
 			}
-			return Configuration{}, d.failf("metadata.name", "%s %s/%s is also defined, differently, by an earlier %s", d.kind, d.namespace, d.name, prev.where())
 		}
 		b.objects[k] = d
 		b.order = append(b.order, d)
 		if err := b.name(d); err != nil {
-			return Configuration{}, err
+			return nil, Configuration{}, err
 		}
 	}
 	conf := Configuration{Name: l.opts.Name, Namespace: b.home}
@@ -144,7 +206,7 @@ func (l *fluxLoader) load(ctx context.Context, docs []*fluxDoc) (Configuration, 
 		}
 		s, err := b.source(ctx, d)
 		if err != nil {
-			return Configuration{}, err
+			return nil, Configuration{}, err
 		}
 		conf.Sources = append(conf.Sources, s)
 	}
@@ -167,12 +229,48 @@ func (l *fluxLoader) load(ctx context.Context, docs []*fluxDoc) (Configuration, 
 			err = b.checkGenerator(d)
 		}
 		if err != nil {
-			return Configuration{}, err
+			return nil, Configuration{}, err
 		}
 	}
+	for k, owner := range l.declaredBy {
+		if owner != parent || parent == "" || b.objects[k] != nil {
+			continue
+		}
+		switch d := l.objects[k]; d.kind {
+		case "Kustomization", "HelmRelease":
+			b.removedUnits = append(b.removedUnits, d.unitName)
+		case "GitRepository":
+			b.removedSources = append(b.removedSources, d.unitName)
+		}
+	}
+	slices.Sort(b.removedUnits)
+	slices.Sort(b.removedSources)
+	return b, conf, nil
+}
+
+// commit makes the batch's objects the loader's, and drops those its
+// parent no longer declares.
+func (b *fluxBatch) commit() {
+	l := b.l
 	l.home = b.home
+	if b.parent != "" {
+		for k, owner := range l.declaredBy {
+			if owner == b.parent && b.objects[k] == nil {
+				d := l.objects[k]
+				delete(l.objects, k)
+				delete(l.declaredBy, k)
+				if l.units[d.unitName] == d {
+					delete(l.units, d.unitName)
+				}
+				if l.sources[d.unitName] == d {
+					delete(l.sources, d.unitName)
+				}
+			}
+		}
+	}
 	for k, d := range b.objects {
 		l.objects[k] = d
+		l.declaredBy[k] = b.parent
 	}
 	for n, d := range b.units {
 		l.units[n] = d
@@ -180,7 +278,6 @@ func (l *fluxLoader) load(ctx context.Context, docs []*fluxDoc) (Configuration, 
 	for n, d := range b.sources {
 		l.sources[n] = d
 	}
-	return conf, nil
 }
 
 // where says where an object was defined, for errors.
@@ -213,6 +310,9 @@ func (b *fluxBatch) name(d *fluxDoc) error {
 	prev := names[d.unitName]
 	if prev == nil {
 		prev = loaded[d.unitName]
+		if prev != nil && prev.key() == d.key() {
+			prev = nil // the object declared again by the same unit
+		}
 	}
 	if prev != nil {
 		what := "unit"
@@ -265,6 +365,25 @@ func (b *fluxBatch) ref(d *fluxDoc, field, kind, namespace, name string) (*fluxD
 		return nil, d.failf(field+".name", "no %s %s/%s in %s", kind, namespace, name, where)
 	}
 	return t, nil
+}
+
+// dependency resolves a dependsOn entry of d to a unit name. For a loader
+// of the engine, an object not loaded (yet) is not an error: another
+// unit's build may declare it, and until then the unit waits for it, as
+// Flux's would.
+func (b *fluxBatch) dependency(d *fluxDoc, field, kind, namespace, name string) (string, error) {
+	t, err := b.ref(d, field, kind, namespace, name)
+	if err == nil {
+		return t.unitName, nil
+	}
+	var fe *FluxError
+	if b.l.engine && name != "" && errors.As(err, &fe) && fe.Field == field+".name" {
+		if namespace == "" {
+			namespace = d.namespace
+		}
+		return fluxName(b.home, namespace, name), nil
+	}
+	return "", err
 }
 
 // serviceAccount is the account d acts as: its own or the default.

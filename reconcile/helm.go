@@ -32,7 +32,7 @@ const ReasonHelmReleaseFailed = "HelmReleaseFailed"
 func (rd *round) helm(ctx context.Context, st *unitState, id *identity, art *source.Artifact, out outcome,
 	ev func(Event), fail func(Stage, string, error) outcome) outcome {
 	r := rd.r
-	u := st.spec
+	u := st.specOf()
 	rel := *u.Helm
 	if rel.Timeout == 0 {
 		rel.Timeout = u.Timeout

@@ -19,17 +19,7 @@ import (
 // workers); a unit still running is not started again, and a unit is never
 // reconciled twice at the same time, even when Run is called concurrently.
 func (r *Reconciler) Start(ctx context.Context) error {
-	dependents := map[string][]string{}
-	for name, st := range r.units {
-		for _, dep := range st.spec.DependsOn {
-			dependents[dep] = append(dependents[dep], name)
-		}
-	}
-	due := map[string]time.Time{}
-	now := time.Now()
-	for _, name := range r.order {
-		due[name] = now
-	}
+	due := map[string]time.Time{} // units not in it are due now
 	var (
 		mu      sync.Mutex
 		running = map[string]bool{}
@@ -56,7 +46,7 @@ func (r *Reconciler) Start(ctx context.Context) error {
 		mu.Lock()
 		now := time.Now()
 		var batch []string
-		for _, name := range r.order {
+		for _, name := range r.unitOrder() {
 			if !running[name] && !due[name].After(now) {
 				batch = append(batch, name)
 				running[name] = true
@@ -68,24 +58,32 @@ func (r *Reconciler) Start(ctx context.Context) error {
 			first = false
 			before := map[string]UnitStatus{}
 			for _, n := range batch {
-				before[n] = r.units[n].status()
+				before[n] = r.unit(n).status()
 			}
 			wg.Go(func() {
-				r.runRound(ctx, batch, remove)
+				ran := r.runRound(ctx, batch, remove)
+				dependents := r.dependents()
 				mu.Lock()
 				defer mu.Unlock()
 				for _, n := range batch {
 					running[n] = false
-					after := r.units[n].status()
-					next := r.units[n].spec.Interval
+				}
+				for _, n := range ran {
+					st := r.unit(n)
+					if st == nil {
+						delete(due, n) // removed
+						continue
+					}
+					after, spec := st.status(), st.specOf()
+					next := spec.Interval
 					if after.Phase != PhaseReady {
-						next = r.units[n].spec.RetryInterval
+						next = spec.RetryInterval
 					}
 					due[n] = time.Now().Add(next)
-					b := before[n]
-					if after.Phase == PhaseReady && (b.Phase != PhaseReady || b.LastAppliedRevision != after.LastAppliedRevision) {
+					b, ok := before[n]
+					if after.Phase == PhaseReady && (!ok || b.Phase != PhaseReady || b.LastAppliedRevision != after.LastAppliedRevision) {
 						for _, d := range dependents[n] {
-							if !slices.Contains(batch, d) { // those in the batch ran after it
+							if !slices.Contains(ran, d) { // those in the round ran after it
 								due[d] = time.Now()
 							}
 						}
@@ -96,7 +94,7 @@ func (r *Reconciler) Start(ctx context.Context) error {
 		}
 		mu.Lock()
 		next := time.Time{}
-		for _, name := range r.order {
+		for _, name := range r.unitOrder() {
 			if running[name] {
 				continue
 			}
@@ -117,4 +115,17 @@ func (r *Reconciler) Start(ctx context.Context) error {
 		}
 		timer.Reset(wait)
 	}
+}
+
+// dependents maps each unit to the units that depend on it.
+func (r *Reconciler) dependents() map[string][]string {
+	r.graphMu.RLock()
+	defer r.graphMu.RUnlock()
+	out := map[string][]string{}
+	for name, st := range r.units {
+		for _, dep := range st.spec.DependsOn {
+			out[dep] = append(out[dep], name)
+		}
+	}
+	return out
 }

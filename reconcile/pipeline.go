@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/health"
@@ -25,6 +27,9 @@ type outcome struct {
 	apply, prune *apply.ChangeSet
 	// helm describes a Helm unit's release.
 	helm string
+	// gone are the units the build no longer declares: removed after a
+	// successful prune, or only reported in a dry run.
+	gone []string
 }
 
 // reconcileUnit runs one unit through the pipeline, gated by its
@@ -33,7 +38,7 @@ func (rd *round) reconcileUnit(ctx context.Context, st *unitState) UnitStatus {
 	r := rd.r
 	st.run.Lock()
 	defer st.run.Unlock()
-	u := st.spec
+	u := st.specOf()
 	next := st.status()
 	next.Counts = Counts{} // counts describe this reconcile only
 	next.LastReconciled = time.Now()
@@ -84,7 +89,7 @@ func (rd *round) reconcileUnit(ctx context.Context, st *unitState) UnitStatus {
 // known and returns why the unit may not run yet, or "".
 func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision string) string) (out outcome) {
 	r := rd.r
-	u := st.spec
+	u := st.specOf()
 	out.objects = -1
 	ev := func(e Event) {
 		e.Unit, e.Revision = u.Name, out.revision
@@ -99,7 +104,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 
 	var art *source.Artifact
 	if u.Source != "" {
-		progress(StageFetch, "checking "+source.RedactURL(r.sources[u.Source].spec.URL))
+		progress(StageFetch, "checking "+source.RedactURL(r.sourceURL(u.Source)))
 		var err error
 		if art, err = rd.fetch(ctx, u.Source); err != nil {
 			return fail(StageFetch, ReasonFetchFailed, err)
@@ -132,11 +137,25 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 	progress(StageBuild, "building "+displayPath(u.Path))
 	opts := u.Build
 	opts.Cache, opts.ArtifactDigest = r.opts.BuildCache, art.Digest
+	if opts.Substitute, err = r.substitutions(ctx, u); err != nil {
+		return fail(StageBuild, ReasonBuildFailed, err)
+	}
 	objs, err := build.Kustomize(ctx, art.Dir, u.Path, opts)
 	if err != nil {
 		return fail(StageBuild, ReasonBuildFailed, err)
 	}
 	progress(StageBuild, fmt.Sprintf("built %d objects", len(objs)))
+
+	if r.opts.FluxObjects == ReconcileFluxObjects {
+		var flux []*unstructured.Unstructured
+		flux, objs = FluxObjects(objs)
+		if out.gone, err = rd.declare(ctx, st, u, flux, len(objs) == 0, id); err != nil {
+			if errors.Is(err, apply.ErrPruneRefused) {
+				return fail(StagePrune, ReasonPruneFailed, err)
+			}
+			return fail(StageBuild, ReasonBuildFailed, err)
+		}
+	}
 
 	if err := r.admit(ctx, u.Name, objs, id); err != nil {
 		return fail(StagePolicy, ReasonPolicyViolation, err)
@@ -188,6 +207,12 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		}
 	}
 
+	if len(out.gone) > 0 && !rd.dryRun {
+		if err := r.removeChildren(ctx, u, out.gone); err != nil {
+			return fail(StageRemove, ReasonPruneFailed, err)
+		}
+	}
+
 	if u.Wait && len(objs) > 0 && !rd.dryRun {
 		progress(StageHealth, fmt.Sprintf("waiting for %d objects to be ready", len(objs)))
 		waiter, err := health.NewWaiter(id.cluster, health.WaiterOptions{Checks: u.HealthChecks, Logger: r.opts.Logger})
@@ -220,11 +245,16 @@ func changeMessage(c apply.Change) string {
 func (r *Reconciler) dependencyBlock(u Unit, revision string) string {
 	var why []string
 	for _, dep := range u.DependsOn {
-		ds := r.units[dep].status()
+		dst := r.unit(dep)
+		if dst == nil {
+			why = append(why, fmt.Sprintf("dependency %s is not declared (yet)", dep))
+			continue
+		}
+		ds := dst.status()
 		switch {
 		case ds.Phase != PhaseReady:
 			why = append(why, fmt.Sprintf("dependency %s is %s (%s)", dep, ds.Phase, ds.Reason))
-		case u.Source != "" && r.units[dep].spec.Source == u.Source && ds.LastAppliedRevision != revision:
+		case u.Source != "" && dst.specOf().Source == u.Source && ds.LastAppliedRevision != revision:
 			why = append(why, fmt.Sprintf("dependency %s has not applied %s yet (it is at %s)", dep, revision, ds.LastAppliedRevision))
 		}
 	}

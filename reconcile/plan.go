@@ -17,14 +17,19 @@ type Plan struct {
 
 // UnitPlan is what reconciling one unit would do.
 type UnitPlan struct {
-	Name     string
-	Revision string
+	Name string
+	// DeclaredBy is the unit whose build declares this one, if any.
+	DeclaredBy string
+	Revision   string
 	// Apply is the dry-run change set: created, configured (with the drift
 	// that would be corrected) and unchanged objects. Nil for Helm units.
 	Apply *apply.ChangeSet
 	// Prune lists the objects that would be deleted; nil when the unit does
 	// not prune.
 	Prune *apply.ChangeSet
+	// RemoveUnits are the units its build no longer declares, which Run
+	// would remove with their objects (or orphan, when it does not prune).
+	RemoveUnits []string
 	// Helm says what would happen to a Helm unit's release.
 	Helm string
 	// Err says why the unit could not be planned or would fail: fetch,
@@ -46,19 +51,20 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	if _, err := r.loadRecord(ctx); err != nil {
 		return Plan{}, err
 	}
-	plans := make(map[string]UnitPlan, len(r.order))
+	plans := map[string]UnitPlan{}
 	var mu sync.Mutex
-	rd.schedule(ctx, r.order, func(ctx context.Context, st *unitState) {
+	rd.schedule(ctx, r.unitOrder(), func(ctx context.Context, st *unitState) {
 		st.run.Lock()
 		defer st.run.Unlock()
 		out := rd.pipeline(ctx, st, nil)
+		name := st.specOf().Name
 		mu.Lock()
-		plans[st.spec.Name] = UnitPlan{Name: st.spec.Name, Revision: out.revision, Apply: out.apply, Prune: out.prune,
-			Helm: out.helm, Err: out.err}
+		plans[name] = UnitPlan{Name: name, DeclaredBy: st.parent, Revision: out.revision,
+			Apply: out.apply, Prune: out.prune, RemoveUnits: out.gone, Helm: out.helm, Err: out.err}
 		mu.Unlock()
 	})
 	var p Plan
-	for _, name := range r.order {
+	for _, name := range r.unitOrder() {
 		if up, ok := plans[name]; ok {
 			p.Units = append(p.Units, up)
 		}
@@ -81,6 +87,10 @@ func (p Plan) WriteText(w io.Writer) error {
 			continue
 		}
 		changes := 0
+		for _, name := range u.RemoveUnits {
+			changes++
+			fmt.Fprintf(&b, "  remove unit %s\n", name)
+		}
 		for _, c := range u.Apply.Changes {
 			switch c.Action {
 			case apply.Created, apply.Configured:

@@ -132,11 +132,14 @@ func (r *Reconciler) isRecordName(name string) bool {
 	if !ok {
 		return false
 	}
-	if _, ok := r.units[unit]; ok {
+	if r.unit(unit) != nil {
 		return true
 	}
 	r.recMu.Lock()
 	defer r.recMu.Unlock()
+	if _, ok := r.dormant[unit]; ok {
+		return true
+	}
 	_, ok = r.removed[unit]
 	return ok
 }

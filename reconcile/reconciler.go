@@ -51,6 +51,14 @@ type Options struct {
 	Logger *slog.Logger
 	// OnEvent receives progress and per-object events. Default: none.
 	OnEvent EventHandler
+	// FluxObjects says what to do with the Flux objects found in builds:
+	// reconcile them as units of the configuration (the default) or apply
+	// them for an installed Flux.
+	FluxObjects FluxObjectPolicy
+	// MaxDepth bounds the nesting of Flux units declared by builds: a
+	// unit of the configuration is at depth 0, a unit its build declares
+	// at 1. Default [DefaultMaxDepth].
+	MaxDepth int
 }
 
 // Reconciler reconciles one [Configuration] through one [cluster.Cluster].
@@ -63,8 +71,12 @@ type Reconciler struct {
 	opts    Options
 	tmpDir  string // removed by Close
 
+	graphMu sync.RWMutex // guards units, sources and order
 	units   map[string]*unitState
 	sources map[string]*sourceState
+
+	fluxMu sync.Mutex  // held from declare to adopt
+	flux   *fluxLoader // the Flux objects of the configuration and its builds
 
 	nsMu      sync.Mutex
 	nsEnsured bool
@@ -73,6 +85,10 @@ type Reconciler struct {
 	recLoaded bool
 	removed   map[string]recordUnit // units in the record, not in the configuration
 	existed   map[string]bool       // units the record says applied something
+	// dormant are units the record says a build declared, not declared
+	// again yet by this process.
+	dormant map[string]recordUnit
+	remMu   sync.Mutex // held while removing units
 
 	claimMu    sync.Mutex
 	claims     map[inventory.ID]string // object -> the unit that declares it
@@ -92,11 +108,22 @@ type identity struct {
 }
 
 type unitState struct {
-	spec  Unit
 	store *inventory.Store
-	run   sync.Mutex // held while the unit reconciles
-	mu    sync.Mutex // guards state
-	state UnitStatus
+	// parent is the unit whose build declared this one ("" for a unit of
+	// the configuration); depth counts the declarations above it.
+	parent string
+	depth  int
+	run    sync.Mutex // held while the unit reconciles
+	mu     sync.Mutex // guards spec and state
+	spec   Unit       // replaced when the parent declares it anew
+	state  UnitStatus
+}
+
+// specOf returns the unit's current declaration.
+func (st *unitState) specOf() Unit {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.spec
 }
 
 type sourceState struct {
@@ -121,6 +148,9 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = DefaultMaxDepth
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = max(8, 4*runtime.GOMAXPROCS(0))
@@ -154,14 +184,25 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 			return nil, &ConfigError{Configuration: conf.Name, Err: fmt.Errorf("unit %q: %w", u.Name, err)}
 		}
 		st := &unitState{spec: u, store: store}
-		st.state = UnitStatus{Name: u.Name, Phase: PhasePending, Reason: ReasonNotReconciled,
-			Message: "not reconciled yet", DependsOn: u.DependsOn}
-		if u.Suspend {
-			st.state.Phase, st.state.Reason, st.state.Message = PhaseSuspended, ReasonSuspended, "suspended"
-		}
+		st.state = newUnitStatus(u, "")
 		r.units[u.Name] = st
 	}
+	if conf.flux != nil {
+		r.flux = conf.flux.clone()
+	} else {
+		r.flux = newFluxLoader(r.fluxOptions(), conf.Namespace)
+	}
+	r.flux.engine = true
 	return r, nil
+}
+
+func newUnitStatus(u Unit, parent string) UnitStatus {
+	s := UnitStatus{Name: u.Name, Phase: PhasePending, Reason: ReasonNotReconciled,
+		Message: "not reconciled yet", DependsOn: u.DependsOn, DeclaredBy: parent, FluxObject: u.FluxObject}
+	if u.Suspend {
+		s.Phase, s.Reason, s.Message = PhaseSuspended, ReasonSuspended, "suspended"
+	}
+	return s
 }
 
 func (r *Reconciler) inventoryName(unit string) string { return r.conf.Name + "-" + unit }
@@ -183,6 +224,8 @@ func (r *Reconciler) Close() error {
 
 // Status returns the current compliance state, units in dependency order.
 func (r *Reconciler) Status() Status {
+	r.graphMu.RLock()
+	defer r.graphMu.RUnlock()
 	var s Status
 	for _, name := range r.order {
 		s.Units = append(s.Units, r.units[name].status())
@@ -309,7 +352,10 @@ func (r *Reconciler) helmFor(user string) (*helmrelease.Reconciler, error) {
 // fetch returns the source's artifact at the revision the remote has now,
 // fetching only when the remote moved since the last fetch.
 func (r *Reconciler) fetch(ctx context.Context, name string) (*source.Artifact, error) {
-	ss := r.sources[name]
+	ss := r.source(name)
+	if ss == nil {
+		return nil, fmt.Errorf("reconcile: no source %q in the configuration", name)
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	opts := source.Options{Ref: ss.spec.Ref, Auth: ss.spec.Auth, Ignore: ss.spec.Ignore, Verify: ss.spec.Verify,

@@ -40,6 +40,10 @@ type recordUnit struct {
 	ServiceAccount          string   `json:"serviceAccount,omitempty"`
 	ServiceAccountNamespace string   `json:"serviceAccountNamespace,omitempty"`
 	DependsOn               []string `json:"dependsOn,omitempty"`
+	// Parent is the unit whose build declared this one: the unit is
+	// kept while its parent is in the configuration, and removed when
+	// the parent stops declaring it or is removed itself.
+	Parent string `json:"parent,omitempty"`
 	// HelmRelease is "namespace/name" for a Helm unit, uninstalled when
 	// the unit is removed.
 	HelmRelease           string    `json:"helmRelease,omitempty"`
@@ -67,6 +71,7 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 	}
 	r.removed = map[string]recordUnit{}
 	r.existed = map[string]bool{}
+	r.dormant = map[string]recordUnit{}
 	if err == nil {
 		var rec record
 		if err := json.Unmarshal([]byte(cm.Data[recordKey]), &rec); err != nil {
@@ -76,8 +81,8 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 			if ru.LastAppliedRevision != "" || ru.Phase == PhaseReady || ru.Reason == ReasonHealthCheckFailed || ru.Reason == ReasonPruneFailed {
 				r.existed[name] = true // it applied something
 			}
-			st, ok := r.units[name]
-			if !ok {
+			st := r.unit(name)
+			if st == nil {
 				r.removed[name] = ru
 				continue
 			}
@@ -87,6 +92,25 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 				st.state.LastAttemptedRevision = ru.LastAttemptedRevision
 			}
 			st.mu.Unlock()
+		}
+	}
+	// A unit a build declared waits for its parent's next build, unless
+	// the parent left the configuration: then it goes with it.
+	for changed := true; changed; {
+		changed = false
+		for name, ru := range r.removed {
+			if ru.Parent == "" {
+				continue
+			}
+			if r.unit(ru.Parent) != nil {
+				r.dormant[name] = ru
+				delete(r.removed, name)
+				changed = true
+			} else if _, ok := r.dormant[ru.Parent]; ok {
+				r.dormant[name] = ru
+				delete(r.removed, name)
+				changed = true
+			}
 		}
 	}
 	r.recLoaded = true
@@ -99,6 +123,8 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 // unit's release is uninstalled. A unit whose removal fails stays in the
 // record and is retried.
 func (r *Reconciler) removeUnits(ctx context.Context) {
+	r.remMu.Lock()
+	defer r.remMu.Unlock()
 	r.recMu.Lock()
 	removed := maps.Clone(r.removed)
 	r.recMu.Unlock()
@@ -158,7 +184,8 @@ func (r *Reconciler) removeUnit(ctx context.Context, name string, ru recordUnit)
 }
 
 // removalOrder returns the removed units with every unit before the units
-// it depended on (reverse dependency order), ties by name.
+// it depended on and the unit that declared it (reverse dependency order),
+// ties by name.
 func removalOrder(removed map[string]recordUnit) []string {
 	names := slices.Sorted(maps.Keys(removed))
 	done := map[string]bool{}
@@ -172,7 +199,7 @@ func removalOrder(removed map[string]recordUnit) []string {
 			// n may go once no remaining unit depends on it.
 			blocked := false
 			for _, m := range names {
-				if !done[m] && m != n && slices.Contains(removed[m].DependsOn, n) {
+				if !done[m] && m != n && (slices.Contains(removed[m].DependsOn, n) || removed[m].Parent == n) {
 					blocked = true
 					break
 				}
@@ -200,22 +227,14 @@ func removalOrder(removed map[string]recordUnit) []string {
 func (r *Reconciler) saveRecord(ctx context.Context) error {
 	rec := record{Units: map[string]recordUnit{}}
 	r.recMu.Lock()
-	for name, ru := range r.removed {
-		rec.Units[name] = ru
-	}
+	maps.Copy(rec.Units, r.dormant)
+	maps.Copy(rec.Units, r.removed)
 	r.recMu.Unlock()
+	r.graphMu.RLock()
 	for name, st := range r.units {
-		s := st.status()
-		helm := ""
-		if st.spec.Helm != nil {
-			helm = st.spec.Helm.Namespace + "/" + st.spec.Helm.Name
-		}
-		rec.Units[name] = recordUnit{Prune: st.spec.Prune, ServiceAccount: st.spec.ServiceAccountName,
-			ServiceAccountNamespace: st.spec.ServiceAccountNamespace,
-			DependsOn:               st.spec.DependsOn, HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
-			LastAppliedRevision: s.LastAppliedRevision, LastAttemptedRevision: s.LastAttemptedRevision,
-			LastReconciled: s.LastReconciled}
+		rec.Units[name] = st.record()
 	}
+	r.graphMu.RUnlock()
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -236,6 +255,21 @@ func (r *Reconciler) saveRecord(ctx context.Context) error {
 		return fmt.Errorf("reconcile: write record %s/%s: %w", r.conf.Namespace, r.recordName(), err)
 	}
 	return nil
+}
+
+// record is what the configuration's record keeps of the unit.
+func (st *unitState) record() recordUnit {
+	u := st.specOf()
+	s := st.status()
+	helm := ""
+	if u.Helm != nil {
+		helm = u.Helm.Namespace + "/" + u.Helm.Name
+	}
+	return recordUnit{Prune: u.Prune, ServiceAccount: u.ServiceAccountName,
+		ServiceAccountNamespace: u.ServiceAccountNamespace, DependsOn: u.DependsOn, Parent: st.parent,
+		HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
+		LastAppliedRevision: s.LastAppliedRevision, LastAttemptedRevision: s.LastAttemptedRevision,
+		LastReconciled: s.LastReconciled}
 }
 
 // markExisted notes that a unit applied something, so that an inventory it

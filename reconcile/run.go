@@ -16,14 +16,15 @@ import (
 // Run returns the resulting compliance state. Failures of units are part of
 // the state, not errors; the error is non-nil only when ctx ended.
 func (r *Reconciler) Run(ctx context.Context) (Status, error) {
-	r.runRound(ctx, r.order, true)
+	r.runRound(ctx, r.unitOrder(), true)
 	return r.Status(), ctx.Err()
 }
 
-// runRound reconciles the named units (in dependency order) in one round,
-// after removing the units that left the configuration when remove is set,
-// and saves the record.
-func (r *Reconciler) runRound(ctx context.Context, names []string, remove bool) {
+// runRound reconciles the named units (in dependency order) and the units
+// their builds declare in one round, after removing the units that left the
+// configuration when remove is set, and saves the record. It returns the
+// names of the units it ran.
+func (r *Reconciler) runRound(ctx context.Context, names []string, remove bool) []string {
 	rd := r.newRound(ctx, false)
 	defer rd.close()
 	r.forgetNamespace() // one check per round: it may have been deleted since
@@ -47,5 +48,5 @@ func (r *Reconciler) runRound(ctx context.Context, names []string, remove bool) 
 			}
 		}()
 	}
-	rd.schedule(ctx, names, func(ctx context.Context, st *unitState) { rd.reconcileUnit(ctx, st) })
+	return rd.schedule(ctx, names, func(ctx context.Context, st *unitState) { rd.reconcileUnit(ctx, st) })
 }

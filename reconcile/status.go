@@ -60,6 +60,13 @@ type UnitStatus struct {
 	Reason    string // one of the Reason constants
 	Message   string // human-readable detail
 	DependsOn []string
+	// DeclaredBy is the unit whose build declared this one (a Flux
+	// Kustomization or HelmRelease found in a build), "" for a unit of the
+	// configuration: the status tree.
+	DeclaredBy string
+	// FluxObject is "Kind namespace/name" of the Flux object the unit
+	// comes from, "" for a unit declared in Go.
+	FluxObject string
 	// LastAppliedRevision is the revision whose objects were last applied
 	// successfully and found healthy; LastAttemptedRevision the revision the
 	// last reconcile worked on (they differ when it failed).
@@ -124,11 +131,23 @@ func (s Status) String() string {
 }
 
 // WriteTable writes the status as a table for terminals: unit, phase,
-// revision, object counts, dependencies and the reason when not Ready.
+// revision, object counts, dependencies and the reason when not Ready. A
+// unit a build declared is indented under the unit that declared it.
 func (s Status) WriteTable(w io.Writer) error {
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "UNIT\tREADY\tREVISION\tOBJECTS\tCREATED\tCONFIGURED\tPRUNED\tDEPENDS ON\tMESSAGE")
+	declaredBy := map[string]string{}
+	for _, u := range s.Units {
+		declaredBy[u.Name] = u.DeclaredBy
+	}
+	depth := func(name string) int {
+		d := 0
+		for p := declaredBy[name]; p != "" && d < len(s.Units); p = declaredBy[p] {
+			d++
+		}
+		return d
+	}
 	for _, u := range s.Units {
 		rev := u.LastAppliedRevision
 		if rev == "" {
@@ -142,7 +161,7 @@ func (s Status) WriteTable(w io.Writer) error {
 		if deps == "" {
 			deps = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", u.Name, readyColumn(u), shortRevision(rev),
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", strings.Repeat("  ", depth(u.Name)), u.Name, readyColumn(u), shortRevision(rev),
 			u.Objects, u.Counts.Created, u.Counts.Configured, u.Counts.Deleted, deps, oneLine(msg))
 	}
 	if err := tw.Flush(); err != nil {

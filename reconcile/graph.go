@@ -1,0 +1,534 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/depgraph"
+	"github.com/gitopskit/gitopskit/inventory"
+)
+
+// FluxObjectPolicy says what a reconcile does with the Flux objects
+// (Kustomizations, HelmReleases and their sources) found in a unit's build.
+type FluxObjectPolicy int
+
+const (
+	// ReconcileFluxObjects makes them units and sources of the
+	// configuration, reconciled in process as Flux would (the default).
+	ReconcileFluxObjects FluxObjectPolicy = iota
+	// ApplyFluxObjects applies them as objects, for an installed Flux to
+	// reconcile, and reconciles nothing of theirs: for clusters that run
+	// both.
+	ApplyFluxObjects
+)
+
+// DefaultMaxDepth bounds how deeply Flux objects found in builds may
+// declare more Flux objects.
+const DefaultMaxDepth = 10
+
+// ErrTooDeep matches the error of a unit whose build declares Flux units
+// deeper than [Options.MaxDepth].
+var ErrTooDeep = errors.New("flux objects nested too deeply")
+
+// The graph of units grows while a configuration runs: the Flux objects a
+// unit's build declares become units (and sources) of the configuration,
+// children of the unit (its "parent"). A child runs after its parent in a
+// round, whether or not the parent succeeded (the child keeps its last
+// declaration until the parent builds again). What a parent stops declaring
+// is removed after the parent applied and pruned successfully, the way Flux
+// garbage-collects a child Kustomization or HelmRelease: deleted when both
+// prune, orphaned otherwise.
+
+// unit returns the named unit's state, or nil.
+func (r *Reconciler) unit(name string) *unitState {
+	r.graphMu.RLock()
+	defer r.graphMu.RUnlock()
+	return r.units[name]
+}
+
+// unitOrder returns the names of all units in dependency order (a child
+// after its parent).
+func (r *Reconciler) unitOrder() []string {
+	r.graphMu.RLock()
+	defer r.graphMu.RUnlock()
+	return slices.Clone(r.order)
+}
+
+// source returns the named source's state, or nil.
+func (r *Reconciler) source(name string) *sourceState {
+	r.graphMu.RLock()
+	defer r.graphMu.RUnlock()
+	return r.sources[name]
+}
+
+// childrenOf returns the units the unit's build declared.
+func (r *Reconciler) childrenOf(parent string) []string {
+	var out []string
+	known := map[string]bool{}
+	r.graphMu.RLock()
+	for name, st := range r.units {
+		known[name] = true
+		if st.parent == parent {
+			out = append(out, name)
+		}
+	}
+	r.graphMu.RUnlock()
+	r.recMu.Lock()
+	for name, ru := range r.dormant {
+		if ru.Parent == parent && !known[name] {
+			out = append(out, name)
+		}
+	}
+	r.recMu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
+// declared is what one build of a unit declares as Flux configuration,
+// ready to be made part of the graph.
+type declared struct {
+	batch   *fluxBatch
+	conf    Configuration
+	gone    []string // child units no longer declared
+	added   []string // child units new to the graph
+	changed bool     // a child's or a source's declaration changed
+}
+
+// declare loads the Flux objects of a unit's build. It checks them (the
+// loader's rules, tenancy, the depth bound, cycles) without changing the
+// graph; [Reconciler.adopt] makes them part of it.
+func (r *Reconciler) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, id *identity, dryRun bool) (*declared, error) {
+	if err := checkTenancy(u.Name, r.conf.Tenancy, flux, id.cluster.RESTMapper()); err != nil {
+		return nil, err
+	}
+	before := r.childrenOf(u.Name)
+	if len(flux) == 0 && len(before) == 0 {
+		return nil, nil
+	}
+	r.fluxMu.Lock() // released by adopt or abandon
+	b, conf, err := r.flux.fromObjects(ctx, u.Name, flux)
+	if err != nil {
+		r.fluxMu.Unlock()
+		return nil, err
+	}
+	d := &declared{batch: b, conf: conf}
+	fail := func(err error) (*declared, error) {
+		r.fluxMu.Unlock()
+		return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("unit %s: %w", u.Name, err)}
+	}
+	if len(conf.Units) > 0 && st.depth+1 > r.opts.MaxDepth {
+		return fail(fmt.Errorf("%w: its build declares %s at depth %d, deeper than %d", ErrTooDeep,
+			conf.Units[0].FluxObject, st.depth+1, r.opts.MaxDepth))
+	}
+	now := map[string]bool{}
+	r.graphMu.RLock()
+	g := depgraph.New[string]()
+	for name, other := range r.units {
+		if other.parent != u.Name {
+			g.Add(name, other.edges()...)
+		}
+	}
+	for i := range conf.Units {
+		c := &conf.Units[i]
+		r.inherit(c, u)
+		now[c.Name] = true
+		switch prev := r.units[c.Name]; {
+		case prev == nil:
+			d.added = append(d.added, c.Name)
+			d.changed = true
+		case prev.parent != u.Name:
+			r.graphMu.RUnlock()
+			return fail(fmt.Errorf("it declares %s, which is also unit %s of the configuration", c.FluxObject, c.Name))
+		case !reflect.DeepEqual(prev.spec, *c):
+			d.changed = true
+		}
+		g.Add(c.Name, append([]string{u.Name}, c.DependsOn...)...)
+	}
+	for _, s := range conf.Sources {
+		if prev := r.sources[s.Name]; prev == nil || !reflect.DeepEqual(prev.spec, s) {
+			d.changed = true
+		}
+	}
+	r.graphMu.RUnlock()
+	for _, name := range g.Nodes() {
+		for _, dep := range g.DependenciesOf(name) {
+			if !g.Has(dep) {
+				g.Add(dep) // not declared (yet): the unit waits for it
+			}
+		}
+	}
+	if _, err := g.Levels(); err != nil {
+		return fail(err)
+	}
+	for _, name := range before {
+		if !now[name] {
+			d.gone = append(d.gone, name)
+		}
+	}
+	if len(d.gone) > 0 && u.Prune && !dryRun {
+		switch {
+		case len(flux) == 0 && restEmpty && !u.AllowEmpty:
+			r.fluxMu.Unlock()
+			return nil, &apply.PruneRefusedError{Deletions: len(d.gone), Owned: len(before),
+				Reason: "the build declares none of the unit's Flux units (set AllowEmpty to remove them all)"}
+		case u.MaxPruneShare > 0 && float64(len(d.gone)) > u.MaxPruneShare*float64(len(before)):
+			r.fluxMu.Unlock()
+			return nil, &apply.PruneRefusedError{Deletions: len(d.gone), Owned: len(before),
+				Reason: fmt.Sprintf("removing %d of its %d Flux units exceeds MaxPruneShare %.0f%%", len(d.gone), len(before), 100*u.MaxPruneShare)}
+		}
+	}
+	return d, nil
+}
+
+// declare makes the Flux objects of a unit's build part of the graph and
+// of the round (see [Reconciler.declare] and [Reconciler.adopt]), and
+// returns the units the build no longer declares.
+func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, id *identity) ([]string, error) {
+	r := rd.r
+	d, err := r.declare(ctx, st, u, flux, restEmpty, id, rd.dryRun)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	for _, k := range d.batch.overridden {
+		r.emit(Event{Type: EventProgress, Unit: u.Name, Stage: StageBuild,
+			Message: fmt.Sprintf("its build declares %s differently from the configuration: the configuration's declaration is used", k)})
+	}
+	if d.changed {
+		var names []string
+		for _, c := range d.conf.Units {
+			names = append(names, c.FluxObject)
+		}
+		for _, s := range d.conf.Sources {
+			names = append(names, "source "+s.Name)
+		}
+		r.emit(Event{Type: EventProgress, Unit: u.Name, Stage: StageBuild,
+			Message: fmt.Sprintf("its build declares %d Flux unit(s) and %d source(s): %s", len(d.conf.Units), len(d.conf.Sources), strings.Join(names, ", "))})
+	}
+	schedule, err := r.adopt(st, d)
+	if err != nil {
+		return nil, err
+	}
+	if rd.sched != nil {
+		rd.sched.add(schedule...)
+	}
+	return d.gone, nil
+}
+
+// sourceURL is the named source's URL, for messages.
+func (r *Reconciler) sourceURL(name string) string {
+	ss := r.source(name)
+	if ss == nil {
+		return name
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.spec.URL
+}
+
+// substitutions returns the unit's post-build variables: its SubstituteFrom
+// objects, read now (as gitopskit's identity, in the namespace each names),
+// overridden by Build.Substitute.
+func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]string, error) {
+	if len(u.SubstituteFrom) == 0 {
+		return u.Build.Substitute, nil
+	}
+	vars := map[string]string{}
+	cs := r.cluster.Kubernetes()
+	for _, ref := range u.SubstituteFrom {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = r.conf.Namespace
+		}
+		data := map[string]string{}
+		var err error
+		switch ref.Kind {
+		case "ConfigMap":
+			var cm *corev1.ConfigMap
+			if cm, err = cs.CoreV1().ConfigMaps(ns).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
+				data = cm.Data
+			}
+		case "Secret":
+			var sec *corev1.Secret
+			if sec, err = cs.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
+				for k, v := range sec.Data {
+					data[k] = string(v)
+				}
+			}
+		default:
+			return nil, fmt.Errorf("reconcile: substituteFrom kind %q: want ConfigMap or Secret", ref.Kind)
+		}
+		if apierrors.IsNotFound(err) && ref.Optional {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reconcile: substituteFrom %s %s/%s: %w", ref.Kind, ns, ref.Name, err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			if !isVarName(k) {
+				return nil, fmt.Errorf("reconcile: substituteFrom %s %s/%s: key %q is not a valid variable name (want %s)",
+					ref.Kind, ns, ref.Name, k, varNamePattern)
+			}
+			vars[k] = strings.ReplaceAll(data[k], "\n", "")
+		}
+	}
+	maps.Copy(vars, u.Build.Substitute)
+	return vars, nil
+}
+
+// edges are what a unit runs after: its parent and its dependencies.
+func (st *unitState) edges() []string {
+	deps := st.specOf().DependsOn
+	if st.parent == "" {
+		return deps
+	}
+	return append([]string{st.parent}, deps...)
+}
+
+// inherit gives a child the defaults a unit of the configuration gets, and
+// its parent's identity when it names no service account: a child never
+// acts with more rights than the unit that declared it.
+func (r *Reconciler) inherit(c *Unit, parent Unit) {
+	if c.ServiceAccountName == "" {
+		if t := r.conf.Tenancy; t != nil && t.ServiceAccountName != "" {
+			c.ServiceAccountName, c.ServiceAccountNamespace = t.ServiceAccountName, r.conf.Namespace
+		} else {
+			c.ServiceAccountName, c.ServiceAccountNamespace = parent.ServiceAccountName, parent.ServiceAccountNamespace
+		}
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = c.Interval
+	}
+}
+
+// abandon releases a declaration that will not be adopted.
+func (r *Reconciler) abandon(d *declared) {
+	if d != nil {
+		r.fluxMu.Unlock()
+	}
+}
+
+// adopt makes a declaration part of the graph: new sources and units are
+// added, changed ones take their new spec (a running unit keeps the spec it
+// started with), and the loader keeps the objects. It returns the units to
+// schedule in this round.
+func (r *Reconciler) adopt(parent *unitState, d *declared) ([]string, error) {
+	defer r.fluxMu.Unlock()
+	d.batch.commit()
+	r.graphMu.Lock()
+	defer r.graphMu.Unlock()
+	for _, s := range d.conf.Sources {
+		if ss := r.sources[s.Name]; ss != nil {
+			ss.mu.Lock()
+			if !reflect.DeepEqual(ss.spec, s) {
+				ss.spec, ss.artifact = s, nil
+			}
+			ss.mu.Unlock()
+			continue
+		}
+		r.sources[s.Name] = &sourceState{spec: s}
+	}
+	var schedule []string
+	for _, c := range d.conf.Units {
+		schedule = append(schedule, c.Name)
+		if st := r.units[c.Name]; st != nil {
+			st.mu.Lock()
+			st.spec = c
+			st.state.DependsOn = c.DependsOn
+			st.mu.Unlock()
+			continue
+		}
+		store, err := inventory.NewStore(r.cluster, inventory.StoreOptions{Name: r.inventoryName(c.Name), Namespace: r.conf.Namespace})
+		if err != nil {
+			return nil, err
+		}
+		st := &unitState{spec: c, store: store, parent: parent.spec.Name, depth: parent.depth + 1}
+		st.state = newUnitStatus(c, st.parent)
+		r.units[c.Name] = st
+	}
+	r.recMu.Lock()
+	for _, c := range d.conf.Units {
+		delete(r.dormant, c.Name)
+	}
+	r.recMu.Unlock()
+	return schedule, r.reorder()
+}
+
+// reorder recomputes the dependency order of all units. Dependencies on
+// units not in the graph are left out (such a unit is Pending until one
+// declares it).
+func (r *Reconciler) reorder() error {
+	g := depgraph.New[string]()
+	for name, st := range r.units {
+		var deps []string
+		for _, dep := range st.edges() {
+			if r.units[dep] != nil {
+				deps = append(deps, dep)
+			}
+		}
+		g.Add(name, deps...)
+	}
+	levels, err := g.Levels()
+	if err != nil {
+		return err
+	}
+	r.order = r.order[:0]
+	for _, level := range levels {
+		r.order = append(r.order, level...)
+	}
+	return nil
+}
+
+// removeChildren removes the units a parent no longer declares, and their
+// own children, deepest first: deleted when the parent prunes and the child
+// did, orphaned otherwise. A unit whose removal fails stays in the records
+// and is retried at the next round.
+func (r *Reconciler) removeChildren(ctx context.Context, parent Unit, gone []string) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	removed := map[string]recordUnit{}
+	var collect func(names []string, prune bool)
+	collect = func(names []string, prune bool) {
+		for _, name := range names {
+			ru := r.recordOf(name)
+			ru.Prune = ru.Prune && prune
+			if !ru.Prune {
+				ru.HelmRelease = "" // orphaned: the release stays
+			}
+			removed[name] = ru
+			collect(r.childrenOf(name), ru.Prune)
+		}
+	}
+	collect(gone, parent.Prune)
+	r.graphMu.Lock()
+	for name := range removed {
+		delete(r.units, name)
+	}
+	err := r.reorder()
+	r.graphMu.Unlock()
+	r.recMu.Lock()
+	for name, ru := range removed {
+		delete(r.dormant, name)
+		r.removed[name] = ru
+	}
+	r.recMu.Unlock()
+	r.emit(Event{Type: EventProgress, Unit: parent.Name, Stage: StageRemove,
+		Message: fmt.Sprintf("its build no longer declares %s: removing them", strings.Join(slices.Sorted(maps.Keys(removed)), ", "))})
+	r.removeUnits(ctx)
+	return err
+}
+
+// recordOf is what the records keep of a unit of the graph, or of a
+// dormant one.
+func (r *Reconciler) recordOf(name string) recordUnit {
+	if st := r.unit(name); st != nil {
+		return st.record()
+	}
+	r.recMu.Lock()
+	defer r.recMu.Unlock()
+	return r.dormant[name]
+}
+
+// fluxOptions are the options of the engine's loader for a configuration
+// declared in Go: Secrets and ConfigMaps are read from the cluster, in the
+// object's own namespace, as gitopskit's identity.
+func (r *Reconciler) fluxOptions() FluxOptions {
+	cs := r.cluster.Kubernetes()
+	return FluxOptions{
+		Name: r.conf.Name, Namespace: r.conf.Namespace,
+		SecretData: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+			s, err := cs.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return s.Data, nil
+		},
+		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
+			cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return cm.Data, nil
+		},
+	}
+}
+
+// scheduler runs units of a round, each after its parent and its
+// dependencies (those in the round), on a bounded number of workers. Units
+// may be added while it runs: the children a build declares.
+type scheduler struct {
+	ctx     context.Context // the round's: units added by a unit outlive its own
+	r       *Reconciler
+	do      func(ctx context.Context, st *unitState)
+	workers chan struct{}
+	mu      sync.Mutex
+	done    map[string]chan struct{}
+	ran     []string
+	wg      sync.WaitGroup
+}
+
+func (s *scheduler) add(names ...string) {
+	s.mu.Lock()
+	var start []string
+	for _, n := range names {
+		if _, ok := s.done[n]; !ok {
+			s.done[n] = make(chan struct{})
+			s.ran = append(s.ran, n)
+			start = append(start, n)
+		}
+	}
+	s.mu.Unlock()
+	for _, n := range start {
+		s.wg.Go(func() { s.run(s.ctx, n) })
+	}
+}
+
+func (s *scheduler) run(ctx context.Context, name string) {
+	s.mu.Lock()
+	ch := s.done[name]
+	s.mu.Unlock()
+	defer close(ch)
+	st := s.r.unit(name)
+	if st == nil {
+		return // removed meanwhile
+	}
+	for _, dep := range st.edges() {
+		s.mu.Lock()
+		c, ok := s.done[dep]
+		s.mu.Unlock()
+		if ok {
+			select {
+			case <-c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	select {
+	case s.workers <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-s.workers }()
+	if st = s.r.unit(name); st != nil {
+		s.do(ctx, st)
+	}
+}
