@@ -46,6 +46,15 @@
 //	    - {name: infra, source: fleet, path: ./infra, prune: true, wait: true}
 //	    - {name: apps, source: fleet, path: ./apps, dependsOn: [infra], prune: true}
 //
+// A source has name, url, ref (branch, tag, semver, commit or name),
+// secretRef (a Secret with Flux's Git keys: username/password, bearerToken,
+// identity/known_hosts), ignore and timeout. A unit has name, source, path,
+// dependsOn, prune, wait, force, suspend, allowEmpty, timeout, interval,
+// retryInterval, serviceAccountName, targetNamespace, namePrefix,
+// nameSuffix, commonLabels, commonAnnotations, components, substitute and
+// strictSubstitute. tenancy has namespaces, allowClusterScoped and
+// serviceAccountName. Durations are Go durations ("90s", "5m").
+//
 // Secrets and ConfigMaps a configuration names are read from the cluster,
 // or with --secrets-dir DIR from the files of DIR/NAME/, one key per file,
 // as Kubernetes mounts them into a Pod.
