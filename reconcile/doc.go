@@ -60,7 +60,8 @@
 // NotReady, Pending, Suspended) with a reason and message, the last applied
 // and attempted revisions and what the last reconcile did. A configuration
 // is compliant when every unit is Ready. [Status.WriteTable] renders it for
-// terminals.
+// terminals. [ReadStatus] reads the same from the configuration's record in
+// the cluster, with no configuration at hand (the CLI's status command).
 //
 // # Events
 //

@@ -287,6 +287,26 @@ func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]stri
 	return vars, nil
 }
 
+// notReadyBelow says which unit declared (recursively) by a waiting unit
+// is not Ready, or "".
+func (r *Reconciler) notReadyBelow(name string) string {
+	for _, c := range r.childrenOf(name) {
+		st := r.unit(c)
+		if st == nil {
+			return fmt.Sprintf("unit %s is not declared again yet", c)
+		}
+		if s := st.status(); s.Phase != PhaseReady {
+			return fmt.Sprintf("unit %s is %s (%s)", c, s.Phase, s.Reason)
+		}
+		if st.specOf().Wait {
+			if why := r.notReadyBelow(c); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
+}
+
 // edges are what a unit runs after: its parent and its dependencies.
 func (st *unitState) edges() []string {
 	deps := st.specOf().DependsOn
@@ -501,6 +521,41 @@ func (s *scheduler) add(names ...string) {
 	}
 }
 
+// wait waits for the named unit, when it is in the round; false when ctx
+// ended first.
+func (s *scheduler) wait(ctx context.Context, name string) bool {
+	s.mu.Lock()
+	c, ok := s.done[name]
+	s.mu.Unlock()
+	if !ok {
+		return true
+	}
+	select {
+	case <-c:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitTree waits for the named unit and, when it waits for health, for the
+// units it declares, recursively.
+func (s *scheduler) waitTree(ctx context.Context, name string) bool {
+	if !s.wait(ctx, name) {
+		return false
+	}
+	st := s.r.unit(name)
+	if st == nil || !st.specOf().Wait {
+		return true
+	}
+	for _, c := range s.r.childrenOf(name) {
+		if !s.waitTree(ctx, c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *scheduler) run(ctx context.Context, name string) {
 	s.mu.Lock()
 	ch := s.done[name]
@@ -511,15 +566,17 @@ func (s *scheduler) run(ctx context.Context, name string) {
 		return // removed meanwhile
 	}
 	for _, dep := range st.edges() {
-		s.mu.Lock()
-		c, ok := s.done[dep]
-		s.mu.Unlock()
-		if ok {
-			select {
-			case <-c:
-			case <-ctx.Done():
+		if dep == st.parent {
+			if !s.wait(ctx, dep) {
 				return
 			}
+			continue
+		}
+		// A dependency that waits is Ready only with what it declares (a
+		// Kustomization that waits for its HelmReleases, in Flux): wait
+		// for its descendants in the round too.
+		if !s.waitTree(ctx, dep) {
+			return
 		}
 	}
 	select {

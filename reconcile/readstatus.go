@@ -56,7 +56,7 @@ func ReadStatus(ctx context.Context, c *cluster.Cluster, namespace, name string)
 	for _, n := range recordOrder(rec.Units) {
 		ru := rec.Units[n]
 		s.Units = append(s.Units, UnitStatus{Name: n, Phase: ru.Phase, Reason: ru.Reason, Message: ru.Message,
-			DependsOn: slices.Clone(ru.DependsOn), LastAppliedRevision: ru.LastAppliedRevision,
+			DependsOn: slices.Clone(ru.DependsOn), DeclaredBy: ru.Parent, FluxObject: ru.FluxObject, Objects: ru.Objects, LastAppliedRevision: ru.LastAppliedRevision,
 			LastAttemptedRevision: ru.LastAttemptedRevision, LastReconciled: ru.LastReconciled})
 	}
 	return s, nil
@@ -72,7 +72,7 @@ func recordOrder(units map[string]recordUnit) []string {
 	// order level by level so that ties read by name here too.
 	level := map[string]int{}
 	for _, n := range order {
-		for _, d := range units[n].DependsOn {
+		for _, d := range append(slices.Clone(units[n].DependsOn), units[n].Parent) {
 			if _, ok := units[d]; ok && level[d]+1 > level[n] {
 				level[n] = level[d] + 1
 			}

@@ -44,6 +44,10 @@ type recordUnit struct {
 	// kept while its parent is in the configuration, and removed when
 	// the parent stops declaring it or is removed itself.
 	Parent string `json:"parent,omitempty"`
+	// FluxObject is the unit's Flux object, for status readers.
+	FluxObject string `json:"fluxObject,omitempty"`
+	// Objects is the number of objects in the unit's inventory.
+	Objects int `json:"objects,omitempty"`
 	// HelmRelease is "namespace/name" for a Helm unit, uninstalled when
 	// the unit is removed.
 	HelmRelease           string    `json:"helmRelease,omitempty"`
@@ -267,6 +271,7 @@ func (st *unitState) record() recordUnit {
 	}
 	return recordUnit{Prune: u.Prune, ServiceAccount: u.ServiceAccountName,
 		ServiceAccountNamespace: u.ServiceAccountNamespace, DependsOn: u.DependsOn, Parent: st.parent,
+		FluxObject: u.FluxObject, Objects: s.Objects,
 		HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
 		LastAppliedRevision: s.LastAppliedRevision, LastAttemptedRevision: s.LastAttemptedRevision,
 		LastReconciled: s.LastReconciled}

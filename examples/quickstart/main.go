@@ -1,7 +1,10 @@
-// Command quickstart runs the gitopskit seed scenario end to end: a Git
-// repository with infra/ (monitoring) and apps/ (kuard, dev and prd
-// overlays) reconciled by three units, infra -> apps-dev -> apps-prd, on a
-// local simulated cluster, then a change pushed to Git and reconciled.
+// Command quickstart runs the gitopskit seed scenario end to end, as a
+// company's Flux repository holds it: infra/ installs Prometheus with a
+// HelmRepository and a HelmRelease (from a chart repository on loopback),
+// apps/ has kuard with dev and prd overlays, and clusters/prod/fleet.yaml
+// is the configuration: a GitRepository and three Kustomizations, infra ->
+// apps-dev -> apps-prd. gitopskit reconciles it in process, with no Flux
+// installed, on a local simulated cluster, then a change pushed to Git.
 //
 //	go run ./examples/quickstart                 # embedded simulated cluster
 //	go run ./examples/quickstart -kubeconfig FILE # an existing cluster
@@ -26,11 +29,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitopskit/gitopskit/gitopstest/chartrepo"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 	"github.com/gitopskit/gitopskit/internal/demo"
 	"github.com/gitopskit/gitopskit/reconcile"
-	"github.com/gitopskit/gitopskit/source"
 )
 
 func main() {
@@ -71,7 +74,16 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		say("Cluster ready at %s (kubeconfig: %s).", cluster.Host(), cluster.KubeconfigPath())
 	}
 
-	// 2. A Git server with the demo repository.
+	// 2. A chart repository with the prometheus chart, and a Git server
+	// with the Flux repository.
+	charts, err := chartrepo.StartRepo(ctx, chartrepo.RepoOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	defer charts.Close()
+	if err := charts.AddChart(demo.PrometheusChart()); err != nil {
+		return fail(err)
+	}
 	git, err := gitserver.Start(ctx, gitserver.Options{})
 	if err != nil {
 		return fail(err)
@@ -81,24 +93,20 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	sha, err := repo.Commit(ctx, gitserver.CommitOptions{Files: demo.Files(), Message: "infra and apps"})
+	files := demo.FluxFiles(repo.HTTPURL(), charts.URL())
+	sha, err := repo.Commit(ctx, gitserver.CommitOptions{Files: files, Message: "infra and apps"})
 	if err != nil {
 		return fail(err)
 	}
-	say("\nServing the demo repository at %s (commit %s).", repo.HTTPURL(), sha[:12])
+	say("\nServing the Flux repository at %s (commit %s) and the prometheus chart at %s.", repo.HTTPURL(), sha[:12], charts.URL())
 
-	// 3. The configuration: three units in a chain.
-	conf := reconcile.Configuration{
-		Name:      "fleet",
-		Namespace: "cluster-config",
-		Sources:   []reconcile.Source{{Name: "fleet", URL: repo.HTTPURL(), Ref: source.Ref{Branch: "main"}}},
+	// 3. The configuration: the repository's own Flux objects. The
+	// HelmRelease in infra/ becomes a unit when infra builds.
+	conf, err := reconcile.LoadFlux(ctx, []byte(files["clusters/prod/fleet.yaml"]), reconcile.FluxOptions{Name: "fleet"})
+	if err != nil {
+		return fail(err)
 	}
-	for _, u := range demo.Units() {
-		conf.Units = append(conf.Units, reconcile.Unit{
-			Name: u.Name, Path: u.Path, DependsOn: u.DependsOn,
-			Prune: true, Wait: true, Timeout: 3 * time.Minute,
-		})
-	}
+	say("Loaded clusters/prod/fleet.yaml: %d source(s), %d Kustomization(s) in namespace %s.", len(conf.Sources), len(conf.Units), conf.Namespace)
 	kc, err := cluster.New(cfg, cluster.Options{})
 	if err != nil {
 		return fail(err)
@@ -129,10 +137,14 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		_ = s.WriteTable(out)
 		return s, nil
 	}
-	if s, err := reconcileOnce("Reconciling infra -> apps-dev -> apps-prd:"); err != nil || !s.Compliant() {
+	if s, err := reconcileOnce("Reconciling infra (and the HelmRelease it declares) -> apps-dev -> apps-prd:"); err != nil || !s.Compliant() {
 		return fail(fmt.Errorf("not compliant: %v %v", s, err))
 	}
 	cs := kubernetes.NewForConfigOrDie(cfg)
+	if d, err := cs.AppsV1().Deployments("monitoring").Get(ctx, "prometheus", metav1.GetOptions{}); err == nil {
+		say("\nmonitoring/prometheus (Helm release of chart prometheus %s): %d/%d replicas ready.",
+			demo.PrometheusChart().Version, d.Status.ReadyReplicas, *d.Spec.Replicas)
+	}
 	if d, err := cs.AppsV1().Deployments("apps-prd").Get(ctx, "kuard", metav1.GetOptions{}); err == nil {
 		say("\napps-prd/kuard: %d/%d replicas ready.", d.Status.ReadyReplicas, *d.Spec.Replicas)
 	}

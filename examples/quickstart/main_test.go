@@ -19,6 +19,9 @@ func TestQuickstart(t *testing.T) {
 	}
 	for _, want := range []string{
 		"nodes are simulated",
+		"Loaded clusters/prod/fleet.yaml: 1 source(s), 3 Kustomization(s) in namespace cluster-config.",
+		"its build declares 1 Flux unit(s)",
+		"monitoring/prometheus (Helm release of chart prometheus 25.8.0): 1/1 replicas ready.",
 		"apps-prd/kuard: 5/5 replicas ready.",
 		"update apps/Deployment/apps-prd/kuard",
 		"delete policy/PodDisruptionBudget/apps-prd/kuard",
