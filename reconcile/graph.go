@@ -338,13 +338,6 @@ func (r *Reconciler) inherit(c *Unit, parent Unit) {
 	}
 }
 
-// abandon releases a declaration that will not be adopted.
-func (r *Reconciler) abandon(d *declared) {
-	if d != nil {
-		r.fluxMu.Unlock()
-	}
-}
-
 // adopt makes a declaration part of the graph: new sources and units are
 // added, changed ones take their new spec (a running unit keeps the spec it
 // started with), and the loader keeps the objects. It returns the units to
