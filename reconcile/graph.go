@@ -10,14 +10,13 @@ import (
 	"strings"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/depgraph"
-	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // FluxObjectPolicy says what a reconcile does with the Flux objects
@@ -109,8 +108,8 @@ type declared struct {
 // declare loads the Flux objects of a unit's build. It checks them (the
 // loader's rules, tenancy, the depth bound, cycles) without changing the
 // graph; [Reconciler.adopt] makes them part of it.
-func (r *Reconciler) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, id *identity, dryRun bool) (*declared, error) {
-	if err := checkTenancy(u.Name, r.conf.Tenancy, flux, id.cluster.RESTMapper()); err != nil {
+func (r *Reconciler) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, mapper meta.RESTMapper, dryRun bool) (*declared, error) {
+	if err := checkTenancy(u.Name, r.conf.Tenancy, flux, mapper); err != nil {
 		return nil, err
 	}
 	before := r.childrenOf(u.Name)
@@ -195,9 +194,9 @@ func (r *Reconciler) declare(ctx context.Context, st *unitState, u Unit, flux []
 // declare makes the Flux objects of a unit's build part of the graph and
 // of the round (see [Reconciler.declare] and [Reconciler.adopt]), and
 // returns the units the build no longer declares.
-func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, id *identity) ([]string, error) {
+func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, mapper meta.RESTMapper) ([]string, error) {
 	r := rd.r
-	d, err := r.declare(ctx, st, u, flux, restEmpty, id, rd.dryRun)
+	d, err := r.declare(ctx, st, u, flux, restEmpty, mapper, rd.dryRun)
 	if err != nil || d == nil {
 		return nil, err
 	}
@@ -245,7 +244,6 @@ func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]stri
 		return u.Build.Substitute, nil
 	}
 	vars := map[string]string{}
-	cs := r.cluster.Kubernetes()
 	for _, ref := range u.SubstituteFrom {
 		ns := ref.Namespace
 		if ns == "" {
@@ -255,14 +253,11 @@ func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]stri
 		var err error
 		switch ref.Kind {
 		case "ConfigMap":
-			var cm *corev1.ConfigMap
-			if cm, err = cs.CoreV1().ConfigMaps(ns).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
-				data = cm.Data
-			}
+			data, err = r.readConfigMap(ctx, ns, ref.Name)
 		case "Secret":
-			var sec *corev1.Secret
-			if sec, err = cs.CoreV1().Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
-				for k, v := range sec.Data {
+			var raw map[string][]byte
+			if raw, err = r.readSecret(ctx, ns, ref.Name); err == nil {
+				for k, v := range raw {
 					data[k] = string(v)
 				}
 			}
@@ -270,6 +265,12 @@ func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]stri
 			return nil, fmt.Errorf("reconcile: substituteFrom kind %q: want ConfigMap or Secret", ref.Kind)
 		}
 		if apierrors.IsNotFound(err) && ref.Optional {
+			continue
+		}
+		if apierrors.IsNotFound(err) && r.offline != nil {
+			if st := r.unit(u.Name); st != nil {
+				r.offline.gap(st, "substituteFrom %s %s/%s: not rendered by an earlier unit nor in RenderOptions.Objects; its variables are not substituted", ref.Kind, ns, ref.Name)
+			}
 			continue
 		}
 		if err != nil {
@@ -368,7 +369,7 @@ func (r *Reconciler) adopt(parent *unitState, d *declared) ([]string, error) {
 			st.mu.Unlock()
 			continue
 		}
-		store, err := inventory.NewStore(r.cluster, inventory.StoreOptions{Name: r.inventoryName(c.Name), Namespace: r.conf.Namespace})
+		store, err := r.newStore(c.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -461,27 +462,37 @@ func (r *Reconciler) recordOf(name string) recordUnit {
 }
 
 // fluxOptions are the options of the engine's loader for a configuration
-// declared in Go: Secrets and ConfigMaps are read from the cluster, in the
-// object's own namespace, as gitopskit's identity.
+// declared in Go: Secrets and ConfigMaps are read from the cluster (or,
+// offline, from the render's objects), in the object's own namespace, as
+// gitopskit's identity.
 func (r *Reconciler) fluxOptions() FluxOptions {
-	cs := r.cluster.Kubernetes()
-	return FluxOptions{
-		Name: r.conf.Name, Namespace: r.conf.Namespace,
-		SecretData: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
-			s, err := cs.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return s.Data, nil
-		},
-		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
-			cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return cm.Data, nil
-		},
+	return FluxOptions{Name: r.conf.Name, Namespace: r.conf.Namespace,
+		SecretData: r.readSecret, ConfigMapData: r.readConfigMap}
+}
+
+// readConfigMap returns a ConfigMap's data: from the cluster, or offline
+// from the objects given to Render and those rendered so far.
+func (r *Reconciler) readConfigMap(ctx context.Context, namespace, name string) (map[string]string, error) {
+	if r.offline != nil {
+		return r.offline.configMap(namespace, name)
 	}
+	cm, err := r.cluster.Kubernetes().CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return cm.Data, nil
+}
+
+// readSecret is readConfigMap for Secrets.
+func (r *Reconciler) readSecret(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+	if r.offline != nil {
+		return r.offline.secret(namespace, name)
+	}
+	s, err := r.cluster.Kubernetes().CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return s.Data, nil
 }
 
 // scheduler runs units of a round, each after its parent and its

@@ -86,7 +86,8 @@ func (rd *round) helm(ctx context.Context, st *unitState, id *identity, art *sou
 }
 
 // inReleaseNamespace gives namespaced objects without a namespace the
-// release's, as Helm does when it creates them.
+// release's, as Helm does when it creates them. With no mapper (offline),
+// the built-in table says which kinds are cluster-scoped.
 func inReleaseNamespace(objs []*unstructured.Unstructured, ns string, mapper meta.RESTMapper) []*unstructured.Unstructured {
 	out := make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
@@ -95,7 +96,11 @@ func inReleaseNamespace(objs []*unstructured.Unstructured, ns string, mapper met
 			continue
 		}
 		gvk := o.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		var m *meta.RESTMapping
+		err := errors.New("no RESTMapper")
+		if mapper != nil {
+			m, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		}
 		if err == nil && m.Scope.Name() == meta.RESTScopeNameRoot {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
@@ -121,6 +122,9 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 	// queued behind other units does not count against it.
 	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
 	defer cancel()
+	if r.offline != nil {
+		return rd.render(ctx, st, u, art, out, fail)
+	}
 	if !rd.dryRun {
 		if err := r.ensureNamespace(ctx); err != nil {
 			return fail(StageApply, ReasonApplyFailed, err)
@@ -134,27 +138,13 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		return rd.helm(ctx, st, id, art, out, ev, fail)
 	}
 
-	progress(StageBuild, "building "+displayPath(u.Path))
-	opts := u.Build
-	opts.Cache, opts.ArtifactDigest = r.opts.BuildCache, art.Digest
-	if opts.Substitute, err = r.substitutions(ctx, u); err != nil {
-		return fail(StageBuild, ReasonBuildFailed, err)
-	}
-	objs, err := build.Kustomize(ctx, art.Dir, u.Path, opts)
+	objs, gone, err := rd.build(ctx, st, u, art, id.cluster.RESTMapper(), progress)
+	out.gone = gone
 	if err != nil {
-		return fail(StageBuild, ReasonBuildFailed, err)
-	}
-	progress(StageBuild, fmt.Sprintf("built %d objects", len(objs)))
-
-	if r.opts.FluxObjects == ReconcileFluxObjects {
-		var flux []*unstructured.Unstructured
-		flux, objs = FluxObjects(objs)
-		if out.gone, err = rd.declare(ctx, st, u, flux, len(objs) == 0, id); err != nil {
-			if errors.Is(err, apply.ErrPruneRefused) {
-				return fail(StagePrune, ReasonPruneFailed, err)
-			}
-			return fail(StageBuild, ReasonBuildFailed, err)
+		if errors.Is(err, apply.ErrPruneRefused) {
+			return fail(StagePrune, ReasonPruneFailed, err)
 		}
+		return fail(StageBuild, ReasonBuildFailed, err)
 	}
 
 	if err := r.admit(ctx, u.Name, objs, id); err != nil {
@@ -232,6 +222,32 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		progress(StageHealth, "all objects ready")
 	}
 	return out
+}
+
+// build builds a kustomize unit and, unless Options.FluxObjects says
+// otherwise, makes the Flux objects of the build part of the graph. It
+// returns the objects to apply and the units the build no longer declares.
+func (rd *round) build(ctx context.Context, st *unitState, u Unit, art *source.Artifact, mapper meta.RESTMapper,
+	progress func(Stage, string)) (objs []*unstructured.Unstructured, gone []string, err error) {
+	r := rd.r
+	progress(StageBuild, "building "+displayPath(u.Path))
+	opts := u.Build
+	opts.Cache, opts.ArtifactDigest = r.opts.BuildCache, art.Digest
+	if opts.Substitute, err = r.substitutions(ctx, u); err != nil {
+		return nil, nil, err
+	}
+	if objs, err = build.Kustomize(ctx, art.Dir, u.Path, opts); err != nil {
+		return nil, nil, err
+	}
+	progress(StageBuild, fmt.Sprintf("built %d objects", len(objs)))
+	if r.opts.FluxObjects == ReconcileFluxObjects {
+		var flux []*unstructured.Unstructured
+		flux, objs = FluxObjects(objs)
+		if gone, err = rd.declare(ctx, st, u, flux, len(objs) == 0, mapper); err != nil {
+			return nil, nil, err
+		}
+	}
+	return objs, gone, nil
 }
 
 func changeMessage(c apply.Change) string {

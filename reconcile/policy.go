@@ -55,7 +55,7 @@ func checkTenancy(unit string, t *Tenancy, objs []*unstructured.Unstructured, ma
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		cluster, known := crdScope[gvk.GroupKind()]
-		if !known {
+		if !known && mapper != nil {
 			if m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
 				cluster, known = m.Scope.Name() == meta.RESTScopeNameRoot, true
 			}

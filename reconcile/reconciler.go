@@ -78,6 +78,8 @@ type Reconciler struct {
 	fluxMu sync.Mutex  // held from declare to adopt
 	flux   *fluxLoader // the Flux objects of the configuration and its builds
 
+	offline *offlineState // set for Render: no cluster
+
 	nsMu      sync.Mutex
 	nsEnsured bool
 
@@ -141,6 +143,12 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 	if c == nil {
 		return nil, &ConfigError{Configuration: conf.Name, Err: errors.New("nil cluster")}
 	}
+	return newEngine(c, conf, opts, nil)
+}
+
+// newEngine is New, and with a nil cluster and an offline state the engine
+// of [Render].
+func newEngine(c *cluster.Cluster, conf Configuration, opts Options, offline *offlineState) (*Reconciler, error) {
 	conf.Units = slices.Clone(conf.Units)
 	levels, err := conf.normalize()
 	if err != nil {
@@ -159,7 +167,7 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 		opts.BuildCache = build.NewCache(len(conf.Units) + len(conf.Units)/4 + 8)
 	}
 	r := &Reconciler{
-		cluster: c, conf: conf, opts: opts,
+		cluster: c, conf: conf, opts: opts, offline: offline,
 		units: map[string]*unitState{}, sources: map[string]*sourceState{},
 		identities: map[string]*identity{},
 		claims:     map[inventory.ID]string{}, unitClaims: map[string][]inventory.ID{},
@@ -179,7 +187,7 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 		r.sources[s.Name] = &sourceState{spec: s}
 	}
 	for _, u := range conf.Units {
-		store, err := inventory.NewStore(c, inventory.StoreOptions{Name: r.inventoryName(u.Name), Namespace: conf.Namespace})
+		store, err := r.newStore(u.Name)
 		if err != nil {
 			return nil, &ConfigError{Configuration: conf.Name, Err: fmt.Errorf("unit %q: %w", u.Name, err)}
 		}
@@ -191,6 +199,12 @@ func New(c *cluster.Cluster, conf Configuration, opts Options) (*Reconciler, err
 		r.flux = conf.flux.clone()
 	} else {
 		r.flux = newFluxLoader(r.fluxOptions(), conf.Namespace)
+	}
+	if r.flux.opts.SecretData == nil {
+		r.flux.opts.SecretData = r.readSecret
+	}
+	if r.flux.opts.ConfigMapData == nil {
+		r.flux.opts.ConfigMapData = r.readConfigMap
 	}
 	r.flux.engine = true
 	return r, nil
@@ -206,6 +220,14 @@ func newUnitStatus(u Unit, parent string) UnitStatus {
 }
 
 func (r *Reconciler) inventoryName(unit string) string { return r.conf.Name + "-" + unit }
+
+// newStore returns the unit's inventory store; nil offline.
+func (r *Reconciler) newStore(unit string) (*inventory.Store, error) {
+	if r.offline != nil {
+		return nil, nil
+	}
+	return inventory.NewStore(r.cluster, inventory.StoreOptions{Name: r.inventoryName(unit), Namespace: r.conf.Namespace})
+}
 
 // Close removes the temporary caches New and the Helm units made.
 func (r *Reconciler) Close() error {

@@ -125,6 +125,12 @@ func chartDigest(c *chart.Chart) (string, error) {
 // default capabilities and without cluster lookups, and parses the output,
 // so that template, schema and YAML errors surface before any action.
 func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) ([]*unstructured.Unstructured, error) {
+	return RenderChart(ch, name, d.namespace, values)
+}
+
+// RenderChart renders the chart as [Driver.Render] does, for a release
+// name in namespace, with no cluster at all.
+func RenderChart(ch *hrdriver.Chart, name, namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
 	c, err := loadChart(ch.Path)
 	if err != nil {
 		return nil, err
@@ -133,7 +139,7 @@ func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) 
 	if err := chartutil.ProcessDependenciesWithMerge(c, vals); err != nil {
 		return nil, fmt.Errorf("chart dependencies: %w", err)
 	}
-	opts := chartutil.ReleaseOptions{Name: name, Namespace: d.namespace, Revision: 1, IsInstall: true}
+	opts := chartutil.ReleaseOptions{Name: name, Namespace: namespace, Revision: 1, IsInstall: true}
 	top, err := chartutil.ToRenderValues(c, vals, opts, chartutil.DefaultCapabilities.Copy())
 	if err != nil {
 		return nil, err
