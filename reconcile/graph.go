@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -194,8 +195,15 @@ func (r *Reconciler) declare(ctx context.Context, st *unitState, u Unit, flux []
 // declare makes the Flux objects of a unit's build part of the graph and
 // of the round (see [Reconciler.declare] and [Reconciler.adopt]), and
 // returns the units the build no longer declares.
-func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, mapper meta.RESTMapper) ([]string, error) {
+func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*unstructured.Unstructured, restEmpty bool, id *identity) ([]string, error) {
 	r := rd.r
+	var mapper meta.RESTMapper
+	if id != nil {
+		mapper = id.cluster.RESTMapper()
+		if err := authorizeFlux(ctx, u.Name, id, flux); err != nil {
+			return nil, err
+		}
+	}
 	d, err := r.declare(ctx, st, u, flux, restEmpty, mapper, rd.dryRun)
 	if err != nil || d == nil {
 		return nil, err
@@ -223,6 +231,46 @@ func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*uns
 		rd.sched.add(schedule...)
 	}
 	return d.gone, nil
+}
+
+// authorizeFlux asks the API server whether the unit's identity may
+// create each Flux object its build declares, as Flux's controller would
+// have to when it applies them: a unit acting as a service account may not
+// declare, say, a Kustomization in another tenant's namespace naming that
+// tenant's account. Gitopskit's own identity is not asked (the
+// configuration's Tenancy bounds it). A denial is a [*PolicyError].
+func authorizeFlux(ctx context.Context, unit string, id *identity, flux []*unstructured.Unstructured) error {
+	if id.cluster.Identity() == "" || len(flux) == 0 {
+		return nil
+	}
+	var bad []string
+	for _, o := range flux {
+		gvk := o.GroupVersionKind()
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: o.GetNamespace(), Verb: "create",
+				Group: gvk.Group, Resource: plural(gvk.Kind), Name: o.GetName()}}}
+		res, err := id.cluster.Kubernetes().AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("reconcile: unit %s: asking whether %s may create %s %s/%s: %w", unit, id.cluster.Identity(), gvk.Kind, o.GetNamespace(), o.GetName(), err)
+		}
+		if !res.Status.Allowed {
+			bad = append(bad, fmt.Sprintf("%s/%s/%s/%s: %s may not create it (RBAC)", gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName(), id.cluster.Identity()))
+		}
+	}
+	if len(bad) > 0 {
+		return &PolicyError{Unit: unit, Objects: bad}
+	}
+	return nil
+}
+
+// plural is the resource name of a Flux kind (GitRepository:
+// gitrepositories, Kustomization: kustomizations).
+func plural(kind string) string {
+	k := strings.ToLower(kind)
+	if strings.HasSuffix(k, "y") {
+		return strings.TrimSuffix(k, "y") + "ies"
+	}
+	return k + "s"
 }
 
 // sourceURL is the named source's URL, for messages.

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
@@ -138,11 +137,14 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		return rd.helm(ctx, st, id, art, out, ev, fail)
 	}
 
-	objs, gone, err := rd.build(ctx, st, u, art, id.cluster.RESTMapper(), progress)
+	objs, gone, err := rd.build(ctx, st, u, art, id, progress)
 	out.gone = gone
 	if err != nil {
-		if errors.Is(err, apply.ErrPruneRefused) {
+		switch {
+		case errors.Is(err, apply.ErrPruneRefused):
 			return fail(StagePrune, ReasonPruneFailed, err)
+		case errors.Is(err, ErrPolicyViolation):
+			return fail(StagePolicy, ReasonPolicyViolation, err)
 		}
 		return fail(StageBuild, ReasonBuildFailed, err)
 	}
@@ -227,7 +229,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 // build builds a kustomize unit and, unless Options.FluxObjects says
 // otherwise, makes the Flux objects of the build part of the graph. It
 // returns the objects to apply and the units the build no longer declares.
-func (rd *round) build(ctx context.Context, st *unitState, u Unit, art *source.Artifact, mapper meta.RESTMapper,
+func (rd *round) build(ctx context.Context, st *unitState, u Unit, art *source.Artifact, id *identity,
 	progress func(Stage, string)) (objs []*unstructured.Unstructured, gone []string, err error) {
 	r := rd.r
 	progress(StageBuild, "building "+displayPath(u.Path))
@@ -243,7 +245,7 @@ func (rd *round) build(ctx context.Context, st *unitState, u Unit, art *source.A
 	if r.opts.FluxObjects == ReconcileFluxObjects {
 		var flux []*unstructured.Unstructured
 		flux, objs = FluxObjects(objs)
-		if gone, err = rd.declare(ctx, st, u, flux, len(objs) == 0, mapper); err != nil {
+		if gone, err = rd.declare(ctx, st, u, flux, len(objs) == 0, id); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -253,7 +253,7 @@ func (rd *round) render(ctx context.Context, st *unitState, u Unit, art *source.
 		}
 		return out
 	}
-	objs, _, err := rd.build(ctx, st, u, art, nil, progress)
+	objs, _, err := rd.build(ctx, st, u, art, nil, progress) // no identity offline
 	if err != nil {
 		return fail(StageBuild, ReasonBuildFailed, err)
 	}
