@@ -54,6 +54,18 @@
 // namespace the unit creates "would be created", and a refused prune is the
 // refusal Run would give.
 //
+// # Render and diff offline
+//
+// [Render] runs the same pipeline with no cluster, up to admission: every
+// unit of the configuration and of the tree its builds declare, in
+// dependency order, with the objects each would apply (Helm units through
+// [github.com/gitopskit/gitopskit/helmrelease.Template]). A ConfigMap or
+// Secret a unit renders is what later units' substituteFrom read; what
+// only a cluster has ([RenderOptions.Objects] may stand in) is a gap on
+// the unit, never a guess. [RenderOptions.Refs] pins sources, so two
+// renders of two commits give, through [DiffRenderings], what a pull
+// request changes, unit by unit and field by field (paths, never values).
+//
 // # Compliance
 //
 // [Reconciler.Status] returns a [Status]: per unit a [Phase] (Ready,
@@ -102,7 +114,11 @@
 // bootstrap repository holds, with Git's URL) is kept as the configuration
 // declares it. A dependsOn naming a unit no build declared yet leaves the
 // unit Pending, as in Flux. A child with no service account acts as the
-// unit that declared it (or the [Tenancy]'s account), never as more.
+// unit that declared it (or the [Tenancy]'s account), never as more, and a
+// unit acting as a service account may declare only the Flux objects that
+// account may create (a SelfSubjectAccessReview per object, as Flux's apply
+// of them would need): a tenant cannot declare a Kustomization in another
+// namespace naming that namespace's account.
 // Secrets the objects refer to are read as gitopskit's identity, in the
 // object's own namespace; a Kustomization's substituteFrom is read each
 // time the child builds ([Unit.SubstituteFrom]), so a ConfigMap an earlier
