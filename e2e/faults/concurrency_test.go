@@ -21,7 +21,8 @@ import (
 // labelled object is in the inventory, and at the end a run converges.
 func TestConcurrentReconcilersRace(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "race", "race"
+	name := unique("race")
+	ns := name
 	e := newEnv(t, c, name, configMaps("app", ns, 20, "0"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 	e.plantSentinels(ns)
 	a := e.reconciler(nil, reconcile.Options{Concurrency: 4})
@@ -100,7 +101,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("conflict-%d", i)
+			name := unique(fmt.Sprintf("conflict-%d", i))
 			ns := name
 			e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 			e.plantSentinels(ns)
