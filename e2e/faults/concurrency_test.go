@@ -67,7 +67,7 @@ func TestConcurrentReconcilersRace(t *testing.T) {
 }
 
 // TestConcurrentReconcilersConflict makes the race deterministic: reconciler
-// B loads the inventory, then waits until A has reconciled the same revision
+// B loads the inventory for its apply, then waits until A has reconciled the same revision
 // completely. B's inventory write must be refused (inventory.ErrConflict,
 // reported in its status), not overwrite A's; afterwards the invariants hold
 // and either reconciler converges.
@@ -105,7 +105,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			ns := name
 			e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 			e.plantSentinels(ns)
-			var armed atomic.Bool
+			var racing, armed atomic.Bool
 			loaded, aDone := make(chan struct{}), make(chan struct{})
 			var once sync.Once
 			invPath := "/secrets/" + name + "-app"
@@ -121,7 +121,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 				return resp, err
 			})
 			a := e.reconciler(nil, reconcile.Options{})
-			b := e.reconciler(bCfg, reconcile.Options{})
+			b := e.reconciler(bCfg, reconcile.Options{OnEvent: armAtApply(&racing, &armed)})
 			if tt.prepare {
 				if s := e.run(a); !s.Compliant() {
 					t.Fatalf("before the race: %s", s)
@@ -129,7 +129,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 				e.commit(tt.next(ns))
 			}
 
-			armed.Store(true)
+			racing.Store(true)
 			var sb reconcile.Status
 			var wg sync.WaitGroup
 			wg.Go(func() { sb = e.run(b) })
@@ -137,6 +137,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			sa := e.run(a)
 			close(aDone)
 			wg.Wait()
+			racing.Store(false)
 			armed.Store(false)
 
 			ua, ub := unitStatus(t, sa, "app"), unitStatus(t, sb, "app")
@@ -153,5 +154,19 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			e.converge(b)
 			e.converge(a)
 		})
+	}
+}
+
+// armAtApply returns an OnEvent function that, while racing is set, sets
+// armed when the unit reaches the apply stage (events are delivered
+// synchronously, before the apply loads the inventory). A hook on the
+// inventory GET that waits for armed then holds the apply's load, not the
+// reads of the same inventory at admission (claims are checked against the
+// stored inventories).
+func armAtApply(racing, armed *atomic.Bool) func(reconcile.Event) {
+	return func(ev reconcile.Event) {
+		if racing.Load() && ev.Stage == reconcile.StageApply {
+			armed.Store(true)
+		}
 	}
 }

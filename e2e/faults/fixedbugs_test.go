@@ -112,7 +112,7 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	ns := name
 	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 	e.plantSentinels(ns)
-	var armed atomic.Bool
+	var racing, armed atomic.Bool
 	loaded, aDone := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
@@ -124,13 +124,13 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 		return resp, err
 	})
 	a := e.reconciler(nil, reconcile.Options{})
-	b := e.reconciler(bCfg, reconcile.Options{})
+	b := e.reconciler(bCfg, reconcile.Options{OnEvent: armAtApply(&racing, &armed)})
 	if s := e.run(a); !s.Compliant() {
 		t.Fatal(s)
 	}
-	armed.Store(true)
+	racing.Store(true)
 	var wg sync.WaitGroup
-	wg.Go(func() { e.run(b) }) // fetches the first revision, then holds after loading the inventory
+	wg.Go(func() { e.run(b) }) // fetches the first revision, then holds after its apply loaded the inventory
 	<-loaded
 	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-008.yaml", "app/cm-009.yaml"}})
 	if u := unitStatus(t, e.run(a), "app"); u.Counts.Deleted != 2 {
@@ -138,6 +138,7 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	}
 	close(aDone)
 	wg.Wait()
+	racing.Store(false)
 	armed.Store(false)
 	e.check() // fails: cm-008 and cm-009 are labelled and in no inventory
 	e.converge(a)
