@@ -22,20 +22,31 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
-// testCluster is a bare API server: the tests apply ConfigMaps, which need no
-// controllers to be ready.
-var testCluster *localcluster.Cluster
+// shared is a bare API server (the tests apply ConfigMaps, which need no
+// controllers to be ready), started by the first test that needs it: -short
+// and a -run of tests that need none start none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
+	os.Exit(shared.Run(m))
 }
 
-// tinyRepo is a repository with two directories of ConfigMaps.
-var tinyRepo = map[string]string{
-	"deploy/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n",
-	"infra/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: sync-apps\n",
-	"apps/app.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: sync-apps\ndata:\n  greeting: ${greeting}\n",
-	"broken/bad.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
+// testCluster returns the shared cluster, starting it on first use; it
+// skips t with -short.
+func testCluster(t testing.TB) *localcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
+}
+
+// tinyRepo is a repository with two directories of ConfigMaps; apps go to
+// namespace appsNS.
+func tinyRepo(appsNS string) map[string]string {
+	return map[string]string{
+		"deploy/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n",
+		"infra/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + appsNS + "\n",
+		"apps/app.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: " + appsNS + "\ndata:\n  greeting: ${greeting}\n",
+		"broken/bad.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
+	}
 }
 
 // fixture is a Git server (wanting a password) with tinyRepo, and files
@@ -44,14 +55,16 @@ type fixture struct {
 	repo         *gitserver.Repo
 	dir          string
 	passwordFile string
+	appsNS       string // the namespace tinyRepo's apps go to
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	srv := gitopstest.StartGitServer(t, gitserver.Options{Username: "bot", Password: "s3cret"})
 	repo := gitopstest.NewGitRepo(t, srv, "fleet")
-	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: tinyRepo})
-	f := &fixture{repo: repo, dir: t.TempDir()}
+	appsNS := gitopstest.UniqueName("sync-apps") // applied by a unit: the test's own
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: tinyRepo(appsNS)})
+	f := &fixture{repo: repo, dir: t.TempDir(), appsNS: appsNS}
 	f.passwordFile = f.write(t, "password", "s3cret\n")
 	return f
 }
@@ -69,14 +82,14 @@ func (f *fixture) write(t *testing.T, name, content string) string {
 func gitopsSync(ctx context.Context, t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(ctx, append([]string{"--kubeconfig", testCluster.KubeconfigPath()}, args...), &out, &errOut)
+	code = run(ctx, append([]string{"--kubeconfig", testCluster(t).KubeconfigPath()}, args...), &out, &errOut)
 	t.Logf("gitops-sync %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	return code, out.String(), errOut.String()
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	return kubernetes.NewForConfigOrDie(testCluster.Config)
+	return kubernetes.NewForConfigOrDie(testCluster(t).Config)
 }
 
 func createNamespace(t *testing.T, name string) {
@@ -89,16 +102,17 @@ func createNamespace(t *testing.T, name string) {
 
 func TestOnceFromFlags(t *testing.T) {
 	f := newFixture(t)
-	createNamespace(t, "sync-flags")
+	ns := gitopstest.UniqueName("sync-flags")
+	createNamespace(t, ns)
 	args := []string{"--once", "--name", "flags", "--url", f.repo.HTTPURL(), "--branch", "main", "--path", "./deploy",
-		"--namespace", "sync-flags", "--prune", "--wait", "--username", "bot", "--password-file", f.passwordFile}
+		"--namespace", ns, "--prune", "--wait", "--username", "bot", "--password-file", f.passwordFile}
 
 	// --plan changes nothing.
 	code, out, _ := gitopsSync(t.Context(), t, append(args[1:], "--plan")...)
-	if code != exitCompliant || !strings.Contains(out, "create core/ConfigMap/sync-flags/settings") {
+	if code != exitCompliant || !strings.Contains(out, "create core/ConfigMap/"+ns+"/settings") {
 		t.Errorf("--plan: exit %d, output %q", code, out)
 	}
-	if _, err := clientset(t).CoreV1().ConfigMaps("sync-flags").Get(t.Context(), "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := clientset(t).CoreV1().ConfigMaps(ns).Get(t.Context(), "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("--plan created the ConfigMap: %v", err)
 	}
 
@@ -116,7 +130,7 @@ func TestOnceFromFlags(t *testing.T) {
 			t.Errorf("stderr does not match %q", want)
 		}
 	}
-	cm, err := clientset(t).CoreV1().ConfigMaps("sync-flags").Get(t.Context(), "settings", metav1.GetOptions{})
+	cm, err := clientset(t).CoreV1().ConfigMaps(ns).Get(t.Context(), "settings", metav1.GetOptions{})
 	if err != nil || cm.Data["color"] != "blue" {
 		t.Errorf("ConfigMap: %v, %v", cm, err)
 	}
@@ -143,25 +157,26 @@ func TestOnceFromFlags(t *testing.T) {
 func TestOnceFromConfig(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	createNamespace(t, "sync-config")
+	ns := gitopstest.UniqueName("sync-config")
+	createNamespace(t, ns)
 	cs := clientset(t)
-	_, err := cs.CoreV1().Secrets("sync-config").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git"},
+	_, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git"},
 		StringData: map[string]string{"username": "bot", "password": "s3cret"}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	config := f.write(t, "flux.yaml", fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: fleet, namespace: sync-config}
+metadata: {name: fleet, namespace: %[2]s}
 spec:
   interval: 1m
-  url: %s
+  url: %[1]s
   ref: {branch: main}
   secretRef: {name: git}
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: infra, namespace: sync-config}
+metadata: {name: infra, namespace: %[2]s}
 spec:
   interval: 10m
   path: ./infra
@@ -170,7 +185,7 @@ spec:
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
-metadata: {name: apps, namespace: sync-config}
+metadata: {name: apps, namespace: %[2]s}
 spec:
   interval: 10m
   path: ./apps
@@ -180,7 +195,7 @@ spec:
   postBuild:
     substitute: {greeting: hello}
   sourceRef: {kind: GitRepository, name: fleet}
-`, f.repo.HTTPURL()))
+`, f.repo.HTTPURL(), ns))
 
 	code, out, _ := gitopsSync(ctx, t, "--once", "--config", config)
 	if code != exitCompliant {
@@ -191,7 +206,7 @@ spec:
 			t.Errorf("stdout does not match %q", want)
 		}
 	}
-	cm, err := cs.CoreV1().ConfigMaps("sync-apps").Get(ctx, "app", metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(f.appsNS).Get(ctx, "app", metav1.GetOptions{})
 	if err != nil || cm.Data["greeting"] != "hello" {
 		t.Errorf("ConfigMap: %v, %v", cm, err)
 	}
@@ -210,7 +225,7 @@ spec:
 	errOut.stop = func(s string) bool { return strings.Count(s, "Ready (ReconciliationSucceeded)") == 2 }
 	errOut.cancel = cancel
 	var stdout bytes.Buffer
-	code = run(loopCtx, []string{"--kubeconfig", testCluster.KubeconfigPath(), "--config", config, "--secrets-dir", secrets}, &stdout, &errOut)
+	code = run(loopCtx, []string{"--kubeconfig", testCluster(t).KubeconfigPath(), "--config", config, "--secrets-dir", secrets}, &stdout, &errOut)
 	t.Logf("loop: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), errOut.String())
 	if code != exitCompliant || !strings.Contains(stdout.String(), "compliant: 2/2 units ready") ||
 		!strings.Contains(errOut.String(), "until interrupted") {
