@@ -5,7 +5,7 @@
 GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: quickstart test test-short lint assets fuzz bench bench-quick
+.PHONY: quickstart test test-short test-load lint assets fuzz bench bench-quick
 
 ## quickstart: the seed scenario (infra -> apps-dev -> apps-prd) on an embedded simulated cluster
 quickstart: assets
@@ -15,9 +15,16 @@ quickstart: assets
 test: assets
 	$(GO) test -p 2 -timeout 40m ./...
 
-## test-short: skips the slow end-to-end tests
-test-short: assets
+## test-short: skips the slow end-to-end tests; starts no cluster, so needs no cluster binaries
+test-short:
 	$(GO) test -p 2 -short ./...
+
+## test-load: make test RUNS times in a row (default 5) beside LOAD_PROCS CPU-bound processes
+## (default 2), stopping at the first failure (hack/load.sh)
+RUNS ?= 5
+LOAD_PROCS ?= 2
+test-load: assets
+	RUNS=$(RUNS) LOAD_PROCS=$(LOAD_PROCS) hack/load.sh $(MAKE) --no-print-directory test
 
 ## assets: build (or find in the cache) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
 assets:

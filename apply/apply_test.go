@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -31,11 +32,12 @@ func unitObjects(prefix string, perKind int) []*unstructured.Unstructured {
 
 func TestApplyFirstNoopChange(t *testing.T) {
 	ctx := t.Context()
-	cnt := newCounter(testCluster.Config)
+	cnt := newCounter(testCluster(t).Config)
 	cl := newCluster(t, cnt.config())
 	m := newManager(t, cl)
 	store := newStore(t, cl, "first-noop")
-	objs := unitObjects("first", 5)
+	prefix := gitopstest.UniqueName("first")
+	objs := unitObjects(prefix, 5)
 	opts := apply.ApplyOptions{Inventory: store}
 
 	cnt.reset()
@@ -63,7 +65,7 @@ func TestApplyFirstNoopChange(t *testing.T) {
 		}
 	}
 	// Every object carries the ownership labels.
-	got, err := clientset(t).CoreV1().ConfigMaps("first-0").Get(ctx, "obj-0", metav1.GetOptions{})
+	got, err := clientset(t).CoreV1().ConfigMaps(prefix+"-0").Get(ctx, "obj-0", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestApplyFirstNoopChange(t *testing.T) {
 	// One changed field: one SSA request.
 	changed := make([]*unstructured.Unstructured, len(objs))
 	copy(changed, objs)
-	changed[1] = configMap("first-0", "obj-0", map[string]any{"i": "changed"})
+	changed[1] = configMap(prefix+"-0", "obj-0", map[string]any{"i": "changed"})
 	cnt.reset()
 	cs = mustApply(t, m, changed, opts)
 	if cs.Count(apply.Configured) != 1 || cs.Count(apply.Unchanged) != len(objs)-1 {
@@ -99,12 +101,12 @@ func TestApplyFirstNoopChange(t *testing.T) {
 	}
 
 	// Deleted by someone: found and recreated in one reconcile.
-	if err := clientset(t).CoreV1().Services("first-1").Delete(ctx, "obj-3", metav1.DeleteOptions{}); err != nil {
+	if err := clientset(t).CoreV1().Services(prefix+"-1").Delete(ctx, "obj-3", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	cnt.reset()
 	cs = mustApply(t, m, changed, opts)
-	if a := actions(cs)["core/Service/first-1/obj-3"]; a != apply.Created || cs.Count(apply.Unchanged) != len(objs)-1 {
+	if a := actions(cs)["core/Service/"+prefix+"-1/obj-3"]; a != apply.Created || cs.Count(apply.Unchanged) != len(objs)-1 {
 		t.Fatalf("recreate deleted: %s, service %s", cs.Summary(), a)
 	}
 	if k := cnt.byKind(); k["apply"] != 1 {
@@ -114,33 +116,33 @@ func TestApplyFirstNoopChange(t *testing.T) {
 
 func TestApplyDriftByOtherManager(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "drift")
-	createNamespace(t, "drift")
+	ns := testNamespace(t, "drift")
 	objs := []*unstructured.Unstructured{
-		configMap("drift", "a", map[string]any{"color": "blue"}),
-		configMap("drift", "b", map[string]any{"color": "green"}),
-		obj("v1", "Secret", "drift", "s", map[string]any{"stringData": map[string]any{"password": "hunter2"}}),
+		configMap(ns, "a", map[string]any{"color": "blue"}),
+		configMap(ns, "b", map[string]any{"color": "green"}),
+		obj("v1", "Secret", ns, "s", map[string]any{"stringData": map[string]any{"password": "hunter2"}}),
 	}
 	mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 
 	// Someone edits a field we own, with another field manager.
 	cs := clientset(t)
-	cm, err := cs.CoreV1().ConfigMaps("drift").Get(ctx, "a", metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "a", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cm.Data["color"] = "red"
-	if _, err := cs.CoreV1().ConfigMaps("drift").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	sec, err := cs.CoreV1().Secrets("drift").Get(ctx, "s", metav1.GetOptions{})
+	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, "s", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sec.Data["password"] = []byte("swordfish")
-	if _, err := cs.CoreV1().Secrets("drift").Update(ctx, sec, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+	if _, err := cs.CoreV1().Secrets(ns).Update(ctx, sec, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -153,16 +155,16 @@ func TestApplyDriftByOtherManager(t *testing.T) {
 	for _, c := range dry.Changes {
 		got[c.Object.String()] = c.Drift
 	}
-	if d := got["core/ConfigMap/drift/a"]; len(d) != 1 || d[0].Path != "/data/color" || d[0].Live != "red" || d[0].Desired != "blue" {
+	if d := got["core/ConfigMap/"+ns+"/a"]; len(d) != 1 || d[0].Path != "/data/color" || d[0].Live != "red" || d[0].Desired != "blue" {
 		t.Errorf("dry-run drift of a: %v", d)
 	}
-	if d := got["core/Secret/drift/s"]; len(d) != 1 || d[0].Path != "/data/password" || d[0].Live != apply.Masked || d[0].Desired != apply.Masked {
+	if d := got["core/Secret/"+ns+"/s"]; len(d) != 1 || d[0].Path != "/data/password" || d[0].Live != apply.Masked || d[0].Desired != apply.Masked {
 		t.Errorf("dry-run drift of s: %v (values must be masked)", d)
 	}
-	if a := actions(dry); a["core/ConfigMap/drift/b"] != apply.Unchanged || a["core/ConfigMap/drift/a"] != apply.Configured {
+	if a := actions(dry); a["core/ConfigMap/"+ns+"/b"] != apply.Unchanged || a["core/ConfigMap/"+ns+"/a"] != apply.Configured {
 		t.Errorf("dry run actions: %v", a)
 	}
-	if cm, _ := cs.CoreV1().ConfigMaps("drift").Get(ctx, "a", metav1.GetOptions{}); cm.Data["color"] != "red" {
+	if cm, _ := cs.CoreV1().ConfigMaps(ns).Get(ctx, "a", metav1.GetOptions{}); cm.Data["color"] != "red" {
 		t.Fatalf("dry run changed the object: %v", cm.Data)
 	}
 
@@ -180,7 +182,7 @@ func TestApplyDriftByOtherManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := actions(res); a["core/ConfigMap/drift/a"] != apply.Configured || a["core/Secret/drift/s"] != apply.Configured || a["core/ConfigMap/drift/b"] != apply.Unchanged {
+	if a := actions(res); a["core/ConfigMap/"+ns+"/a"] != apply.Configured || a["core/Secret/"+ns+"/s"] != apply.Configured || a["core/ConfigMap/"+ns+"/b"] != apply.Unchanged {
 		t.Errorf("apply taking over conflicts: %v", a)
 	}
 	for _, c := range res.Changes {
@@ -188,7 +190,7 @@ func TestApplyDriftByOtherManager(t *testing.T) {
 			t.Errorf("reason %q does not say which manager's fields were taken over", c.Reason)
 		}
 	}
-	if cm, _ := cs.CoreV1().ConfigMaps("drift").Get(ctx, "a", metav1.GetOptions{}); cm.Data["color"] != "blue" {
+	if cm, _ := cs.CoreV1().ConfigMaps(ns).Get(ctx, "a", metav1.GetOptions{}); cm.Data["color"] != "blue" {
 		t.Errorf("drift not put back: %v", cm.Data)
 	}
 	for _, c := range res.Changes {
@@ -200,15 +202,15 @@ func TestApplyDriftByOtherManager(t *testing.T) {
 
 func TestApplyPrune(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "prune")
-	createNamespace(t, "prune")
-	keepAnn := configMap("prune", "keep", nil)
+	ns := testNamespace(t, "prune")
+	keepAnn := configMap(ns, "keep", nil)
 	keepAnn.SetAnnotations(map[string]string{apply.AnnotationPrune: apply.Disabled})
 	all := []*unstructured.Unstructured{
-		configMap("prune", "a", nil), configMap("prune", "b", nil), configMap("prune", "c", nil),
-		keepAnn, configMap("prune", "taken", nil),
+		configMap(ns, "a", nil), configMap(ns, "b", nil), configMap(ns, "c", nil),
+		keepAnn, configMap(ns, "taken", nil),
 	}
 	cs := mustApply(t, m, all, apply.ApplyOptions{Inventory: store})
 	if _, err := m.Prune(ctx, cs, apply.PruneOptions{}); err != nil {
@@ -216,9 +218,9 @@ func TestApplyPrune(t *testing.T) {
 	}
 	// Someone takes "taken" over: it is no longer ours.
 	kc := clientset(t)
-	taken, _ := kc.CoreV1().ConfigMaps("prune").Get(ctx, "taken", metav1.GetOptions{})
+	taken, _ := kc.CoreV1().ConfigMaps(ns).Get(ctx, "taken", metav1.GetOptions{})
 	delete(taken.Labels, inventory.LabelApplySetPartOf)
-	if _, err := kc.CoreV1().ConfigMaps("prune").Update(ctx, taken, metav1.UpdateOptions{}); err != nil {
+	if _, err := kc.CoreV1().ConfigMaps(ns).Update(ctx, taken, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -230,18 +232,18 @@ func TestApplyPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]apply.Action{"core/ConfigMap/prune/c": apply.Deleted, "core/ConfigMap/prune/keep": apply.Skipped, "core/ConfigMap/prune/taken": apply.Skipped}
+	want := map[string]apply.Action{"core/ConfigMap/" + ns + "/c": apply.Deleted, "core/ConfigMap/" + ns + "/keep": apply.Skipped, "core/ConfigMap/" + ns + "/taken": apply.Skipped}
 	for k, v := range want {
 		if actions(pruned)[k] != v {
 			t.Errorf("prune %s: %s, want %s (%v)", k, actions(pruned)[k], v, pruned.Changes)
 		}
 	}
 	for _, name := range []string{"keep", "taken"} {
-		if _, err := kc.CoreV1().ConfigMaps("prune").Get(ctx, name, metav1.GetOptions{}); err != nil {
+		if _, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
 			t.Errorf("%s must stay: %v", name, err)
 		}
 	}
-	if _, err := kc.CoreV1().ConfigMaps("prune").Get(ctx, "c", metav1.GetOptions{}); err == nil {
+	if _, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "c", metav1.GetOptions{}); err == nil {
 		t.Error("c was not deleted")
 	}
 	inv, err := store.Load(ctx)
@@ -253,7 +255,7 @@ func TestApplyPrune(t *testing.T) {
 	}
 
 	// Prune refuses a failed apply's change set.
-	bad := append(all[:2:2], obj("example.invalid/v1", "Nope", "prune", "x", nil))
+	bad := append(all[:2:2], obj("example.invalid/v1", "Nope", ns, "x", nil))
 	failed, err := m.Apply(ctx, bad, apply.ApplyOptions{Inventory: store})
 	if !errors.Is(err, apply.ErrUnknownKind) {
 		t.Fatalf("apply with unknown kind: %v", err)
@@ -265,11 +267,12 @@ func TestApplyPrune(t *testing.T) {
 
 func TestApplyNamespacePrunedLast(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "ns-last")
-	objs := []*unstructured.Unstructured{namespace("ns-last"), configMap("ns-last", "a", nil), service("ns-last", "b"),
-		configMap("default", "ns-last-keep", nil)}
+	ns := gitopstest.UniqueName("ns-last") // applied, then pruned: a namespace of the test's own
+	objs := []*unstructured.Unstructured{namespace(ns), configMap(ns, "a", nil), service(ns, "b"),
+		configMap("default", ns+"-keep", nil)}
 	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 	if _, err := m.Prune(ctx, cs, apply.PruneOptions{}); err != nil {
 		t.Fatal(err)
@@ -287,19 +290,19 @@ func TestApplyNamespacePrunedLast(t *testing.T) {
 			t.Errorf("%s", c)
 		}
 	}
-	ns, err := clientset(t).CoreV1().Namespaces().Get(ctx, "ns-last", metav1.GetOptions{})
-	if err == nil && ns.DeletionTimestamp == nil {
+	got, err := clientset(t).CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err == nil && got.DeletionTimestamp == nil {
 		t.Error("namespace not being deleted")
 	}
 }
 
 func TestApplyOwnership(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
-	createNamespace(t, "owners")
+	ns := testNamespace(t, "owners")
 	one, two := newStore(t, cl, "owner-one"), newStore(t, cl, "owner-two")
-	shared := []*unstructured.Unstructured{configMap("owners", "shared", map[string]any{"by": "one"})}
+	shared := []*unstructured.Unstructured{configMap(ns, "shared", map[string]any{"by": "one"})}
 	mustApply(t, m, shared, apply.ApplyOptions{Inventory: one})
 
 	tests := []struct {
@@ -313,13 +316,13 @@ func TestApplyOwnership(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			objs := []*unstructured.Unstructured{configMap("owners", "shared", map[string]any{"by": "two"})}
+			objs := []*unstructured.Unstructured{configMap(ns, "shared", map[string]any{"by": "two"})}
 			cs, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: two, Policy: tt.policy})
 			var own *apply.OwnershipError
 			if tt.wantErr != errors.As(err, &own) {
 				t.Fatalf("err %v, want OwnershipError: %v", err, tt.wantErr)
 			}
-			cm, _ := clientset(t).CoreV1().ConfigMaps("owners").Get(ctx, "shared", metav1.GetOptions{})
+			cm, _ := clientset(t).CoreV1().ConfigMaps(ns).Get(ctx, "shared", metav1.GetOptions{})
 			if tt.wantErr {
 				if own.Owner != one.Owner().ID || cm.Labels[inventory.LabelUnit] != "owner-one" {
 					t.Errorf("owner %q, labels %v", own.Owner, cm.Labels)
@@ -336,11 +339,11 @@ func TestApplyOwnership(t *testing.T) {
 	}
 
 	// An object of no unit: MustMatch refuses, AdoptIfNoInventory adopts.
-	if _, err := clientset(t).CoreV1().ConfigMaps("owners").Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: "owners"}, Data: map[string]string{"other": "x"}}, metav1.CreateOptions{}); err != nil {
+	if _, err := clientset(t).CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns}, Data: map[string]string{"other": "x"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	orphan := []*unstructured.Unstructured{configMap("owners", "orphan", map[string]any{"k": "v"})}
+	orphan := []*unstructured.Unstructured{configMap(ns, "orphan", map[string]any{"k": "v"})}
 	var own *apply.OwnershipError
 	if _, err := m.Apply(ctx, orphan, apply.ApplyOptions{Inventory: one, Policy: apply.MustMatch}); !errors.As(err, &own) || own.Owner != "" {
 		t.Fatalf("MustMatch on an object of no unit: %v", err)
@@ -353,17 +356,17 @@ func TestApplyOwnership(t *testing.T) {
 
 func TestApplyImmutableField(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "immutable")
-	createNamespace(t, "immutable")
-	d := deployment("immutable", "web", nil)
+	ns := testNamespace(t, "immutable")
+	d := deployment(ns, "web", nil)
 	mustApply(t, m, []*unstructured.Unstructured{d}, apply.ApplyOptions{Inventory: store})
-	before, err := clientset(t).AppsV1().Deployments("immutable").Get(ctx, "web", metav1.GetOptions{})
+	before, err := clientset(t).AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := deployment("immutable", "web", map[string]any{"tier": "front"})
+	changed := deployment(ns, "web", map[string]any{"tier": "front"})
 	_ = unstructured.SetNestedStringMap(changed.Object, map[string]string{"app": "web", "tier": "front"}, "spec", "selector", "matchLabels")
 
 	_, err = m.Apply(ctx, []*unstructured.Unstructured{changed}, apply.ApplyOptions{Inventory: store})
@@ -393,7 +396,7 @@ func TestApplyImmutableField(t *testing.T) {
 			if c := cs.Changes[0]; c.Action != apply.Configured || c.Reason == "" {
 				t.Errorf("forced: %s", c)
 			}
-			after, err := clientset(t).AppsV1().Deployments("immutable").Get(ctx, "web", metav1.GetOptions{})
+			after, err := clientset(t).AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -407,48 +410,48 @@ func TestApplyImmutableField(t *testing.T) {
 
 func TestApplyAnnotations(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "annotations")
-	createNamespace(t, "annotations")
-	createOnly := configMap("annotations", "create-only", map[string]any{"v": "1"})
+	ns := testNamespace(t, "annotations")
+	createOnly := configMap(ns, "create-only", map[string]any{"v": "1"})
 	createOnly.SetAnnotations(map[string]string{apply.AnnotationCreateOnly: apply.Enabled})
-	skip := configMap("annotations", "skip", map[string]any{"v": "1"})
+	skip := configMap(ns, "skip", map[string]any{"v": "1"})
 	skip.SetAnnotations(map[string]string{apply.AnnotationReconcile: apply.Disabled})
 	cs := mustApply(t, m, []*unstructured.Unstructured{createOnly, skip}, apply.ApplyOptions{Inventory: store})
-	if a := actions(cs); a["core/ConfigMap/annotations/create-only"] != apply.Created || a["core/ConfigMap/annotations/skip"] != apply.Skipped {
+	if a := actions(cs); a["core/ConfigMap/"+ns+"/create-only"] != apply.Created || a["core/ConfigMap/"+ns+"/skip"] != apply.Skipped {
 		t.Fatalf("first: %v", cs.Changes)
 	}
 	createOnly.Object["data"] = map[string]any{"v": "2"}
 	cs = mustApply(t, m, []*unstructured.Unstructured{createOnly, skip}, apply.ApplyOptions{Inventory: store})
-	if a := actions(cs); a["core/ConfigMap/annotations/create-only"] != apply.Skipped {
+	if a := actions(cs); a["core/ConfigMap/"+ns+"/create-only"] != apply.Skipped {
 		t.Fatalf("second: %v", cs.Changes)
 	}
 	kc := clientset(t)
-	if cm, _ := kc.CoreV1().ConfigMaps("annotations").Get(ctx, "create-only", metav1.GetOptions{}); cm.Data["v"] != "1" {
+	if cm, _ := kc.CoreV1().ConfigMaps(ns).Get(ctx, "create-only", metav1.GetOptions{}); cm.Data["v"] != "1" {
 		t.Errorf("create-only object changed: %v", cm.Data)
 	}
-	if _, err := kc.CoreV1().ConfigMaps("annotations").Get(ctx, "skip", metav1.GetOptions{}); err == nil {
+	if _, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "skip", metav1.GetOptions{}); err == nil {
 		t.Error("object with reconcile disabled was created")
 	}
 }
 
 func TestApplyIgnoreRules(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "ignore")
-	createNamespace(t, "ignore")
-	objs := []*unstructured.Unstructured{configMap("ignore", "a", map[string]any{"mine": "1", "theirs": "from-git"})}
+	ns := testNamespace(t, "ignore")
+	objs := []*unstructured.Unstructured{configMap(ns, "a", map[string]any{"mine": "1", "theirs": "from-git"})}
 	rules := []apply.IgnoreRule{{Paths: []string{"/data/theirs"}, Target: &apply.Selector{Kind: "ConfigMap", Name: "a"}}}
 	mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, Ignore: rules})
 	kc := clientset(t)
-	cm, _ := kc.CoreV1().ConfigMaps("ignore").Get(ctx, "a", metav1.GetOptions{})
+	cm, _ := kc.CoreV1().ConfigMaps(ns).Get(ctx, "a", metav1.GetOptions{})
 	if _, ok := cm.Data["theirs"]; ok {
 		t.Fatalf("ignored field applied: %v", cm.Data)
 	}
 	cm.Data["theirs"] = "set-by-controller"
-	if _, err := kc.CoreV1().ConfigMaps("ignore").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "controller"}); err != nil {
+	if _, err := kc.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "controller"}); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: store, Ignore: rules, DryRun: true})
@@ -459,16 +462,16 @@ func TestApplyIgnoreRules(t *testing.T) {
 		t.Errorf("ignored field reported as drift: %s %v", c, c.Drift)
 	}
 	mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, Ignore: rules})
-	if cm, _ := kc.CoreV1().ConfigMaps("ignore").Get(ctx, "a", metav1.GetOptions{}); cm.Data["theirs"] != "set-by-controller" {
+	if cm, _ := kc.CoreV1().ConfigMaps(ns).Get(ctx, "a", metav1.GetOptions{}); cm.Data["theirs"] != "set-by-controller" {
 		t.Errorf("ignored field overwritten: %v", cm.Data)
 	}
 }
 
 func TestDeleteUnit(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
-	createNamespace(t, "unit-delete")
+	ns := testNamespace(t, "unit-delete")
 	kc := clientset(t)
 	tests := []struct {
 		policy   apply.DeletePolicy
@@ -478,13 +481,13 @@ func TestDeleteUnit(t *testing.T) {
 		t.Run(string(tt.policy), func(t *testing.T) {
 			unit := "unit-" + string(tt.policy)
 			store := newStore(t, cl, strings.ToLower(unit))
-			objs := []*unstructured.Unstructured{configMap("unit-delete", strings.ToLower(unit), nil)}
+			objs := []*unstructured.Unstructured{configMap(ns, strings.ToLower(unit), nil)}
 			mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 			cs, err := m.DeleteUnit(ctx, store, apply.DeleteUnitOptions{Policy: tt.policy})
 			if err != nil {
 				t.Fatal(err)
 			}
-			cm, err := kc.CoreV1().ConfigMaps("unit-delete").Get(ctx, strings.ToLower(unit), metav1.GetOptions{})
+			cm, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, strings.ToLower(unit), metav1.GetOptions{})
 			if gone := err != nil; gone != tt.wantGone {
 				t.Fatalf("object gone: %v, want %v (%v)", gone, tt.wantGone, cs.Changes)
 			}
@@ -495,7 +498,7 @@ func TestDeleteUnit(t *testing.T) {
 			if len(cs.Changes) != 1 || cs.Changes[0].Action != want {
 				t.Errorf("changes %v, want one %s", cs.Changes, want)
 			}
-			if _, err := kc.CoreV1().Secrets(inventoryNamespace).Get(ctx, strings.ToLower(unit), metav1.GetOptions{}); err == nil {
+			if _, err := kc.CoreV1().Secrets(store.Owner().Namespace).Get(ctx, strings.ToLower(unit), metav1.GetOptions{}); err == nil {
 				t.Error("inventory not deleted")
 			}
 		})
@@ -504,11 +507,11 @@ func TestDeleteUnit(t *testing.T) {
 
 func TestPruneDryRun(t *testing.T) {
 	ctx := t.Context()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "prune-dry")
-	createNamespace(t, "prune-dry")
-	objs := []*unstructured.Unstructured{configMap("prune-dry", "a", nil), configMap("prune-dry", "b", nil)}
+	ns := testNamespace(t, "prune-dry")
+	objs := []*unstructured.Unstructured{configMap(ns, "a", nil), configMap(ns, "b", nil)}
 	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 	if _, err := m.Prune(ctx, cs, apply.PruneOptions{}); err != nil {
 		t.Fatal(err)
@@ -521,7 +524,7 @@ func TestPruneDryRun(t *testing.T) {
 	if len(pruned.Changes) != 1 || pruned.Changes[0].Action != apply.Deleted || !pruned.DryRun {
 		t.Fatalf("dry-run prune: %v", pruned.Changes)
 	}
-	if _, err := clientset(t).CoreV1().ConfigMaps("prune-dry").Get(ctx, "b", metav1.GetOptions{}); err != nil {
+	if _, err := clientset(t).CoreV1().ConfigMaps(ns).Get(ctx, "b", metav1.GetOptions{}); err != nil {
 		t.Fatalf("dry-run prune deleted b: %v", err)
 	}
 	if inv, _ := store.Load(ctx); inv.Len() != 2 {
@@ -534,11 +537,10 @@ func TestPruneDryRun(t *testing.T) {
 // by the fast path too, and applied again once it is gone.
 func TestApplyObjectBeingDeleted(t *testing.T) {
 	ctx := t.Context()
-	const ns = "being-deleted"
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "being-deleted")
-	createNamespace(t, ns)
+	ns := testNamespace(t, "being-deleted")
 	objs := []*unstructured.Unstructured{configMap(ns, "held", map[string]any{"k": "v"})}
 	mustApply(t, m, objs, apply.ApplyOptions{Inventory: store})
 	kc := clientset(t)

@@ -50,7 +50,7 @@ func reportRequests(b *testing.B, cnt *counter, ops int) {
 // BenchmarkFirstApply applies 1,010 new objects (a fresh unit each
 // iteration).
 func BenchmarkFirstApply(b *testing.B) {
-	cnt := newCounter(testCluster.Config)
+	cnt := newCounter(testCluster(b).Config)
 	cl := newCluster(b, cnt.config())
 	m := newManager(b, cl)
 	i := 0
@@ -76,7 +76,7 @@ func BenchmarkFirstApply(b *testing.B) {
 // BenchmarkNoopReconcile reconciles 1,010 objects that changed neither in
 // Git nor in the cluster.
 func BenchmarkNoopReconcile(b *testing.B) {
-	cnt := newCounter(testCluster.Config)
+	cnt := newCounter(testCluster(b).Config)
 	cl := newCluster(b, cnt.config())
 	m := newManager(b, cl)
 	objs := benchObjects("bench-noop")
@@ -102,7 +102,7 @@ func BenchmarkNoopReconcile(b *testing.B) {
 // BenchmarkDriftOneOf1000 reconciles 1,010 objects of which one was changed
 // in the cluster (deleted) since the last apply.
 func BenchmarkDriftOneOf1000(b *testing.B) {
-	cnt := newCounter(testCluster.Config)
+	cnt := newCounter(testCluster(b).Config)
 	cl := newCluster(b, cnt.config())
 	m := newManager(b, cl)
 	objs := benchObjects("bench-drift")

@@ -1,16 +1,19 @@
 package apply_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -41,14 +44,15 @@ func widget(group, ns, name string) *unstructured.Unstructured {
 }
 
 func TestApplyCRDAndCustomResourceInOneSet(t *testing.T) {
-	const group = "crd.gitopskit.io"
-	cl := newCluster(t, testCluster.Config)
+	group := gitopstest.UniqueName("crd") + ".gitopskit.io" // a CRD is cluster-scoped: one of the test's own
+	ns := gitopstest.UniqueName("crd")
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "crd")
 	// The custom resources come first and their namespace last: the stages
 	// put them in order, and the kind unknown at the start is resolved
 	// after the CRD stage.
-	objs := []*unstructured.Unstructured{widget(group, "crd", "w1"), widget(group, "crd", "w2"), widgetCRD(group), namespace("crd")}
+	objs := []*unstructured.Unstructured{widget(group, ns, "w1"), widget(group, ns, "w2"), widgetCRD(group), namespace(ns)}
 	dry := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DryRun: true})
 	if dry.Count(apply.Created) != 4 {
 		t.Fatalf("dry run: %v", dry.Changes)
@@ -62,7 +66,7 @@ func TestApplyCRDAndCustomResourceInOneSet(t *testing.T) {
 		t.Fatalf("second apply: %v", cs.Changes)
 	}
 	gvr := schema.GroupVersionResource{Group: group, Version: "v1", Resource: "widgets"}
-	if _, err := dynClient(t).Resource(gvr).Namespace("crd").Get(t.Context(), "w2", metav1.GetOptions{}); err != nil {
+	if _, err := dynClient(t).Resource(gvr).Namespace(ns).Get(t.Context(), "w2", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -73,14 +77,14 @@ func TestApplyCRDAndCustomResourceInOneSet(t *testing.T) {
 // back, the same apply converges.
 func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	ctx := t.Context()
-	createNamespace(t, "outage")
-	cnt := newCounter(testCluster.Config)
-	cl := newCluster(t, cnt.config())
-	m := newManager(t, cl)
-	store := newStore(t, newCluster(t, testCluster.Config), "outage")
+	c := testCluster(t)
+	ns := testNamespace(t, "outage")
+	cnt := newCounter(c.Config)
+	m := newManager(t, newCluster(t, cnt.config()))
+	store := newStore(t, newCluster(t, c.Config), "outage")
 	var objs []*unstructured.Unstructured
 	for i := range 200 {
-		objs = append(objs, configMap("outage", fmt.Sprintf("cm-%03d", i), map[string]any{"i": fmt.Sprint(i)}))
+		objs = append(objs, configMap(ns, fmt.Sprintf("cm-%03d", i), map[string]any{"i": fmt.Sprint(i)}))
 	}
 	var applies atomic.Int32
 	var once sync.Once
@@ -88,7 +92,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	cnt.setHook(func(r request) {
 		if r.kind() == "apply" && applies.Add(1) == 60 {
 			once.Do(func() {
-				if err := testCluster.StopAPIServer(); err != nil {
+				if err := c.StopAPIServer(); err != nil {
 					t.Errorf("stop: %v", err)
 				}
 				stopped.Store(true)
@@ -96,8 +100,12 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() {
-		if stopped.Load() {
-			_ = testCluster.StartAPIServer(ctx) // leave the shared cluster running
+		if stopped.Load() { // leave the shared cluster running (ctx is done by now)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := c.StartAPIServer(ctx); err != nil {
+				t.Errorf("restart the API server: %v", err)
+			}
 		}
 	})
 	cs, err := m.Apply(ctx, objs, apply.ApplyOptions{Inventory: store})
@@ -106,7 +114,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 	}
 	t.Logf("apply during outage: %v (%s)", err, cs.Summary())
 	cnt.setHook(nil)
-	if err := testCluster.StartAPIServer(ctx); err != nil {
+	if err := c.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	stopped.Store(false)
@@ -123,7 +131,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 		return ids
 	}
 	existing := func() []string {
-		list, err := clientset(t).CoreV1().ConfigMaps("outage").List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelUnit + "=outage"})
+		list, err := clientset(t).CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelUnit + "=outage"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +147,7 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 		t.Logf("objects existing after the outage: %d (the outage should hit mid-apply)", len(live))
 	}
 	for _, name := range live {
-		if !ids[inventory.ID{Kind: "ConfigMap", Namespace: "outage", Name: name}] {
+		if !ids[inventory.ID{Kind: "ConfigMap", Namespace: ns, Name: name}] {
 			t.Errorf("ConfigMap %s exists but is not in the inventory", name)
 		}
 	}
@@ -168,26 +176,26 @@ func TestApplyAPIServerStoppedMidApply(t *testing.T) {
 // cluster-scoped objects and objects with a namespace keep theirs. Without
 // it, a namespaced object without a namespace fails.
 func TestApplyDefaultNamespace(t *testing.T) {
-	const group = "dflt.gitopskit.io"
-	cl := newCluster(t, testCluster.Config)
+	group := gitopstest.UniqueName("dflt") + ".gitopskit.io" // cluster-scoped: the test's own
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "default-namespace")
-	createNamespace(t, "dflt")
-	createNamespace(t, "dflt-other")
-	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "dflt-reader", nil)
+	ns := testNamespace(t, "dflt")
+	other := testNamespace(t, "dflt-other")
+	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", ns+"-reader", nil)
 	objs := []*unstructured.Unstructured{
-		configMap("", "plain", nil), configMap("dflt-other", "placed", nil),
+		configMap("", "plain", nil), configMap(other, "placed", nil),
 		widgetCRD(group), widget(group, "", "w"), role,
 	}
 	if _, err := m.Apply(t.Context(), objs, apply.ApplyOptions{Inventory: store}); err == nil {
 		t.Fatal("a namespaced object without a namespace was applied without DefaultNamespace")
 	}
-	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DefaultNamespace: "dflt"})
+	cs := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DefaultNamespace: ns})
 	got := actions(cs)
 	for _, id := range []string{
-		"core/ConfigMap/dflt/plain", "core/ConfigMap/dflt-other/placed",
-		"dflt.gitopskit.io/Widget/dflt/w", "rbac.authorization.k8s.io/ClusterRole//dflt-reader",
-		"apiextensions.k8s.io/CustomResourceDefinition//widgets.dflt.gitopskit.io",
+		"core/ConfigMap/" + ns + "/plain", "core/ConfigMap/" + other + "/placed",
+		group + "/Widget/" + ns + "/w", "rbac.authorization.k8s.io/ClusterRole//" + ns + "-reader",
+		"apiextensions.k8s.io/CustomResourceDefinition//widgets." + group,
 	} {
 		// The failed apply above already created what it could.
 		if a := got[id]; a != apply.Created && a != apply.Unchanged {

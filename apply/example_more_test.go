@@ -12,6 +12,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/cluster"
+	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -38,7 +39,7 @@ func exampleNamespace(name string) *unstructured.Unstructured {
 
 // exampleCluster returns the access to the package's test cluster.
 func exampleCluster() (*cluster.Cluster, error) {
-	return cluster.New(testCluster.Config, cluster.Options{})
+	return cluster.New(exampleConfig(), cluster.Options{})
 }
 
 // exampleStore returns the inventory store of unit in the namespace
@@ -55,7 +56,7 @@ func exampleStore(ctx context.Context, c *cluster.Cluster, unit string) (*invent
 // objects right after the apply finds nothing to change.
 func ExampleNewManager() {
 	ctx := context.Background()
-	cfg := testCluster.Config // in a program: from your kubeconfig
+	cfg := exampleConfig() // in a program: from your kubeconfig
 	c, err := cluster.New(cfg, cluster.Options{})
 	if err != nil {
 		fmt.Println(err)
@@ -66,9 +67,10 @@ func ExampleNewManager() {
 		fmt.Println(err)
 		return
 	}
+	ns := gitopstest.UniqueName("example-newmanager") // a new namespace each run
 	objects := []*unstructured.Unstructured{
-		exampleNamespace("example-newmanager"),
-		exampleConfigMap("example-newmanager", "settings", "1"),
+		exampleNamespace(ns),
+		exampleConfigMap(ns, "settings", "1"),
 	}
 	for _, dryRun := range []bool{false, true} {
 		cs, err := m.Apply(ctx, objects, apply.ApplyOptions{DryRun: dryRun})
@@ -244,10 +246,13 @@ func ExampleManager_DeleteUnit() {
 		fmt.Println(err)
 		return
 	}
+	// A namespace that is being deleted takes no new objects: a new one
+	// each run.
+	ns := gitopstest.UniqueName("example-deleteunit")
 	if _, err := m.Apply(ctx, []*unstructured.Unstructured{
-		exampleNamespace("example-deleteunit"),
-		exampleConfigMap("example-deleteunit", "a", "1"),
-		exampleConfigMap("example-deleteunit", "b", "2"),
+		exampleNamespace(ns),
+		exampleConfigMap(ns, "a", "1"),
+		exampleConfigMap(ns, "b", "2"),
 	}, apply.ApplyOptions{Inventory: store}); err != nil {
 		fmt.Println(err)
 		return

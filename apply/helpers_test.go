@@ -1,6 +1,7 @@
 package apply_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,14 +24,37 @@ import (
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-// testCluster is the bare API server shared by the package's tests.
-var testCluster *localcluster.Cluster
+// shared is the bare API server the package's tests share, started by the
+// first test that needs it: -short and a -run of tests that need none start
+// none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
+	// Examples cannot skip themselves: with -short, Run skips these.
+	os.Exit(shared.Run(m, "ExampleNewManager", "ExampleChangeSet_Inventory", "ExampleChangeSet_Stale",
+		"ExampleManager_DeleteUnit", "ExampleManager_FindOwned"))
 }
 
-// inventoryNamespace holds the tests' inventories.
+// testCluster returns the shared cluster, starting it on first use; it
+// skips t with -short.
+func testCluster(t testing.TB) *localcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
+}
+
+// exampleConfig returns the shared cluster's client configuration, starting
+// it on first use, for the Examples (with -short, TestMain skips those that
+// call it).
+func exampleConfig() *rest.Config {
+	c, err := shared.Start(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return c.Config
+}
+
+// inventoryNamespace is the prefix of the namespaces holding the tests'
+// inventories (newStore), and the Examples' inventory namespace.
 const inventoryNamespace = "gitopskit-system"
 
 // request is one HTTP request seen by a counter.
@@ -145,7 +169,7 @@ func (c *counter) dump() string {
 
 func clientset(t testing.TB) *kubernetes.Clientset {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(testCluster.Config)
+	cs, err := kubernetes.NewForConfig(testCluster(t).Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +178,7 @@ func clientset(t testing.TB) *kubernetes.Clientset {
 
 func dynClient(t testing.TB) *dynamic.DynamicClient {
 	t.Helper()
-	d, err := dynamic.NewForConfig(testCluster.Config)
+	d, err := dynamic.NewForConfig(testCluster(t).Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,10 +214,21 @@ func newManager(t testing.TB, c *cluster.Cluster) *apply.Manager {
 	return m
 }
 
+// testNamespace creates a namespace of the test's own: base and a random
+// suffix, so that neither other tests nor reruns (go test -count=N) collide
+// with the test's objects.
+func testNamespace(t testing.TB, base string) string {
+	t.Helper()
+	name := gitopstest.UniqueName(base)
+	createNamespace(t, name)
+	return name
+}
+
+// newStore returns the store of unit, in an inventory namespace of its own
+// (gitopskit-system-xxxxx): a rerun of the test starts with no inventory.
 func newStore(t testing.TB, c *cluster.Cluster, unit string) *inventory.Store {
 	t.Helper()
-	createNamespace(t, inventoryNamespace)
-	s, err := inventory.NewStore(c, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
+	s, err := inventory.NewStore(c, inventory.StoreOptions{Name: unit, Namespace: testNamespace(t, inventoryNamespace)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,12 +17,11 @@ import (
 // neither listed nor deleted.
 func TestApplyLostInventory(t *testing.T) {
 	ctx := t.Context()
-	const ns = "lost-inventory"
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, "lost-inventory")
-	createNamespace(t, ns)
-	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "lost-inventory-reader", map[string]any{
+	ns := testNamespace(t, "lost-inventory")
+	role := obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", ns+"-reader", map[string]any{
 		"rules": []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"}, "verbs": []any{"get"}}},
 	})
 	all := []*unstructured.Unstructured{configMap(ns, "keep", nil), configMap(ns, "gone", nil), role}
@@ -35,7 +34,7 @@ func TestApplyLostInventory(t *testing.T) {
 	if _, err := kc.CoreV1().ConfigMaps(ns).Create(ctx, copied, metav1.CreateOptions{FieldManager: "label-copier"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kc.CoreV1().Secrets(inventoryNamespace).Delete(ctx, "lost-inventory", metav1.DeleteOptions{}); err != nil {
+	if err := kc.CoreV1().Secrets(store.Owner().Namespace).Delete(ctx, "lost-inventory", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -44,7 +43,7 @@ func TestApplyLostInventory(t *testing.T) {
 	for _, e := range cs.Stale() {
 		stale[e.String()] = true
 	}
-	want := []string{"core/ConfigMap/lost-inventory/gone", "rbac.authorization.k8s.io/ClusterRole//lost-inventory-reader"}
+	want := []string{"core/ConfigMap/" + ns + "/gone", "rbac.authorization.k8s.io/ClusterRole//" + ns + "-reader"}
 	if len(stale) != len(want) || !stale[want[0]] || !stale[want[1]] {
 		t.Fatalf("stale after losing the inventory: %v, want %v", cs.Stale(), want)
 	}
@@ -62,7 +61,7 @@ func TestApplyLostInventory(t *testing.T) {
 	if got := pruned.Count(apply.Deleted); got != 2 {
 		t.Errorf("pruned %d, want 2: %v", got, pruned.Changes)
 	}
-	if _, err := kc.RbacV1().ClusterRoles().Get(ctx, "lost-inventory-reader", metav1.GetOptions{}); err == nil {
+	if _, err := kc.RbacV1().ClusterRoles().Get(ctx, ns+"-reader", metav1.GetOptions{}); err == nil {
 		t.Error("the ClusterRole that left the unit still exists")
 	}
 	if _, err := kc.CoreV1().ConfigMaps(ns).Get(ctx, "copied", metav1.GetOptions{}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -20,7 +21,7 @@ import (
 // objects.
 func guardUnit(t *testing.T, unit string, n int) (*apply.Manager, *inventory.Store, []*unstructured.Unstructured) {
 	t.Helper()
-	cl := newCluster(t, testCluster.Config)
+	cl := newCluster(t, testCluster(t).Config)
 	m := newManager(t, cl)
 	store := newStore(t, cl, unit)
 	createNamespace(t, unit)
@@ -80,7 +81,7 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 	cms := []string{"cm-0", "cm-1", "cm-2"}
 
 	t.Run("inventory intact", func(t *testing.T) {
-		const unit = "guard-empty"
+		unit := gitopstest.UniqueName("guard-empty")
 		m, store, _ := guardUnit(t, unit, 3)
 		cs := mustApply(t, m, nil, apply.ApplyOptions{Inventory: store})
 		if n := len(cs.Stale()); n != 3 {
@@ -116,9 +117,9 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 	})
 
 	t.Run("inventory lost", func(t *testing.T) {
-		const unit = "guard-lost"
+		unit := gitopstest.UniqueName("guard-lost")
 		m, store, _ := guardUnit(t, unit, 3)
-		if err := clientset(t).CoreV1().Secrets(inventoryNamespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
+		if err := clientset(t).CoreV1().Secrets(store.Owner().Namespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The default LostInventory searches: it finds the 3 objects and,
@@ -128,7 +129,7 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 		for _, e := range cs.Stale() {
 			stale = append(stale, e.String())
 		}
-		want := []string{"core/ConfigMap/guard-lost/cm-0", "core/ConfigMap/guard-lost/cm-1", "core/ConfigMap/guard-lost/cm-2"}
+		want := []string{"core/ConfigMap/" + unit + "/cm-0", "core/ConfigMap/" + unit + "/cm-1", "core/ConfigMap/" + unit + "/cm-2"}
 		if !slices.Equal(stale, want) {
 			t.Fatalf("stale after losing the inventory: %v, want %v", stale, want)
 		}
@@ -145,9 +146,9 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 	})
 
 	t.Run("inventory lost, no search", func(t *testing.T) {
-		const unit = "guard-nosearch"
+		unit := gitopstest.UniqueName("guard-nosearch")
 		m, store, _ := guardUnit(t, unit, 3)
-		if err := clientset(t).CoreV1().Secrets(inventoryNamespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
+		if err := clientset(t).CoreV1().Secrets(store.Owner().Namespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		cs := mustApply(t, m, nil, apply.ApplyOptions{Inventory: store, LostInventory: apply.NoSearch})
@@ -164,9 +165,9 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 	})
 
 	t.Run("inventory lost, Recover hook", func(t *testing.T) {
-		const unit = "guard-recover"
+		unit := gitopstest.UniqueName("guard-recover")
 		m, store, objs := guardUnit(t, unit, 3)
-		if err := clientset(t).CoreV1().Secrets(inventoryNamespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
+		if err := clientset(t).CoreV1().Secrets(store.Owner().Namespace).Delete(ctx, unit, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// A failing hook fails the apply before anything is changed.
@@ -176,7 +177,7 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatalf("apply with a failing Recover: %v, want %v", err, boom)
 		}
-		if _, err := clientset(t).CoreV1().Secrets(inventoryNamespace).Get(ctx, unit, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := clientset(t).CoreV1().Secrets(store.Owner().Namespace).Get(ctx, unit, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("a failed Recover saved the inventory: %v", err)
 		}
 		// The hook's answer, found by the caller's search, stands for the
@@ -210,7 +211,7 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 // owns is refused; one within it, or of a single object, is not.
 func TestPruneMaxShare(t *testing.T) {
 	ctx := t.Context()
-	const unit = "guard-share"
+	unit := gitopstest.UniqueName("guard-share")
 	m, store, objs := guardUnit(t, unit, 4)
 	cs := mustApply(t, m, objs[:1], apply.ApplyOptions{Inventory: store})
 	pruned, err := m.Prune(ctx, cs, apply.PruneOptions{MaxShare: 0.5})
@@ -245,7 +246,7 @@ func TestPruneMaxShare(t *testing.T) {
 // it go ahead. A dry run does not ask.
 func TestPruneApprove(t *testing.T) {
 	ctx := t.Context()
-	const unit = "guard-approve"
+	unit := gitopstest.UniqueName("guard-approve")
 	m, store, objs := guardUnit(t, unit, 3)
 	cs := mustApply(t, m, objs[:1], apply.ApplyOptions{Inventory: store})
 

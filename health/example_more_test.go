@@ -19,7 +19,7 @@ import (
 // objects. The cluster.Cluster is the one the program's other stages use.
 func ExampleNewWaiter() {
 	ctx := context.Background()
-	cfg := testCluster.Config
+	cfg := exampleConfig()
 	c, err := cluster.New(cfg, cluster.Options{})
 	if err != nil {
 		fmt.Println(err)
@@ -30,10 +30,12 @@ func ExampleNewWaiter() {
 		"metadata": map[string]any{"name": "example-newwaiter", "namespace": "default"},
 	}}
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	if _, err := c.Dynamic().Resource(gvr).Namespace("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+	client := c.Dynamic().Resource(gvr).Namespace("default")
+	if _, err := client.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		fmt.Println(err)
 		return
 	}
+	defer client.Delete(ctx, "example-newwaiter", metav1.DeleteOptions{}) // the next run creates it again
 
 	w, err := health.NewWaiter(c, health.WaiterOptions{})
 	if err != nil {

@@ -1,16 +1,19 @@
 package health_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
@@ -19,17 +22,37 @@ import (
 	"github.com/gitopskit/gitopskit/health"
 )
 
-// testCluster is the simulated cluster shared by the package's tests:
-// Deployments roll out (and fail) there.
-var testCluster *localcluster.Cluster
+// shared is the simulated cluster shared by the package's tests:
+// Deployments roll out (and fail) there. It starts with the first test that
+// needs it: -short and a -run of tests that need none start none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{Simulated: true})
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &testCluster))
+	// Examples cannot skip themselves: with -short, Run skips these.
+	os.Exit(shared.Run(m, "ExampleNewWaiter"))
+}
+
+// testCluster returns the shared cluster, starting it on first use; it
+// skips t with -short.
+func testCluster(t testing.TB) *localcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
+}
+
+// exampleConfig returns the shared cluster's client configuration, starting
+// it on first use, for the Examples (with -short, TestMain skips those that
+// call it).
+func exampleConfig() *rest.Config {
+	c, err := shared.Start(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return c.Config
 }
 
 func dyn(t *testing.T) *dynamic.DynamicClient {
 	t.Helper()
-	d, err := dynamic.NewForConfig(testCluster.Config)
+	d, err := dynamic.NewForConfig(testCluster(t).Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +70,14 @@ func create(t *testing.T, gvr schema.GroupVersionResource, u *unstructured.Unstr
 
 var deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 
-func deployment(name string, replicas int64, deadline int64, podLabels map[string]any) *unstructured.Unstructured {
+func deployment(ns, name string, replicas int64, deadline int64, podLabels map[string]any) *unstructured.Unstructured {
 	labels := map[string]any{"app": name}
 	for k, v := range podLabels {
 		labels[k] = v
 	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": name, "namespace": "default"},
+		"metadata": map[string]any{"name": name, "namespace": ns},
 		"spec": map[string]any{
 			"replicas":                replicas,
 			"progressDeadlineSeconds": deadline,
@@ -69,7 +92,7 @@ func deployment(name string, replicas int64, deadline int64, podLabels map[strin
 
 func newWaiter(t *testing.T, checks ...health.CELCheck) *health.Waiter {
 	t.Helper()
-	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	c, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +104,8 @@ func newWaiter(t *testing.T, checks ...health.CELCheck) *health.Waiter {
 }
 
 func TestWaitCurrent(t *testing.T) {
-	objs := []*unstructured.Unstructured{create(t, deployments, deployment("ready-a", 2, 60, nil)), create(t, deployments, deployment("ready-b", 1, 60, nil))}
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	objs := []*unstructured.Unstructured{create(t, deployments, deployment(ns, "ready-a", 2, 60, nil)), create(t, deployments, deployment(ns, "ready-b", 1, 60, nil))}
 	t0 := time.Now()
 	res, err := newWaiter(t).Wait(t.Context(), objs, health.WaitOptions{Timeout: 90 * time.Second})
 	if err != nil {
@@ -94,8 +118,9 @@ func TestWaitCurrent(t *testing.T) {
 }
 
 func TestWaitFailsFast(t *testing.T) {
-	failing := create(t, deployments, deployment("never-ready", 1, 5, map[string]any{kubeassets.NeverReadyLabel: "true"}))
-	ok := create(t, deployments, deployment("fine", 1, 60, nil))
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	failing := create(t, deployments, deployment(ns, "never-ready", 1, 5, map[string]any{kubeassets.NeverReadyLabel: "true"}))
+	ok := create(t, deployments, deployment(ns, "fine", 1, 60, nil))
 	const timeout = 3 * time.Minute
 	t0 := time.Now()
 	res, err := newWaiter(t).Wait(t.Context(), []*unstructured.Unstructured{ok, failing}, health.WaitOptions{Timeout: timeout})
@@ -114,7 +139,8 @@ func TestWaitFailsFast(t *testing.T) {
 }
 
 func TestWaitTimeout(t *testing.T) {
-	stuck := create(t, deployments, deployment("stuck", 1, 600, map[string]any{kubeassets.NeverReadyLabel: "true"}))
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	stuck := create(t, deployments, deployment(ns, "stuck", 1, 600, map[string]any{kubeassets.NeverReadyLabel: "true"}))
 	_, err := newWaiter(t).Wait(t.Context(), []*unstructured.Unstructured{stuck}, health.WaitOptions{Timeout: 3 * time.Second})
 	var te *health.TimeoutError
 	if !errors.As(err, &te) || !errors.Is(err, health.ErrTimeout) || len(te.Pending) != 1 || te.Pending[0].Status != health.InProgress {
@@ -134,15 +160,20 @@ func TestWaitCELCheck(t *testing.T) {
 				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
 		},
 	}}
-	create(t, schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, crd)
+	// Cluster-scoped: an earlier run (go test -count=N) may have created it.
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	if _, err := dyn(t).Resource(crds).Create(t.Context(), crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
 	gvr := schema.GroupVersionResource{Group: "example.gitopskit.io", Version: "v1", Resource: "widgets"}
 	var w1, w2 *unstructured.Unstructured
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		u := widget(nil)
-		u.SetNamespace("default")
+		u.SetNamespace(ns)
 		u.SetName("w1")
 		var err error
-		if w1, err = dyn(t).Resource(gvr).Namespace("default").Create(t.Context(), u, metav1.CreateOptions{}); err == nil {
+		if w1, err = dyn(t).Resource(gvr).Namespace(ns).Create(t.Context(), u, metav1.CreateOptions{}); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -151,12 +182,12 @@ func TestWaitCELCheck(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	u := widget(map[string]any{"phase": "Broken"})
-	u.SetNamespace("default")
+	u.SetNamespace(ns)
 	u.SetName("w2")
 	w2 = create(t, gvr, u)
 
 	waiter := newWaiter(t, widgetCheck)
-	client := dyn(t).Resource(gvr).Namespace("default")
+	client := dyn(t).Resource(gvr).Namespace(ns)
 	// w1 is in progress until someone sets its phase; Wait returns once
 	// it is Ready.
 	ready := w1.DeepCopy()

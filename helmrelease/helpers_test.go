@@ -88,7 +88,7 @@ data:
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(testCluster.Config)
+	cs, err := kubernetes.NewForConfig(testCluster(t).Config)
 	if err != nil {
 		t.Fatal(err)
 	}

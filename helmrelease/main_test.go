@@ -1,7 +1,6 @@
 package helmrelease
 
 import (
-	"flag"
 	"os"
 	"sync"
 	"testing"
@@ -11,24 +10,26 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest/localcluster"
 )
 
-// testCluster is the simulated cluster shared by the package's tests (Helm
-// waits need Deployments that really roll out); nil with -short.
-var testCluster *localcluster.Cluster
+// shared is the simulated cluster shared by the package's tests (Helm
+// waits need Deployments that really roll out), started by the first test
+// that needs it: -short and a -run of tests that need none start none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{Simulated: true})
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &testCluster))
+	os.Exit(shared.Run(m))
 }
 
-// needCluster skips t without a cluster (-short).
+// testCluster returns the shared cluster, starting it on first use; it
+// skips tb with -short.
+func testCluster(tb testing.TB) *localcluster.Cluster {
+	tb.Helper()
+	return shared.Get(tb)
+}
+
+// needCluster skips t with -short, and starts the shared cluster otherwise.
 func needCluster(t *testing.T) {
 	t.Helper()
-	if testCluster == nil {
-		t.Skip("needs the simulated cluster (not with -short)")
-	}
+	testCluster(t)
 }
 
 // recorder collects events.
@@ -70,7 +71,7 @@ func newTestReconciler(t *testing.T) (*Reconciler, *recorder) {
 	t.Helper()
 	needCluster(t)
 	rec := &recorder{}
-	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	c, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

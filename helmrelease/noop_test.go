@@ -129,7 +129,7 @@ func (d countingDriver) ApplyCRDs(ctx context.Context, ch *driver.Chart, replace
 func countingReconciler(tb testing.TB) (*Reconciler, *calls) {
 	tb.Helper()
 	c := &calls{driver: map[string]int{}}
-	cfg := rest.CopyConfig(testCluster.Config)
+	cfg := rest.CopyConfig(testCluster(tb).Config)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{c, rt} })
 	kc, err := cluster.New(cfg, cluster.Options{})
 	if err != nil {
@@ -205,10 +205,7 @@ func TestNoOpMakesNoHelmAction(t *testing.T) {
 //
 //	go test ./helmrelease -run '^$' -bench NoOp100 -benchtime 20x -p 1
 func BenchmarkNoOp100Releases(b *testing.B) {
-	if testCluster == nil {
-		b.Skip("needs the simulated cluster (not with -short)")
-	}
-	r, c := countingReconciler(b)
+	r, c := countingReconciler(b) // skips b with -short
 	path := gitopstest.WriteChartDir(b, cmChart("bench", "1.0.0"))
 	rels := make([]Release, 100)
 	for i := range rels {

@@ -46,7 +46,7 @@ func ExampleApplySetID() {
 // version with an *inventory.ConflictError, and Delete removes the parent
 // (not the unit's objects).
 func ExampleStore() {
-	cfg := testCluster.Config // your *rest.Config
+	cfg := exampleConfig() // your *rest.Config
 	ctx := context.Background()
 	c, err := cluster.New(cfg, cluster.Options{}) // one per cluster, shared with apply and health
 	if err != nil {

@@ -1,6 +1,7 @@
 package inventory_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
@@ -17,17 +19,38 @@ import (
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
-// testCluster is the bare API server shared by the package's tests.
-var testCluster *localcluster.Cluster
+// shared is the bare API server the package's tests share, started by the
+// first test that needs it: -short and a -run of tests that need none start
+// none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
+	// Examples cannot skip themselves: with -short, Run skips these.
+	os.Exit(shared.Run(m, "ExampleStore"))
+}
+
+// testCluster returns the shared cluster, starting it on first use; it
+// skips t with -short.
+func testCluster(t testing.TB) *localcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
+}
+
+// exampleConfig returns the shared cluster's client configuration, starting
+// it on first use, for the Examples (with -short, TestMain skips those that
+// call it).
+func exampleConfig() *rest.Config {
+	c, err := shared.Start(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return c.Config
 }
 
 // admin returns the access to the test cluster as its administrator.
 func admin(t *testing.T) *cluster.Cluster {
 	t.Helper()
-	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	c, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +65,12 @@ func TestNewStoreNilCluster(t *testing.T) {
 
 func TestStoreRoundTrip(t *testing.T) {
 	ctx := t.Context()
-	kc := kubernetes.NewForConfigOrDie(testCluster.Config)
+	kc := kubernetes.NewForConfigOrDie(testCluster(t).Config)
 	for _, kind := range []inventory.ParentKind{inventory.ParentSecret, inventory.ParentConfigMap} {
 		t.Run(string(kind), func(t *testing.T) {
-			name := "unit-" + strings.ToLower(string(kind))
+			// A name of the run's own: a run that failed before its Delete
+			// leaves the parent behind.
+			name := gitopstest.UniqueName("unit-" + strings.ToLower(string(kind)))
 			store, err := inventory.NewStore(admin(t), inventory.StoreOptions{Name: name, Namespace: "default", Kind: kind})
 			if err != nil {
 				t.Fatal(err)
@@ -118,8 +143,9 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreRefusesForeignParent(t *testing.T) {
 	ctx := t.Context()
-	kc := kubernetes.NewForConfigOrDie(testCluster.Config)
-	id := inventory.ApplySetID("foreign", "default", "Secret", "")
+	kc := kubernetes.NewForConfigOrDie(testCluster(t).Config)
+	name := gitopstest.UniqueName("foreign")
+	id := inventory.ApplySetID(name, "default", "Secret", "")
 	tests := []struct {
 		name   string
 		labels map[string]string
@@ -130,16 +156,16 @@ func TestStoreRefusesForeignParent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: "default", Labels: tt.labels, Annotations: tt.ann}}
+			sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: tt.labels, Annotations: tt.ann}}
 			if _, err := kc.CoreV1().Secrets("default").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() {
-				if err := kc.CoreV1().Secrets("default").Delete(ctx, "foreign", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				if err := kc.CoreV1().Secrets("default").Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 					t.Error(err)
 				}
 			})
-			store, err := inventory.NewStore(admin(t), inventory.StoreOptions{Name: "foreign", Namespace: "default"})
+			store, err := inventory.NewStore(admin(t), inventory.StoreOptions{Name: name, Namespace: "default"})
 			if err != nil {
 				t.Fatal(err)
 			}

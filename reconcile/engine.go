@@ -123,7 +123,65 @@ func (r *Reconciler) tenantNamespaces() []string {
 // of the configuration declares: ownership is decided before anything is
 // applied, whatever the order the units run in. A unit that fails the claim
 // claims nothing.
+//
+// The claims in memory start empty in a new Reconciler (a restarted
+// process), where the unit whose build finishes first would claim an object
+// another unit owns in the cluster. So an object the unit does not hold yet
+// and its stored inventory does not list counts as claimed by the other
+// unit whose stored inventory lists it. That costs one read of the unit's
+// inventory while it gains objects and some unit that applied something
+// holds no claims yet, and one read of each such unit's, once: its stored
+// objects then stand in memory as its claims until its own claim replaces
+// them.
 func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID) error {
+	r.claimMu.Lock()
+	var gained []inventory.ID // not held by the unit in memory
+	for _, id := range ids {
+		if r.claims[id] != unit {
+			gained = append(gained, id)
+		}
+	}
+	r.claimMu.Unlock()
+	if len(gained) > 0 {
+		r.recMu.Lock()
+		var others []string // units that may own objects and hold no claims in memory
+		for other := range r.existed {
+			if other != unit {
+				others = append(others, other)
+			}
+		}
+		r.recMu.Unlock()
+		r.claimMu.Lock()
+		others = slices.DeleteFunc(others, func(other string) bool {
+			_, held := r.unitClaims[other]
+			return held
+		})
+		r.claimMu.Unlock()
+		// A load error leaves the decision to memory: the apply loads the
+		// same inventory and reports what is wrong with it.
+		if len(others) > 0 {
+			if mine, err := r.storedIDs(ctx, unit); err == nil && slices.ContainsFunc(gained, func(id inventory.ID) bool { return !mine[id] }) {
+				for _, other := range others {
+					stored, err := r.storedIDs(ctx, other)
+					if err != nil {
+						continue
+					}
+					r.claimMu.Lock()
+					if _, held := r.unitClaims[other]; !held {
+						owned := make([]inventory.ID, 0, len(stored))
+						for id := range stored {
+							if _, ok := r.claims[id]; !ok {
+								r.claims[id] = other
+								owned = append(owned, id)
+							}
+						}
+						r.unitClaims[other] = owned
+					}
+					r.claimMu.Unlock()
+				}
+			}
+		}
+	}
 	r.claimMu.Lock()
 	var contested map[string][]inventory.ID // other unit -> objects it claims
 	for _, id := range ids {

@@ -72,10 +72,13 @@ func serviceAccount(t *testing.T, ns, sa string, resources, verbs []string) {
 // admission (templates and hooks alike) before any Helm action, and acts as
 // its service account, so RBAC denies what the account may not do.
 func TestEngineHelmUnitUnderTenancy(t *testing.T) {
-	serviceAccount(t, "eng-helm", "deployer", []string{"configmaps", "secrets"}, []string{"*"})
-	createNamespace(t, "eng-helm-other")
+	// A namespace of the run's own: a rerun (go test -count=N) on the shared
+	// cluster meets none of this run's objects.
+	ns := gitopstest.UniqueName("eng-helm")
+	serviceAccount(t, ns, "deployer", []string{"configmaps", "secrets"}, []string{"*"})
+	createNamespace(t, ns+"-other")
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  a: b\n"
-	crb := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {{ .Release.Name }}-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: deployer\n  namespace: eng-helm\n"
+	crb := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {{ .Release.Name }}-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: deployer\n  namespace: " + ns + "\n"
 	hook := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-hook\n  namespace: kube-system\n  annotations:\n    helm.sh/hook: pre-install\ndata:\n  a: b\n"
 	chart := func(name string, templates map[string]string) map[string]string {
 		files := map[string]string{"charts/" + name + "/Chart.yaml": "apiVersion: v2\nname: " + name + "\nversion: 1.0.0\n"}
@@ -93,20 +96,20 @@ func TestEngineHelmUnitUnderTenancy(t *testing.T) {
 		}
 	}
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
-	repo := gitopstest.NewGitRepo(t, srv, "eng-helm")
+	repo := gitopstest.NewGitRepo(t, srv, ns)
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: files})
 	helmUnit := func(name, ns string) reconcile.Unit {
 		return reconcile.Unit{Name: name, Helm: &helmrelease.Release{Name: name, Namespace: ns,
 			Chart: helmrelease.ChartRef{Path: "charts/" + name}}}
 	}
-	other := helmUnit("inside", "eng-helm-other")
+	other := helmUnit("inside", ns+"-other")
 	other.Name = "rbac-denied"
 	r := newReconciler(t, reconcile.Configuration{
-		Name: "eng-helm", Namespace: "eng-helm",
+		Name: ns, Namespace: ns,
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
-		Units:   []reconcile.Unit{helmUnit("inside", "eng-helm"), helmUnit("escalate", "eng-helm"), helmUnit("hook", "eng-helm"), other},
+		Units:   []reconcile.Unit{helmUnit("inside", ns), helmUnit("escalate", ns), helmUnit("hook", ns), other},
 		// eng-helm-other is allowed by the tenancy, not by the account's RBAC.
-		Tenancy: &reconcile.Tenancy{Namespaces: []string{"eng-helm", "eng-helm-other"}, ServiceAccountName: "deployer"},
+		Tenancy: &reconcile.Tenancy{Namespaces: []string{ns, ns + "-other"}, ServiceAccountName: "deployer"},
 	}, reconcile.Options{})
 	s := run(t, r)
 	if u := unit(t, s, "inside"); u.Phase != reconcile.PhaseReady {
@@ -128,7 +131,7 @@ func TestEngineHelmUnitUnderTenancy(t *testing.T) {
 		t.Errorf("hook of a refused Helm unit: %v", err)
 	}
 	for _, name := range []string{"escalate", "hook"} {
-		if _, err := cs.CoreV1().ConfigMaps("eng-helm").Get(t.Context(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := cs.CoreV1().ConfigMaps(ns).Get(t.Context(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("%s: nothing of a refused release may be installed: %v", name, err)
 		}
 	}
@@ -139,34 +142,37 @@ func TestEngineHelmUnitUnderTenancy(t *testing.T) {
 // no longer lets the account delete, the objects stay and the removal is
 // retried.
 func TestEngineRemovalActsAsServiceAccount(t *testing.T) {
-	serviceAccount(t, "eng-remove", "deployer", []string{"configmaps"}, []string{"*"})
+	// A namespace of the run's own: a rerun (go test -count=N) on the shared
+	// cluster meets none of this run's objects.
+	ns := gitopstest.UniqueName("eng-remove")
+	serviceAccount(t, ns, "deployer", []string{"configmaps"}, []string{"*"})
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
-	repo := gitopstest.NewGitRepo(t, srv, "eng-remove")
+	repo := gitopstest.NewGitRepo(t, srv, ns)
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
-		"a/cm.yaml": configMapYAML("eng-remove", "a", "1"), "b/cm.yaml": configMapYAML("eng-remove", "b", "1")}})
+		"a/cm.yaml": configMapYAML(ns, "a", "1"), "b/cm.yaml": configMapYAML(ns, "b", "1")}})
 	conf := reconcile.Configuration{
-		Name: "eng-remove", Namespace: "eng-remove",
+		Name: ns, Namespace: ns,
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
 		Units:   []reconcile.Unit{{Name: "a", Path: "a", Prune: true}, {Name: "b", Path: "b", Prune: true}},
-		Tenancy: &reconcile.Tenancy{Namespaces: []string{"eng-remove"}, ServiceAccountName: "deployer"},
+		Tenancy: &reconcile.Tenancy{Namespaces: []string{ns}, ServiceAccountName: "deployer"},
 	}
 	if s := run(t, newReconciler(t, conf, reconcile.Options{})); !s.Compliant() {
 		t.Fatal(s)
 	}
 	// The account may no longer delete.
 	cs := clientset(t)
-	role, err := cs.RbacV1().Roles("eng-remove").Get(t.Context(), "deployer", metav1.GetOptions{})
+	role, err := cs.RbacV1().Roles(ns).Get(t.Context(), "deployer", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	role.Rules[0].Verbs = []string{"get", "list", "watch", "create", "update", "patch"}
-	if _, err := cs.RbacV1().Roles("eng-remove").Update(t.Context(), role, metav1.UpdateOptions{}); err != nil {
+	if _, err := cs.RbacV1().Roles(ns).Update(t.Context(), role, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	conf.Units = conf.Units[:1] // b leaves the configuration
 	ev := &events{}
 	run(t, newReconciler(t, conf, reconcile.Options{OnEvent: ev.add}))
-	if _, err := configMapValue(t, "eng-remove", "b"); err != nil {
+	if _, err := configMapValue(t, ns, "b"); err != nil {
 		t.Fatalf("b deleted although its service account may not delete: %v", err)
 	}
 	failed := false
@@ -179,15 +185,15 @@ func TestEngineRemovalActsAsServiceAccount(t *testing.T) {
 		t.Errorf("no forbidden removal reported for b: %+v", ev.of("b"))
 	}
 	// Allowed again: the removal is retried and deletes.
-	if role, err = cs.RbacV1().Roles("eng-remove").Get(t.Context(), "deployer", metav1.GetOptions{}); err != nil {
+	if role, err = cs.RbacV1().Roles(ns).Get(t.Context(), "deployer", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	role.Rules[0].Verbs = []string{"*"}
-	if _, err := cs.RbacV1().Roles("eng-remove").Update(t.Context(), role, metav1.UpdateOptions{}); err != nil {
+	if _, err := cs.RbacV1().Roles(ns).Update(t.Context(), role, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	run(t, newReconciler(t, conf, reconcile.Options{}))
-	if _, err := configMapValue(t, "eng-remove", "b"); !apierrors.IsNotFound(err) {
+	if _, err := configMapValue(t, ns, "b"); !apierrors.IsNotFound(err) {
 		t.Errorf("b after the retried removal: %v", err)
 	}
 }
@@ -196,12 +202,15 @@ func TestEngineRemovalActsAsServiceAccount(t *testing.T) {
 // creates its namespace says "would create"; a plan of an empty build says
 // what Run will do (refuse to prune), and Run does exactly that.
 func TestEnginePlanAgreesWithRun(t *testing.T) {
+	// Names of the run's own: a rerun (go test -count=N) on the shared
+	// cluster meets none of this run's objects.
+	name := gitopstest.UniqueName("eng-plan")
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
-	repo := gitopstest.NewGitRepo(t, srv, "eng-plan")
+	repo := gitopstest.NewGitRepo(t, srv, name)
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
-		"app/ns.yaml": namespaceYAML("eng-plan-fresh"), "app/cm.yaml": configMapYAML("eng-plan-fresh", "c", "1")}})
+		"app/ns.yaml": namespaceYAML(name + "-fresh"), "app/cm.yaml": configMapYAML(name+"-fresh", "c", "1")}})
 	conf := reconcile.Configuration{
-		Name: "eng-plan", Namespace: "eng-plan-records",
+		Name: name, Namespace: name + "-records",
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
 		Units:   []reconcile.Unit{{Name: "app", Path: "app", Prune: true}},
 	}
@@ -214,7 +223,7 @@ func TestEnginePlanAgreesWithRun(t *testing.T) {
 	if up.Err != nil || up.Apply.Count(apply.Created) != 2 {
 		t.Fatalf("plan on a fresh cluster: %v %+v", up.Err, up.Apply)
 	}
-	if _, err := clientset(t).CoreV1().Namespaces().Get(t.Context(), "eng-plan-fresh", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := clientset(t).CoreV1().Namespaces().Get(t.Context(), name+"-fresh", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the plan created the namespace: %v", err)
 	}
 	if s := run(t, r); !s.Compliant() {
@@ -233,7 +242,7 @@ func TestEnginePlanAgreesWithRun(t *testing.T) {
 	if u.Reason != reconcile.ReasonPruneFailed || !strings.Contains(u.Message, "desired set is empty") {
 		t.Errorf("run of an empty build: %+v", u)
 	}
-	if _, err := configMapValue(t, "eng-plan-fresh", "c"); err != nil {
+	if _, err := configMapValue(t, name+"-fresh", "c"); err != nil {
 		t.Errorf("pruned by an empty build: %v", err)
 	}
 }
@@ -282,14 +291,17 @@ func TestEngineNoLevelBarrier(t *testing.T) {
 // TestEngineObjectEvents: per-object events, in order: apply, then health
 // for each object; a later commit's prune.
 func TestEngineObjectEvents(t *testing.T) {
+	// A namespace of the run's own: a rerun (go test -count=N) on the shared
+	// cluster meets none of this run's objects.
+	ns := gitopstest.UniqueName("eng-events")
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
-	repo := gitopstest.NewGitRepo(t, srv, "eng-events")
+	repo := gitopstest.NewGitRepo(t, srv, ns)
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
-		"app/ns.yaml": namespaceYAML("eng-events"), "app/a.yaml": configMapYAML("eng-events", "a", "1"),
-		"app/b.yaml": configMapYAML("eng-events", "b", "1")}})
+		"app/ns.yaml": namespaceYAML(ns), "app/a.yaml": configMapYAML(ns, "a", "1"),
+		"app/b.yaml": configMapYAML(ns, "b", "1")}})
 	ev := &events{}
 	r := newReconciler(t, reconcile.Configuration{
-		Name:    "eng-events",
+		Name:    ns,
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
 		Units:   []reconcile.Unit{{Name: "app", Path: "app", Prune: true, Wait: true}},
 	}, reconcile.Options{OnEvent: ev.add})
@@ -302,11 +314,11 @@ func TestEngineObjectEvents(t *testing.T) {
 			seq = append(seq, string(e.Stage)+" "+e.Object.Name+" "+e.Action)
 		}
 	}
-	want := []string{"apply eng-events created", "apply a created", "apply b created"}
+	want := []string{"apply " + ns + " created", "apply a created", "apply b created"}
 	if len(seq) < 6 || !slices.Equal(seq[:3], want) {
 		t.Fatalf("object events %q, want %q then health", seq, want)
 	}
-	for _, name := range []string{"eng-events", "a", "b"} {
+	for _, name := range []string{ns, "a", "b"} {
 		if !slices.Contains(seq[3:], "health "+name+" Current") {
 			t.Errorf("no health event for %s in %q", name, seq)
 		}
@@ -324,7 +336,7 @@ func TestEngineObjectEvents(t *testing.T) {
 			seq = append(seq, string(e.Stage)+" "+e.Object.Name+" "+e.Action)
 		}
 	}
-	if !slices.Equal(seq, []string{"apply eng-events unchanged", "apply a unchanged", "prune b deleted"}) {
+	if !slices.Equal(seq, []string{"apply " + ns + " unchanged", "apply a unchanged", "prune b deleted"}) {
 		t.Errorf("events of the second run: %q", seq)
 	}
 }

@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"github.com/gitopskit/gitopskit/cluster"
+	"github.com/gitopskit/gitopskit/gitopstest"
 
 	"context"
 	"fmt"
@@ -73,7 +74,7 @@ func ExampleReconciler_Run() {
 // while Start runs.
 func ExampleReconciler_Status() {
 	ctx := context.Background()
-	srv, conf, err := exampleConfiguration(ctx, "example-status")
+	srv, conf, err := exampleConfiguration(ctx, gitopstest.UniqueName("example-status")) // created anew each run
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -209,7 +210,11 @@ func ExampleUnitStatus_Compliant() {
 // exampleCluster is the handle of the package's test cluster; in a program,
 // cluster.New(restConfig, cluster.Options{}).
 func exampleCluster() *cluster.Cluster {
-	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	lc, err := shared.Start(context.Background()) // with -short, TestMain skips the Examples that call this
+	if err != nil {
+		panic(err)
+	}
+	c, err := cluster.New(lc.Config, cluster.Options{})
 	if err != nil {
 		panic(err) // a test helper: the config is known good
 	}

@@ -370,7 +370,7 @@ func TestLoadFluxSeedIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := reconcile.New(kube(t), conf, reconcile.Options{})
+	r, err := reconcile.New(offline(t), conf, reconcile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -335,7 +334,7 @@ func TestFluxTreeHandToFlux(t *testing.T) {
 	if len(s.Units) != 1 || !s.Compliant() {
 		t.Fatalf("want only flux-system, Ready: %s", s)
 	}
-	dyn := dynamic.NewForConfigOrDie(testCluster.Config)
+	dyn := dynamic.NewForConfigOrDie(testCluster(t).Config)
 	ks := schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 	for _, name := range []string{"flux-system", "infra", "apps"} {
 		if _, err := dyn.Resource(ks).Namespace(f.sys).Get(ctx, name, metav1.GetOptions{}); err != nil {
@@ -353,10 +352,12 @@ func version(name string, storage bool) map[string]any {
 }
 
 // installFluxCRDs installs schemaless CRDs for Flux's Kustomization and
-// GitRepository, standing in for an installed Flux.
+// GitRepository, standing in for an installed Flux. They stay for the
+// package's other tests (deleting them would race with the next -count
+// run's install), which do not apply Flux objects.
 func installFluxCRDs(t *testing.T) {
 	t.Helper()
-	dyn := dynamic.NewForConfigOrDie(testCluster.Config)
+	dyn := dynamic.NewForConfigOrDie(testCluster(t).Config)
 	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	for _, c := range []struct{ group, kind, plural string }{
 		{"kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations"},
@@ -374,9 +375,6 @@ func installFluxCRDs(t *testing.T) {
 		if _, err := dyn.Resource(crds).Create(t.Context(), crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			_ = dyn.Resource(crds).Delete(context.WithoutCancel(t.Context()), crd.GetName(), metav1.DeleteOptions{})
-		})
 	}
 	// Wait until the API server serves them.
 	ks := schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}

@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"flag"
 	"os"
 	"strings"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
@@ -19,35 +19,71 @@ import (
 	"github.com/gitopskit/gitopskit/source"
 )
 
-// testCluster is a simulated full cluster shared by the package's tests: health
-// waits need Deployments that really roll out.
-var testCluster *localcluster.Cluster
+// shared is a simulated full cluster shared by the package's tests (health
+// waits need Deployments that really roll out), started by the first test
+// that needs it: fuzzing (FuzzLoadFlux, whose worker processes run TestMain
+// too), -short and a -run of tests that need none start none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{Simulated: true})
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// Fuzzing (FuzzLoadFlux) needs no cluster, and every fuzz worker process
-	// runs TestMain: don't start one there.
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run())
+	// Examples cannot skip themselves: with -short, Run skips these.
+	os.Exit(shared.Run(m, "ExampleReconciler_Run", "ExampleReconciler_Status", "ExampleReconciler_Close"))
+}
+
+// testCluster returns the shared cluster, starting it on first use; it
+// skips tb with -short.
+func testCluster(tb testing.TB) *localcluster.Cluster {
+	tb.Helper()
+	return shared.Get(tb)
+}
+
+// offline is a cluster handle for tests of New alone, which contacts
+// nothing: no cluster starts for them.
+func offline(t testing.TB) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New(&rest.Config{Host: "https://127.0.0.1:1"}, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		os.Exit(m.Run())
-	}
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{Simulated: true}, &testCluster))
+	return c
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {
 	t.Helper()
-	return kubernetes.NewForConfigOrDie(testCluster.Config)
+	return kubernetes.NewForConfigOrDie(testCluster(t).Config)
 }
 
-// demoRepo serves the seed scenario's repository under name.
-func demoRepo(t *testing.T, name string) (*gitserver.Server, *gitserver.Repo) {
+// demoRepo serves the seed scenario's repository (files: seedFiles) under
+// name.
+func demoRepo(t *testing.T, name string, files map[string]string) (*gitserver.Server, *gitserver.Repo) {
 	t.Helper()
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, srv, name)
-	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: demo.Files(), Message: "the seed scenario"})
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: files, Message: "the seed scenario"})
 	return srv, repo
+}
+
+// seedFiles returns the seed scenario's repository with the names of what it
+// applies outside its units' own records suffixed with sfx: its namespaces,
+// the ServiceMonitor group (the CRD is cluster-scoped) and the ClusterRole
+// and ClusterRoleBinding. A rerun of a test (go test -count=N) under a new
+// configuration name then owns none of an earlier run's objects.
+func seedFiles(sfx string) map[string]string {
+	r := strings.NewReplacer(
+		"monitoring.example.com", sfx+".monitoring.example.com",
+		"namespace: monitoring", "namespace: monitoring-"+sfx,
+		"name: monitoring\n", "name: monitoring-"+sfx+"\n",
+		"apps-dev", "apps-dev-"+sfx,
+		"apps-prd", "apps-prd-"+sfx,
+		"kind: ClusterRole\nmetadata:\n  name: prometheus\n", "kind: ClusterRole\nmetadata:\n  name: prometheus-"+sfx+"\n",
+		"kind: ClusterRoleBinding\nmetadata:\n  name: prometheus\n", "kind: ClusterRoleBinding\nmetadata:\n  name: prometheus-"+sfx+"\n",
+		"kind: ClusterRole\n  name: prometheus\n", "kind: ClusterRole\n  name: prometheus-"+sfx+"\n",
+	)
+	files := demo.Files()
+	for path, content := range files {
+		files[path] = r.Replace(content)
+	}
+	return files
 }
 
 // seedConfiguration is the scenario's configuration: infra, then apps-dev,
@@ -69,7 +105,7 @@ func seedConfiguration(name, url string) reconcile.Configuration {
 // kube returns a cluster handle of the shared test cluster.
 func kube(t testing.TB) *cluster.Cluster {
 	t.Helper()
-	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	c, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +167,9 @@ func (l *eventLog) stages(unit string) []reconcile.Stage {
 	return out
 }
 
-func mustFile(t *testing.T, path string) string {
+func mustFile(t *testing.T, files map[string]string, path string) string {
 	t.Helper()
-	f, ok := demo.Files()[path]
+	f, ok := files[path]
 	if !ok {
 		t.Fatalf("demo repository has no %s", path)
 	}

@@ -102,59 +102,62 @@ func TestPlanMatchesRun(t *testing.T) {
 // TestTenancy restricts a team's configuration to its namespace, with a
 // service account that RBAC allows to write only there.
 func TestTenancy(t *testing.T) {
+	// Namespaces of the run's own: a rerun (go test -count=N) on the shared
+	// cluster meets none of this run's objects.
+	teamA, teamB, teamC := gitopstest.UniqueName("team-a"), gitopstest.UniqueName("team-b"), gitopstest.UniqueName("team-c")
 	ctx := t.Context()
 	cs := clientset(t)
-	for _, ns := range []string{"team-a", "team-b"} {
+	for _, ns := range []string{teamA, teamB} {
 		createNamespace(t, ns)
 	}
-	if _, err := cs.CoreV1().ServiceAccounts("team-a").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reconciler"}}, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().ServiceAccounts(teamA).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "reconciler"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.RbacV1().Roles("team-a").Create(ctx, &rbacv1.Role{
+	if _, err := cs.RbacV1().Roles(teamA).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "reconciler"},
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.RbacV1().RoleBindings("team-a").Create(ctx, &rbacv1.RoleBinding{
+	if _, err := cs.RbacV1().RoleBindings(teamA).Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "reconciler"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "reconciler"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reconciler", Namespace: "team-a"}},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "reconciler", Namespace: teamA}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
-	repo := gitopstest.NewGitRepo(t, srv, "team-a")
+	repo := gitopstest.NewGitRepo(t, srv, teamA)
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
-		"own/cm.yaml":           configMapYAML("team-a", "mine", "1"),
-		"other/cm.yaml":         configMapYAML("team-b", "theirs", "1"),
-		"cluster/ns.yaml":       namespaceYAML("team-c"),
-		"rbac-blocked/cm.yaml":  configMapYAML("team-b", "sneaky", "1"),
-		"own-and-other/a.yaml":  configMapYAML("team-a", "half", "1"),
-		"own-and-other/b.yaml":  configMapYAML("team-b", "half", "1"),
+		"own/cm.yaml":           configMapYAML(teamA, "mine", "1"),
+		"other/cm.yaml":         configMapYAML(teamB, "theirs", "1"),
+		"cluster/ns.yaml":       namespaceYAML(teamC),
+		"rbac-blocked/cm.yaml":  configMapYAML(teamB, "sneaky", "1"),
+		"own-and-other/a.yaml":  configMapYAML(teamA, "half", "1"),
+		"own-and-other/b.yaml":  configMapYAML(teamB, "half", "1"),
 		"own-and-other/README":  "nothing of this unit may be applied",
 		"cluster/README.md":     "cluster-scoped objects are refused",
 		"rbac-blocked/README":   "allowed by tenancy, refused by RBAC",
 		"other/README.md":       "another team's namespace",
 		"own/README.md":         "this team's namespace",
-		"own-and-other/c.yaml":  configMapYAML("team-a", "half-2", "1"),
+		"own-and-other/c.yaml":  configMapYAML(teamA, "half-2", "1"),
 		"rbac-blocked/.keep":    "",
 		"cluster/.keep":         "",
 		"other/.keep":           "",
 		"own/.keep":             "",
 		"own-and-other/.keep":   "",
-		"own/nested/other.yaml": configMapYAML("team-a", "nested", "1"),
+		"own/nested/other.yaml": configMapYAML(teamA, "nested", "1"),
 	}})
 	units := []reconcile.Unit{
 		{Name: "own", Path: "own"}, {Name: "other", Path: "other"}, {Name: "cluster", Path: "cluster"},
 		{Name: "own-and-other", Path: "own-and-other"},
 	}
 	r := newReconciler(t, reconcile.Configuration{
-		Name: "team-a", Namespace: "team-a",
+		Name: teamA, Namespace: teamA,
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
 		Units:   units,
-		Tenancy: &reconcile.Tenancy{Namespaces: []string{"team-a"}, ServiceAccountName: "reconciler"},
+		Tenancy: &reconcile.Tenancy{Namespaces: []string{teamA}, ServiceAccountName: "reconciler"},
 	}, reconcile.Options{})
 	s := run(t, r)
 	if u := unit(t, s, "own"); u.Phase != reconcile.PhaseReady || u.Counts.Created != 2 {
@@ -167,30 +170,30 @@ func TestTenancy(t *testing.T) {
 		}
 	}
 	if !strings.Contains(unit(t, s, "cluster").Message, "cluster-scoped objects are not allowed") ||
-		!strings.Contains(unit(t, s, "other").Message, `namespace "team-b" is not one of [team-a]`) {
+		!strings.Contains(unit(t, s, "other").Message, `namespace "`+teamB+`" is not one of [`+teamA+`]`) {
 		t.Errorf("policy messages: %q / %q", unit(t, s, "cluster").Message, unit(t, s, "other").Message)
 	}
 	// Nothing of a refused unit was applied, not even its allowed half.
-	if _, err := configMapValue(t, "team-a", "half"); !apierrors.IsNotFound(err) {
+	if _, err := configMapValue(t, teamA, "half"); !apierrors.IsNotFound(err) {
 		t.Errorf("team-a/half applied although its unit was refused: %v", err)
 	}
-	if _, err := configMapValue(t, "team-b", "theirs"); !apierrors.IsNotFound(err) {
+	if _, err := configMapValue(t, teamB, "theirs"); !apierrors.IsNotFound(err) {
 		t.Errorf("team-b/theirs: %v", err)
 	}
 
 	// Tenancy allowing team-b does not help: the service account's RBAC
 	// stops the write, because the unit impersonates it.
 	r2 := newReconciler(t, reconcile.Configuration{
-		Name: "team-a-wide", Namespace: "team-a",
+		Name: teamA + "-wide", Namespace: teamA,
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
 		Units:   []reconcile.Unit{{Name: "rbac-blocked", Path: "rbac-blocked"}},
-		Tenancy: &reconcile.Tenancy{Namespaces: []string{"team-a", "team-b"}, ServiceAccountName: "reconciler"},
+		Tenancy: &reconcile.Tenancy{Namespaces: []string{teamA, teamB}, ServiceAccountName: "reconciler"},
 	}, reconcile.Options{})
 	u := unit(t, run(t, r2), "rbac-blocked")
 	if u.Phase != reconcile.PhaseNotReady || u.Reason != reconcile.ReasonApplyFailed || !strings.Contains(u.Message, "forbidden") {
 		t.Errorf("rbac-blocked: %+v", u)
 	}
-	if _, err := configMapValue(t, "team-b", "sneaky"); !apierrors.IsNotFound(err) {
+	if _, err := configMapValue(t, teamB, "sneaky"); !apierrors.IsNotFound(err) {
 		t.Errorf("team-b/sneaky: %v", err)
 	}
 }

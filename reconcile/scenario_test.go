@@ -19,10 +19,16 @@ import (
 // objects, drift put back, and a broken commit that leaves dependents
 // Pending and prunes nothing.
 func TestSeedScenario(t *testing.T) {
+	// Names of the run's own: a rerun (go test -count=N) on the shared
+	// cluster meets none of this run's objects.
+	name := gitopstest.UniqueName("company")
+	sfx := strings.TrimPrefix(name, "company-")
+	devNS, prdNS, monitoringNS := "apps-dev-"+sfx, "apps-prd-"+sfx, "monitoring-"+sfx
+	files := seedFiles(sfx)
 	ctx := t.Context()
-	_, repo := demoRepo(t, "company")
+	_, repo := demoRepo(t, name, files)
 	var events eventLog
-	r := newReconciler(t, seedConfiguration("company", repo.HTTPURL()), reconcile.Options{OnEvent: events.handle})
+	r := newReconciler(t, seedConfiguration(name, repo.HTTPURL()), reconcile.Options{OnEvent: events.handle})
 	cs := clientset(t)
 
 	// First run: everything created, healthy, compliant.
@@ -30,7 +36,7 @@ func TestSeedScenario(t *testing.T) {
 	if !s.Compliant() {
 		t.Fatalf("first run not compliant: %s", s)
 	}
-	for name, want := range map[string]int32{"apps-dev": 1, "apps-prd": 5} {
+	for name, want := range map[string]int32{devNS: 1, prdNS: 5} {
 		d, err := cs.AppsV1().Deployments(name).Get(ctx, "kuard", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +66,7 @@ func TestSeedScenario(t *testing.T) {
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{
 		Message: "prd: 3 replicas, no PDB",
 		Files: map[string]string{"apps/prd/kustomization.yaml": strings.NewReplacer(
-			"count: 5", "count: 3", "  - pdb.yaml\n", "").Replace(mustFile(t, "apps/prd/kustomization.yaml"))},
+			"count: 5", "count: 3", "  - pdb.yaml\n", "").Replace(mustFile(t, files, "apps/prd/kustomization.yaml"))},
 		Delete: []string{"apps/prd/pdb.yaml"},
 	})
 	s = run(t, r)
@@ -68,27 +74,27 @@ func TestSeedScenario(t *testing.T) {
 	if !s.Compliant() || prd.Counts.Deleted != 1 || prd.Counts.Configured != 1 {
 		t.Fatalf("after the commit: %s; apps-prd %+v", s, prd)
 	}
-	if _, err := cs.PolicyV1().PodDisruptionBudgets("apps-prd").Get(ctx, "kuard", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cs.PolicyV1().PodDisruptionBudgets(prdNS).Get(ctx, "kuard", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("PDB not pruned: %v", err)
 	}
-	if d, _ := cs.AppsV1().Deployments("apps-prd").Get(ctx, "kuard", metav1.GetOptions{}); *d.Spec.Replicas != 3 {
+	if d, _ := cs.AppsV1().Deployments(prdNS).Get(ctx, "kuard", metav1.GetOptions{}); *d.Spec.Replicas != 3 {
 		t.Errorf("apps-prd replicas %d, want 3", *d.Spec.Replicas)
 	}
 
 	// Drift: someone scales apps-dev by hand; the next run puts it back.
-	scale, err := cs.AppsV1().Deployments("apps-dev").GetScale(ctx, "kuard", metav1.GetOptions{})
+	scale, err := cs.AppsV1().Deployments(devNS).GetScale(ctx, "kuard", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	scale.Spec.Replicas = 4
-	if _, err := cs.AppsV1().Deployments("apps-dev").UpdateScale(ctx, "kuard", scale, metav1.UpdateOptions{FieldManager: "kubectl"}); err != nil {
+	if _, err := cs.AppsV1().Deployments(devNS).UpdateScale(ctx, "kuard", scale, metav1.UpdateOptions{FieldManager: "kubectl"}); err != nil {
 		t.Fatal(err)
 	}
 	s = run(t, r)
 	if dev := unit(t, s, "apps-dev"); dev.Counts.Configured != 1 || !s.Compliant() {
 		t.Errorf("drift run: %s; apps-dev %+v", s, dev)
 	}
-	if d, _ := cs.AppsV1().Deployments("apps-dev").Get(ctx, "kuard", metav1.GetOptions{}); *d.Spec.Replicas != 1 {
+	if d, _ := cs.AppsV1().Deployments(devNS).Get(ctx, "kuard", metav1.GetOptions{}); *d.Spec.Replicas != 1 {
 		t.Errorf("drift not put back: apps-dev replicas %d", *d.Spec.Replicas)
 	}
 
@@ -113,7 +119,7 @@ func TestSeedScenario(t *testing.T) {
 	if s.Compliant() {
 		t.Error("configuration compliant with a broken unit")
 	}
-	if _, err := cs.CoreV1().Namespaces().Get(ctx, "monitoring", metav1.GetOptions{}); err != nil {
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, monitoringNS, metav1.GetOptions{}); err != nil {
 		t.Errorf("monitoring namespace gone after a broken commit: %v", err)
 	}
 }
@@ -142,7 +148,7 @@ func TestConfigurationErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base()
 			tt.modify(&c)
-			_, err := reconcile.New(kube(t), c, reconcile.Options{})
+			_, err := reconcile.New(offline(t), c, reconcile.Options{})
 			if !errors.Is(err, reconcile.ErrInvalidConfiguration) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New: %v, want an invalid configuration error containing %q", err, tt.want)
 			}

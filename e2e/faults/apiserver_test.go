@@ -115,7 +115,7 @@ func TestAPIServerStoppedMidReconcile(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			name := fmt.Sprintf("outage-%d", i)
+			name := unique(fmt.Sprintf("outage-%d", i))
 			ns := name
 			e := newEnv(t, c, name, configMaps("app", ns, objects, "v1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 			e.plantSentinels(ns)

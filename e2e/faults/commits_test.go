@@ -95,7 +95,7 @@ func TestBadCommits(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("commit-%d", i)
+			name := unique(fmt.Sprintf("commit-%d", i))
 			ns := name
 			good := map[string]string{
 				"app/README.md": "the app",
@@ -191,7 +191,7 @@ func TestServerRefusesCommit(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("refused-%d", i)
+			name := unique(fmt.Sprintf("refused-%d", i))
 			ns := name
 			good := map[string]string{
 				"app/a.yaml":      cmYAML(ns, "a", "1"),

@@ -21,7 +21,8 @@ import (
 // labelled object is in the inventory, and at the end a run converges.
 func TestConcurrentReconcilersRace(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "race", "race"
+	name := unique("race")
+	ns := name
 	e := newEnv(t, c, name, configMaps("app", ns, 20, "0"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 	e.plantSentinels(ns)
 	a := e.reconciler(nil, reconcile.Options{Concurrency: 4})
@@ -66,7 +67,7 @@ func TestConcurrentReconcilersRace(t *testing.T) {
 }
 
 // TestConcurrentReconcilersConflict makes the race deterministic: reconciler
-// B loads the inventory, then waits until A has reconciled the same revision
+// B loads the inventory for its apply, then waits until A has reconciled the same revision
 // completely. B's inventory write must be refused (inventory.ErrConflict,
 // reported in its status), not overwrite A's; afterwards the invariants hold
 // and either reconciler converges.
@@ -100,11 +101,11 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("conflict-%d", i)
+			name := unique(fmt.Sprintf("conflict-%d", i))
 			ns := name
 			e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 			e.plantSentinels(ns)
-			var armed atomic.Bool
+			var racing, armed atomic.Bool
 			loaded, aDone := make(chan struct{}), make(chan struct{})
 			var once sync.Once
 			invPath := "/secrets/" + name + "-app"
@@ -120,7 +121,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 				return resp, err
 			})
 			a := e.reconciler(nil, reconcile.Options{})
-			b := e.reconciler(bCfg, reconcile.Options{})
+			b := e.reconciler(bCfg, reconcile.Options{OnEvent: armAtApply(&racing, &armed)})
 			if tt.prepare {
 				if s := e.run(a); !s.Compliant() {
 					t.Fatalf("before the race: %s", s)
@@ -128,7 +129,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 				e.commit(tt.next(ns))
 			}
 
-			armed.Store(true)
+			racing.Store(true)
 			var sb reconcile.Status
 			var wg sync.WaitGroup
 			wg.Go(func() { sb = e.run(b) })
@@ -136,6 +137,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			sa := e.run(a)
 			close(aDone)
 			wg.Wait()
+			racing.Store(false)
 			armed.Store(false)
 
 			ua, ub := unitStatus(t, sa, "app"), unitStatus(t, sb, "app")
@@ -152,5 +154,19 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			e.converge(b)
 			e.converge(a)
 		})
+	}
+}
+
+// armAtApply returns an OnEvent function that, while racing is set, sets
+// armed when the unit reaches the apply stage (events are delivered
+// synchronously, before the apply loads the inventory). A hook on the
+// inventory GET that waits for armed then holds the apply's load, not the
+// reads of the same inventory at admission (claims are checked against the
+// stored inventories).
+func armAtApply(racing, armed *atomic.Bool) func(reconcile.Event) {
+	return func(ev reconcile.Event) {
+		if racing.Load() && ev.Stage == reconcile.StageApply {
+			armed.Store(true)
+		}
 	}
 }

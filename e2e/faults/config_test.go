@@ -20,7 +20,8 @@ import (
 // request to the cluster; what the valid configuration applied stays.
 func TestConfigurationRefused(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "config", "config"
+	name := unique("config")
+	ns := name
 	e := newEnv(t, c, name, map[string]string{
 		"a/cm.yaml": cmYAML(ns, "a", "1"), "b/cm.yaml": cmYAML(ns, "b", "1"), "c/cm.yaml": cmYAML(ns, "c", "1"),
 	},
@@ -164,7 +165,7 @@ func TestTenantWritesOutside(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("tenant-%d", i)
+			name := unique(fmt.Sprintf("tenant-%d", i))
 			tenant, victim := name, name+"-victim"
 			good := map[string]string{"app/a.yaml": cmYAML(tenant, "a", "1"), "app/b.yaml": cmYAML(tenant, "b", "1")}
 			e := newEnv(t, c, name, good, reconcile.Unit{Name: "app", Path: "app", Prune: true})

@@ -59,7 +59,7 @@ func TestFieldOwnedByAnotherManager(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			name := fmt.Sprintf("fields-%d", i)
+			name := unique(fmt.Sprintf("fields-%d", i))
 			ns := name
 			manifest := cmYAML(ns, "cm", "git")
 			e := newEnv(t, c, name, map[string]string{"app/cm.yaml": manifest, "app/b.yaml": cmYAML(ns, "b", "git")},

@@ -31,7 +31,7 @@
 // server restarted during a prune, the pinned branch force-pushed, the
 // inventory Secret edited to garbage, a slow API server (a latency proxy)
 // and a unit removed from the configuration while it was being applied.
-// Tests of open library bugs are behind the knownbugs build tag. Fuzz
+// Regression tests of the library bugs it found are in fixedbugs_test.go. Fuzz
 // targets cover what the library packages' own do not: the inventory
 // codec's round trip and JSON decoding, configuration validation and whole
 // kustomize builds.

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -25,7 +27,8 @@ import (
 // dropped, leaving only "1 configured").
 func TestTakeoverIsReported(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "bug-takeover", "bug-takeover"
+	name := unique("bug-takeover")
+	ns := name
 	e := newEnv(t, c, name, map[string]string{"app/cm.yaml": cmYAML(ns, "cm", "git")}, reconcile.Unit{Name: "app", Path: "app"})
 	e.ensureNamespace(ns)
 	r := e.reconciler(nil, reconcile.Options{})
@@ -55,9 +58,10 @@ func TestTakeoverIsReported(t *testing.T) {
 // remember having ensured it and fail forever).
 func TestRecordsNamespaceRecreated(t *testing.T) {
 	sim := startSim(t)
-	const name, ns = "bug-records-ns", "bug-records-ns-app"
+	name := unique("bug-records-ns")
+	ns := name + "-app"
 	e := newEnv(t, sim, name, map[string]string{"app/cm.yaml": cmYAML(ns, "cm", "1")}, reconcile.Unit{Name: "app", Path: "app", Prune: true})
-	e.conf.Namespace = "bug-records"
+	e.conf.Namespace = name + "-records"
 	e.ensureNamespace(ns)
 	r := e.reconciler(nil, reconcile.Options{})
 	if s := e.run(r); !s.Compliant() {
@@ -72,7 +76,8 @@ func TestRecordsNamespaceRecreated(t *testing.T) {
 // lists (it used to say 0).
 func TestObjectCountAfterFailedPruneSave(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "bug-count", "bug-count"
+	name := unique("bug-count")
+	ns := name
 	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 	e.ensureNamespace(ns)
 	var deleted atomic.Bool
@@ -103,10 +108,11 @@ func TestObjectCountAfterFailedPruneSave(t *testing.T) {
 // labelled but in no inventory, never pruned).
 func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "bug-stale", "bug-stale"
+	name := unique("bug-stale")
+	ns := name
 	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 	e.plantSentinels(ns)
-	var armed atomic.Bool
+	var racing, armed atomic.Bool
 	loaded, aDone := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
@@ -118,13 +124,13 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 		return resp, err
 	})
 	a := e.reconciler(nil, reconcile.Options{})
-	b := e.reconciler(bCfg, reconcile.Options{})
+	b := e.reconciler(bCfg, reconcile.Options{OnEvent: armAtApply(&racing, &armed)})
 	if s := e.run(a); !s.Compliant() {
 		t.Fatal(s)
 	}
-	armed.Store(true)
+	racing.Store(true)
 	var wg sync.WaitGroup
-	wg.Go(func() { e.run(b) }) // fetches the first revision, then holds after loading the inventory
+	wg.Go(func() { e.run(b) }) // fetches the first revision, then holds after its apply loaded the inventory
 	<-loaded
 	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-008.yaml", "app/cm-009.yaml"}})
 	if u := unitStatus(t, e.run(a), "app"); u.Counts.Deleted != 2 {
@@ -132,6 +138,7 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	}
 	close(aDone)
 	wg.Wait()
+	racing.Store(false)
 	armed.Store(false)
 	e.check() // fails: cm-008 and cm-009 are labelled and in no inventory
 	e.converge(a)
@@ -145,7 +152,8 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 // else labelled as the unit's, here and in another namespace, are left alone.
 func TestInventoryLossPrunesRemovedObjects(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns, elsewhere = "lost-inventory", "lost-inventory", "lost-inventory-elsewhere"
+	name := unique("lost-inventory")
+	ns, elsewhere := name, name+"-elsewhere"
 	e := newEnv(t, c, name, configMaps("app", ns, 10, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 	e.plantSentinels(ns)
 	e.plantForeign("app", ns, "foreign")
@@ -175,7 +183,8 @@ func TestInventoryLossPrunesRemovedObjects(t *testing.T) {
 // is applied or pruned, and a fix converges.
 func TestManyObjectsBoundedInTimeAndCount(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns = "many-objects", "many-objects"
+	name := unique("many-objects")
+	ns := name
 	unit := reconcile.Unit{Name: "app", Path: "app", Prune: true, Build: build.KustomizeOptions{Limits: build.Limits{MaxObjects: 1000}}}
 	e := newEnv(t, c, name, configMaps("app", ns, 3, "1"), unit)
 	e.plantSentinels(ns)
@@ -230,4 +239,93 @@ func manyConfigMaps(ns string, n int) string {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: many-%d, namespace: %s}\n", i, ns)
 	}
 	return b.String()
+}
+
+// TestClaimsSurviveRestart: two units declare ConfigMap "shared"; the first
+// run gives it to one (the owner) and refuses the other (the claimant). A
+// restarted process (a fresh Reconciler) must keep that answer whatever the
+// build order. The claims used to live only in the Reconciler's memory: with
+// the owner's build the slower one (it gained 300 objects) the claimant
+// claimed first, passed admission, applied its other objects and failed at
+// apply with an *apply.OwnershipError naming an ApplySet ID, and the owner
+// was refused. Now the stored inventories decide at claim time: the
+// claimant is refused (PolicyViolation, naming both units) before applying
+// anything, and the owner applies. Five attempts.
+func TestClaimsSurviveRestart(t *testing.T) {
+	c := sharedCluster(t)
+	for i := range 5 {
+		t.Run(fmt.Sprintf("attempt-%d", i), func(t *testing.T) {
+			name := unique(fmt.Sprintf("claim-restart-%d", i))
+			ns := name
+			e := newEnv(t, c, name, map[string]string{
+				"one/shared.yaml": cmYAML(ns, "shared", "one"), "one/own.yaml": cmYAML(ns, "own-one", "1"),
+				"two/shared.yaml": cmYAML(ns, "shared", "two"), "two/own.yaml": cmYAML(ns, "own-two", "1"),
+			}, reconcile.Unit{Name: "one", Path: "one", Prune: true}, reconcile.Unit{Name: "two", Path: "two", Prune: true})
+			e.plantSentinels(ns)
+			s := e.run(e.reconciler(nil, reconcile.Options{}))
+			winner := "one"
+			if u := unitStatus(t, s, "two"); u.Phase == reconcile.PhaseReady {
+				winner = "two"
+			}
+			loser := map[string]string{"one": "two", "two": "one"}[winner]
+			cm, err := e.kube.CoreV1().ConfigMaps(ns).Get(t.Context(), "shared", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.checkClaim(s, winner, loser, ns, cm.UID)
+
+			t.Log("a restarted process, the owner's build slower: the owner must keep it")
+			e.commit(gitserver.CommitOptions{Files: map[string]string{winner + "/many.yaml": manyConfigMaps(ns, 300)}, Message: "slow down the owner's build"})
+			e.events.reset()
+			e.checkClaim(e.run(e.reconciler(nil, reconcile.Options{})), winner, loser, ns, cm.UID)
+			e.check()
+		})
+	}
+}
+
+// TestPruneSkipsCopiedLabels: an object someone else made with a copy of a
+// unit's ownership labels is never the unit's when the lost-inventory search
+// finds it (apply.FindOwned keeps only objects whose label the unit's field
+// manager applied), and it must not be pruned either when the unit's
+// inventory lists it, here by a hand edit: the prune used to check the
+// labels only and deleted it. It now requires, as FindOwned does, that the
+// unit's field manager applied the ApplySet label, so the object survives
+// as on every other path (TestForeignObjectWithCopiedLabels).
+func TestPruneSkipsCopiedLabels(t *testing.T) {
+	c := sharedCluster(t)
+	name := unique("copied-listed")
+	ns := name
+	e := newEnv(t, c, name, map[string]string{"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1")},
+		reconcile.Unit{Name: "app", Path: "app", Prune: true})
+	e.plantSentinels(ns)
+	e.plantForeign("app", ns, "foreign")
+	r := e.reconciler(nil, reconcile.Options{})
+	if s := e.run(r); !s.Compliant() {
+		t.Fatal(s)
+	}
+	if err := e.updateInventorySecret(func(s *corev1.Secret) {
+		inv := e.loadInventory("app")
+		inv.Entries = append(inv.Entries, inventory.Entry{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "foreign"})
+		data, err := inventory.Marshal(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Data[inventory.DataKey] = data
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.commit(gitserver.CommitOptions{Delete: []string{"app/b.yaml"}})
+	e.run(r)
+	e.check() // INVARIANT 2: sentinel configmaps copied-listed/foreign was deleted
+}
+
+// TestUnitKilledInFirstRun: TestUnitRemovedMidApply with the process
+// killed (every request after the 40th apply fails) during the first run of
+// the new unit "gone" instead of the run being cancelled. The configuration's
+// record, which is how a removed unit is found, used to be written only at
+// the end of a round, so it never learned of "gone" and the ~35 objects it
+// applied kept its labels forever. Every round now records every unit
+// before applying, so the configuration without "gone" removes them.
+func TestUnitKilledInFirstRun(t *testing.T) {
+	unitRemovedMidApply(t, sharedCluster(t), unique("removed-killed"), true, true)
 }

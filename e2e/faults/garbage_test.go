@@ -27,7 +27,7 @@ import (
 // unit's, a kind nobody serves, an object that never existed) is used: the
 // prune must skip all of them (not labelled as the unit's, or gone) and
 // delete only b. (One that lists an object with the unit's copied labels is
-// TestKnownBugPruneTrustsCopiedLabels.)
+// TestPruneSkipsCopiedLabels.)
 func TestInventoryEditedToGarbage(t *testing.T) {
 	c := sharedCluster(t)
 	gz := func(s string) []byte {
@@ -94,7 +94,7 @@ func TestInventoryEditedToGarbage(t *testing.T) {
 				inv := e.loadInventory("app")
 				for _, sn := range e.sentinels {
 					if e.foreign[inventory.ID{Kind: "ConfigMap", Namespace: sn.namespace, Name: sn.name}] {
-						continue // see TestKnownBugPruneTrustsCopiedLabels
+						continue // see TestPruneSkipsCopiedLabels
 					}
 					inv.Entries = append(inv.Entries, inventory.Entry{Group: sn.gvr.Group, Version: sn.gvr.Version,
 						Kind:      map[string]string{"configmaps": "ConfigMap", "secrets": "Secret", "clusterroles": "ClusterRole"}[sn.gvr.Resource],
@@ -113,7 +113,7 @@ func TestInventoryEditedToGarbage(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("garbage-%d", i)
+			name := unique(fmt.Sprintf("garbage-%d", i))
 			ns := name
 			e := newEnv(t, c, name, map[string]string{
 				"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1"), "app/c.yaml": cmYAML(ns, "c", "1"),

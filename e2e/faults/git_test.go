@@ -157,7 +157,7 @@ func TestGitServerFaults(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("git-%d", i)
+			name := unique(fmt.Sprintf("git-%d", i))
 			ns := name
 			e := newEnv(t, c, name, map[string]string{
 				"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1"), "app/c.yaml": cmYAML(ns, "c", "1"),

@@ -618,6 +618,12 @@ func (e *env) configMapValue(ns, name string) (string, error) {
 	return cm.Data["value"], nil
 }
 
+// unique returns prefix with a random suffix, for a case's configuration
+// name and namespaces: configurations sharing a name share records, and a
+// second run of the case (go test -count=N) on the same API server must find
+// none of the first run's objects, records or inventories.
+func unique(prefix string) string { return gitopstest.UniqueName(prefix) }
+
 // quiet returns a copy of cfg that drops the API server's warnings: the
 // invariant checks list every resource, deprecated ones too.
 func quiet(cfg *rest.Config) *rest.Config {

@@ -29,7 +29,9 @@ import (
 // converges.
 func TestGitHistoryRewritten(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns, branch = "rewrite", "rewrite", "release"
+	const branch = "release"
+	name := unique("rewrite")
+	ns := name
 	ctx := t.Context()
 	e := newEnv(t, c, name, map[string]string{
 		"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1"), "app/c.yaml": cmYAML(ns, "c", "1"),

@@ -151,7 +151,7 @@ func TestHostileRepositoryContent(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("hostile-%d", i)
+			name := unique(fmt.Sprintf("hostile-%d", i))
 			ns := name
 			good := map[string]string{"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1")}
 			e := newEnv(t, c, name, good, reconcile.Unit{Name: "app", Path: "app", Prune: true})

@@ -36,7 +36,9 @@ import (
 //     those 10; objects with copied labels are never touched.
 func TestMassDeletionAfterInventoryLoss(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns, objects, removed = "mass-delete", "mass-delete", 50, 10
+	const objects, removed = 50, 10
+	name := unique("mass-delete")
+	ns := name
 	unit := reconcile.Unit{Name: "app", Path: "app", Prune: true}
 	e := newEnv(t, c, name, configMaps("app", ns, objects, "1"), unit)
 	e.plantSentinels(ns)

@@ -64,7 +64,7 @@ func TestNamespaceDeletedOutOfBand(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("nsdel-%d", i)
+			name := unique(fmt.Sprintf("nsdel-%d", i))
 			doomed, survivor := name+"-doomed", name+"-survivor"
 			files := merge(configMaps("app", doomed, 5, "1"), map[string]string{
 				"app/ns.yaml":    nsYAML(doomed),

@@ -23,7 +23,8 @@ import (
 // everything, not the removal of the unit from the configuration.
 func TestForeignObjectWithCopiedLabels(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns, elsewhere = "copied", "copied", "copied-elsewhere"
+	name := unique("copied")
+	ns, elsewhere := name, name+"-elsewhere"
 	e := newEnv(t, c, name, map[string]string{
 		"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1"),
 		"other/cm.yaml": cmYAML(ns, "other", "1"),
@@ -146,7 +147,7 @@ func TestInventoryTamperedWith(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			name := fmt.Sprintf("tamper-%d", i)
+			name := unique(fmt.Sprintf("tamper-%d", i))
 			ns := name
 			e := newEnv(t, c, name, map[string]string{"app/a.yaml": cmYAML(ns, "a", "1"), "app/b.yaml": cmYAML(ns, "b", "1")},
 				reconcile.Unit{Name: "app", Path: "app", Prune: true})

@@ -30,7 +30,7 @@ import (
 // (same UID and resourceVersion); the invariants hold and the new
 // configuration converges.
 //
-// (TestKnownBugUnitKilledInFirstRun is the same with the process killed
+// (TestUnitKilledInFirstRun is the same with the process killed
 // instead of the run cancelled.)
 func TestUnitRemovedMidApply(t *testing.T) {
 	c := sharedCluster(t)
@@ -44,7 +44,7 @@ func TestUnitRemovedMidApply(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			unitRemovedMidApply(t, c, fmt.Sprintf("removed-%d", i), tt.prune, tt.killed)
+			unitRemovedMidApply(t, c, unique(fmt.Sprintf("removed-%d", i)), tt.prune, tt.killed)
 		})
 	}
 }

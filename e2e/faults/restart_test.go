@@ -71,7 +71,7 @@ func TestAPIServerRestartedDuringPrune(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			name := fmt.Sprintf("restart-%d", i)
+			name := unique(fmt.Sprintf("restart-%d", i))
 			ns := name
 			e := newEnv(t, c, name, configMaps("app", ns, objects, "v1"), reconcile.Unit{Name: "app", Path: "app", Prune: true})
 			e.plantSentinels(ns)

@@ -136,7 +136,9 @@ func (p *latencyProxy) handle(client net.Conn) {
 // and the next run at full speed converges.
 func TestSlowAPIServer(t *testing.T) {
 	c := sharedCluster(t)
-	const name, ns, objects = "slow", "slow", 50
+	const objects = 50
+	name := unique("slow")
+	ns := name
 	const timeout = 2 * time.Minute
 	proxy := startLatencyProxy(t, c.Config.Host, 200*time.Millisecond)
 	e := newEnv(t, c, name, configMaps("app", ns, objects, "1"), reconcile.Unit{Name: "app", Path: "app", Prune: true, Timeout: timeout})

@@ -27,7 +27,7 @@ import (
 //   - "shared" carries the winner's ownership labels and data;
 //   - the messages name units, never an ApplySet ID;
 //   - a second run of the same Reconciler gives the same answer (a fresh
-//     Reconciler does not: see TestKnownBugClaimRaceAfterRestart);
+//     one too: TestClaimsSurviveRestart);
 //   - once the claimant drops the object, both converge and "shared" is the
 //     same object (UID).
 func TestNoSilentTakeoverWithinOneRun(t *testing.T) {
@@ -35,7 +35,7 @@ func TestNoSilentTakeoverWithinOneRun(t *testing.T) {
 	wins := map[string]int{}
 	for i := range 5 {
 		t.Run(fmt.Sprintf("attempt-%d", i), func(t *testing.T) {
-			name := fmt.Sprintf("takeover-%d", i)
+			name := unique(fmt.Sprintf("takeover-%d", i))
 			ns := name
 			e := newEnv(t, c, name, map[string]string{
 				"one/shared.yaml": cmYAML(ns, "shared", "one"), "one/own.yaml": cmYAML(ns, "own-one", "1"),

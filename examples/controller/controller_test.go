@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -31,10 +32,23 @@ import (
 // A bare API server is enough: the objects of the test unit (ConfigMaps, a
 // Service, a ServiceAccount) are ready as soon as they exist, so wait=true
 // is exercised without a simulated cluster.
-var testCluster *localcluster.Cluster
+// It starts with the first test that needs it: -short and a -run of tests
+// that need none start none.
+var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
 func TestMain(m *testing.M) {
-	os.Exit(gitopstest.RunWithCluster(m, localcluster.Options{}, &testCluster))
+	// controller-runtime's logger is process-wide and takes only the first
+	// SetLogger: one bound to a test (testr) would outlive it and panic
+	// when a rerun (go test -count=N) logs through it.
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil)))
+	os.Exit(shared.Run(m))
+}
+
+// testCluster returns the shared cluster, starting it on first use; it
+// skips t with -short.
+func testCluster(t testing.TB) *localcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
 }
 
 func newClient(t *testing.T) client.Client {
@@ -46,7 +60,7 @@ func newClient(t *testing.T) client.Client {
 	if err := AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(testCluster.Config, client.Options{Scheme: scheme})
+	c, err := client.New(testCluster(t).Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +111,14 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	repo := gitopstest.NewGitRepo(t, git, "app")
 	sha1 := gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: repoFiles, Message: "app"})
 
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}); err != nil {
-		t.Fatal(err)
-	}
+	// Namespaces of the test's own: a rerun (go test -count=N) on the shared
+	// API server meets none of this run's objects.
+	unitNS := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	target := gitopstest.CreateNamespace(t, testCluster(t).Config)
 
 	// The manager, as main wires it, without metrics, probes or election.
-	ctrl.SetLogger(testr.New(t))
 	mgrCtx, stop := context.WithCancel(context.Background())
-	mgr, err := newManager(mgrCtx, testCluster.Config, options{CacheDir: t.TempDir(), MetricsAddr: "0", ProbeAddr: "0", Concurrency: 2})
+	mgr, err := newManager(mgrCtx, testCluster(t).Config, options{CacheDir: t.TempDir(), MetricsAddr: "0", ProbeAddr: "0", Concurrency: 2, skipNameValidation: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +132,10 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	})
 
 	unit := &GitOpsUnit{
-		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: unitNS},
 		Spec: GitOpsUnitSpec{
 			URL: repo.HTTPURL(), Ref: GitRef{Branch: "main"}, Path: "app",
-			Prune: true, Wait: true, TargetNamespace: "team-a",
+			Prune: true, Wait: true, TargetNamespace: target,
 			Interval: metav1.Duration{Duration: time.Second}, Timeout: metav1.Duration{Duration: time.Minute},
 		},
 	}
@@ -129,7 +143,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := client.ObjectKeyFromObject(unit)
-	wantID := inventory.ApplySetID("app", "default", "GitOpsUnit", "gitops.example.com")
+	wantID := inventory.ApplySetID("app", unitNS, "GitOpsUnit", "gitops.example.com")
 
 	// waitFor polls the unit until check returns "".
 	waitFor := func(what string, check func(u *GitOpsUnit) string) *GitOpsUnit {
@@ -173,7 +187,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	owned := func() []string {
 		var names []string
 		for _, list := range []client.ObjectList{&corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{}} {
-			if err := c.List(ctx, list, client.InNamespace("team-a"), client.MatchingLabels{inventory.LabelApplySetPartOf: wantID}); err != nil {
+			if err := c.List(ctx, list, client.InNamespace(target), client.MatchingLabels{inventory.LabelApplySetPartOf: wantID}); err != nil {
 				t.Fatal(err)
 			}
 			_ = apimeta.EachListItem(list, func(o runtime.Object) error {
@@ -189,8 +203,8 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	// 1. Created: applied, waited for, recorded in the status.
 	u := waitFor("first reconcile", readyAt(sha1))
 	wantInv := []string{
-		"core/ConfigMap/team-a/extra", "core/ConfigMap/team-a/settings",
-		"core/Service/team-a/web", "core/ServiceAccount/team-a/web",
+		"core/ConfigMap/" + target + "/extra", "core/ConfigMap/" + target + "/settings",
+		"core/Service/" + target + "/web", "core/ServiceAccount/" + target + "/web",
 	}
 	if got := inventoryIDs(u); !slices.Equal(got, wantInv) {
 		t.Errorf("inventory = %v, want %v", got, wantInv)
@@ -206,7 +220,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	}
 	if u.Labels[inventory.LabelApplySetID] != wantID ||
 		u.Annotations[inventory.AnnotationApplySetGroupKinds] != "ConfigMap,Service,ServiceAccount" ||
-		u.Annotations[inventory.AnnotationApplySetNamespaces] != "team-a" {
+		u.Annotations[inventory.AnnotationApplySetNamespaces] != target {
 		t.Errorf("ApplySet parent metadata: labels %v annotations %v", u.Labels, u.Annotations)
 	}
 	want := []string{"*v1.ConfigMap/extra", "*v1.ConfigMap/settings", "*v1.Service/web", "*v1.ServiceAccount/web"}
@@ -214,10 +228,10 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 		t.Errorf("objects labelled with the unit's ApplySet ID = %v, want %v", got, want)
 	}
 	cm := &corev1.ConfigMap{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "settings"}, cm); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: target, Name: "settings"}, cm); err != nil {
 		t.Fatal(err)
 	}
-	if cm.Labels[inventory.LabelUnit] != "app" || cm.Labels[inventory.LabelUnitNamespace] != "default" {
+	if cm.Labels[inventory.LabelUnit] != "app" || cm.Labels[inventory.LabelUnitNamespace] != unitNS {
 		t.Errorf("settings labels = %v", cm.Labels)
 	}
 
@@ -255,7 +269,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	if !strings.Contains(u.Status.LastChange, "1 pruned") {
 		t.Errorf("lastChange = %q, want 1 pruned", u.Status.LastChange)
 	}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "extra"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: target, Name: "extra"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
 		t.Errorf("ConfigMap extra: %v, want NotFound", err)
 	}
 	want = slices.DeleteFunc(want, func(s string) bool { return strings.HasSuffix(s, "/extra") })
@@ -266,7 +280,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 	// 4. Drift: someone edits settings by hand. A later reconcile, on the
 	// no-op path (same revision: no fetch, no build), puts Git's value back.
 	cm = &corev1.ConfigMap{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "settings"}, cm); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: target, Name: "settings"}, cm); err != nil {
 		t.Fatal(err)
 	}
 	cm.Data["color"] = "red"
@@ -274,7 +288,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, time.Minute, "drift corrected", func() string {
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "settings"}, cm); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: target, Name: "settings"}, cm); err != nil {
 			return err.Error()
 		}
 		if cm.Data["color"] != "blue" {
@@ -309,8 +323,8 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 
 	// 6. Without prune, deleting a unit orphans its objects: they stay,
 	// without the ownership labels.
-	kept := &GitOpsUnit{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: "team-a"},
-		Spec: GitOpsUnitSpec{URL: repo.HTTPURL(), Path: "app", TargetNamespace: "team-a",
+	kept := &GitOpsUnit{ObjectMeta: metav1.ObjectMeta{Name: "kept", Namespace: target},
+		Spec: GitOpsUnitSpec{URL: repo.HTTPURL(), Path: "app", TargetNamespace: target,
 			Interval: metav1.Duration{Duration: time.Second}, Timeout: metav1.Duration{Duration: time.Minute}}}
 	if err := c.Create(ctx, kept); err != nil {
 		t.Fatal(err)
@@ -326,7 +340,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 		}
 		return ""
 	})
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "settings"}, cm); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: target, Name: "settings"}, cm); err != nil {
 		t.Fatalf("orphaned ConfigMap: %v", err)
 	}
 	for _, l := range []string{inventory.LabelApplySetPartOf, inventory.LabelUnit, inventory.LabelUnitNamespace} {
@@ -341,7 +355,7 @@ func TestGitOpsUnitLifecycle(t *testing.T) {
 func TestStatusStorage(t *testing.T) {
 	ctx := t.Context()
 	c := newClient(t)
-	kube, err := cluster.New(testCluster.Config, cluster.Options{})
+	kube, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,13 +366,14 @@ func TestStatusStorage(t *testing.T) {
 	if err := installCRD(ctx, applier); err != nil {
 		t.Fatal(err)
 	}
-	unit := &GitOpsUnit{ObjectMeta: metav1.ObjectMeta{Name: "storage", Namespace: "default"},
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	unit := &GitOpsUnit{ObjectMeta: metav1.ObjectMeta{Name: "storage", Namespace: ns},
 		Spec: GitOpsUnitSpec{URL: "https://example.com/none.git", Suspend: true}}
 	if err := c.Create(ctx, unit); err != nil {
 		t.Fatal(err)
 	}
 	// Names are label values on every object: the CRD refuses longer ones.
-	long := &GitOpsUnit{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("a", 64), Namespace: "default"},
+	long := &GitOpsUnit{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("a", 64), Namespace: ns},
 		Spec: GitOpsUnitSpec{URL: "https://example.com/none.git"}}
 	if err := c.Create(ctx, long); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "63 characters") {
 		t.Errorf("create a unit with a 64-character name: %v, want Invalid", err)
@@ -368,7 +383,7 @@ func TestStatusStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.Owner().ID, inventory.ApplySetID("storage", "default", "GitOpsUnit", "gitops.example.com"); got != want {
+	if got, want := s.Owner().ID, inventory.ApplySetID("storage", ns, "GitOpsUnit", "gitops.example.com"); got != want {
 		t.Errorf("owner ID = %q, want %q", got, want)
 	}
 
@@ -378,8 +393,8 @@ func TestStatusStorage(t *testing.T) {
 	}
 	stale := inv
 	inv.Entries = []inventory.Entry{
-		{Version: "v1", Kind: "ConfigMap", Namespace: "default", Name: "b", Hash: "h", ResourceVersion: "7"},
-		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "default", Name: "a"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "b", Hash: "h", ResourceVersion: "7"},
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "a"},
 	}
 	if err := s.Save(ctx, &inv); err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
@@ -52,6 +53,11 @@ type options struct {
 	ProbeAddr   string // "0" disables the health probes
 	LeaderElect bool
 	Concurrency int // units reconciled at once
+
+	// skipNameValidation lets one process build the controller more than
+	// once (tests run with go test -count=N); controller-runtime refuses a
+	// second controller of the same name otherwise.
+	skipNameValidation bool
 }
 
 func main() {
@@ -122,6 +128,7 @@ func newManager(ctx context.Context, cfg *rest.Config, o options) (ctrl.Manager,
 		HealthProbeBindAddress: o.ProbeAddr,
 		LeaderElection:         o.LeaderElect,
 		LeaderElectionID:       "gitopsunit-controller.gitops.example.com",
+		Controller:             config.Controller{SkipNameValidation: &o.skipNameValidation},
 	})
 	if err != nil {
 		return nil, err
