@@ -120,15 +120,9 @@ Exit codes:
 
   # Is the configuration "fleet" compliant right now?
   gitopskit status fleet -n cluster-config`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			switch g.output {
-			case "text", "json", "yaml":
-				return nil
-			}
-			return usagef("--output %q: want text, json or yaml", g.output)
-		},
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(*cobra.Command, []string) error { return checkOutput(g.output) },
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -138,7 +132,7 @@ Exit codes:
 	g.kube.addFlags(pf)
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text, json or yaml")
 
-	root.AddCommand(newSyncCommand(e, g), newPlanCommand(e, g), newStatusCommand(e, g))
+	root.AddCommand(newSyncCommand(e, g), newPlanCommand(e, g), newStatusCommand(e, g), newRenderCommand(e), newDiffCommand(e, g))
 	return root
 }
 
