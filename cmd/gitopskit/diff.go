@@ -147,9 +147,8 @@ func runDiff(ctx context.Context, e *env, g *globalFlags, f *diffFlags, from, to
 	if from != nil {
 		fromName = from.String()
 	}
-	v := newDiffView(name, fromName, to.String(), reconcile.DiffRenderings(old, niu))
-
-	// What the output does not say: gaps, and failures at --from.
+	v := newDiffView(name, fromName, to.String(), old, niu)
+	// What the output does not say: gaps, and why units failed.
 	for _, side := range []struct {
 		name string
 		r    *reconcile.Rendering
@@ -160,9 +159,6 @@ func runDiff(ctx context.Context, e *env, g *globalFlags, f *diffFlags, from, to
 			}
 			if u.Err != nil {
 				fmt.Fprintf(e.stderr, "gitopskit: %s: unit %s: %v\n", side.name, u.Name, u.Err)
-			}
-			if u.Err != nil {
-				v.Failed++
 			}
 		}
 	}
@@ -176,7 +172,7 @@ func runDiff(ctx context.Context, e *env, g *globalFlags, f *diffFlags, from, to
 	}
 	switch {
 	case v.Failed > 0:
-		return failure(fmt.Errorf("%d unit rendering(s) failed (see above): the diff is incomplete", v.Failed))
+		return failure(fmt.Errorf("%d unit(s) could not be rendered (see above): the diff is incomplete", v.Failed))
 	case v.Changes:
 		return &exitErr{code: exitNotCompliant}
 	}
@@ -238,7 +234,8 @@ type unitDiffView struct {
 	// Chart says how a Helm unit's chart changes ("prometheus 25.8.0 ->
 	// prometheus 25.9.0").
 	Chart string `json:"chart,omitempty"`
-	// Error is why the unit could not be rendered at To.
+	// Error is why the unit could not be rendered, at From or at To;
+	// then no object changes are listed.
 	Error   string           `json:"error,omitempty"`
 	Added   []string         `json:"added,omitempty"`
 	Changed []objectDiffView `json:"changed,omitempty"`
@@ -251,19 +248,54 @@ type objectDiffView struct {
 	Paths []string `json:"paths"`
 }
 
-func newDiffView(src, from, to string, d reconcile.RenderDiff) diffView {
-	v := diffView{Changes: !d.Empty(), Source: src, From: from, To: to, Units: []unitDiffView{}}
+// newDiffView is the diff of old and niu. A unit that could not be
+// rendered on either side has its error instead of object changes, which
+// would be those of a missing rendering; so does a unit that seems removed
+// because the unit declaring it could not be rendered.
+func newDiffView(src, from, to string, old, niu *reconcile.Rendering) diffView {
+	failed := map[string]string{}
+	for _, side := range []struct {
+		name string
+		r    *reconcile.Rendering
+	}{{"--from", old}, {"--to", niu}} {
+		for _, u := range side.r.Units {
+			if u.Err != nil && failed[u.Name] == "" {
+				failed[u.Name] = fmt.Sprintf("at %s: %v", side.name, u.Err)
+			}
+		}
+	}
+	d := reconcile.DiffRenderings(old, niu)
+	v := diffView{Changes: !d.Empty(), Source: src, From: from, To: to, Failed: len(failed), Units: []unitDiffView{}}
+	// brokenAncestor names the nearest unit above name, in the old
+	// rendering's tree, that could not be rendered: what it would declare
+	// is unknown, not removed.
+	brokenAncestor := func(name string) string {
+		for seen := map[string]bool{}; !seen[name]; {
+			seen[name] = true
+			u, ok := old.Unit(name)
+			if !ok || u.DeclaredBy == "" {
+				return ""
+			}
+			if name = u.DeclaredBy; failed[name] != "" {
+				return name
+			}
+		}
+		return ""
+	}
 	for _, u := range d.Units {
-		uv := unitDiffView{Name: u.Name, Change: u.Change, Chart: u.Chart, Added: u.Added, Removed: u.Removed}
-		if u.Err != nil {
-			uv.Error = u.Err.Error()
+		uv := unitDiffView{Name: u.Name, Change: u.Change, Chart: u.Chart, Error: failed[u.Name]}
+		if a := brokenAncestor(u.Name); u.Change == "removed" && a != "" {
+			uv.Error = fmt.Sprintf("unknown: declared by unit %s, which could not be rendered", a)
 		}
-		for _, c := range u.Changed {
-			uv.Changed = append(uv.Changed, objectDiffView{Object: c.Object, Paths: c.Paths})
+		if uv.Error == "" {
+			uv.Added, uv.Removed = u.Added, u.Removed
+			for _, c := range u.Changed {
+				uv.Changed = append(uv.Changed, objectDiffView{Object: c.Object, Paths: c.Paths})
+			}
 		}
-		v.Added += len(u.Added)
-		v.Changed += len(u.Changed)
-		v.Removed += len(u.Removed)
+		v.Added += len(uv.Added)
+		v.Changed += len(uv.Changed)
+		v.Removed += len(uv.Removed)
 		v.Units = append(v.Units, uv)
 	}
 	return v
@@ -304,7 +336,7 @@ func writeDiffText(w io.Writer, p painter, v diffView) error {
 		summary = fmt.Sprintf("diff: %d unit(s) differ; objects: %d added, %d changed, %d removed", len(v.Units), v.Added, v.Changed, v.Removed)
 	}
 	if v.Failed > 0 {
-		summary += fmt.Sprintf("; %d unit rendering(s) failed", v.Failed)
+		summary += fmt.Sprintf("; %d unit(s) could not be rendered", v.Failed)
 	}
 	b.WriteString(summary + "\n")
 	_, err := io.WriteString(w, b.String())
