@@ -88,7 +88,7 @@ type offlineFlags struct {
 
 func (o *offlineFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.objectsFile, "objects", "",
-		"YAML file of ConfigMaps and Secrets standing in for the cluster (substituteFrom, valuesFrom, secretRef); a List is read too")
+		"YAML file of ConfigMaps and Secrets standing in for the cluster (substituteFrom, valuesFrom, secretRef); a List is read too, objects with no namespace are in -n's")
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "keep Git clones and charts in DIR between runs (default: a temporary folder, removed)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print progress events to stderr")
 }
