@@ -319,6 +319,18 @@ func TestBadInput(t *testing.T) {
 		{[]string{"status", "-o", "xml"}, `--output "xml": want text, json or yaml`},
 		{[]string{"status", "a", "b"}, "accepts at most 1 arg(s), received 2"},
 		{[]string{"status", "a", "-A"}, "cannot be combined with --all-namespaces"},
+		{[]string{"render"}, "give a configuration file (-f) or a repository (--url)"},
+		{[]string{"render", "--url", "x", "-o", "xml"}, `--output "xml": want text, json or yaml`},
+		{[]string{"render", "--url", "x", "--ref", "main"}, `--ref "main": want SOURCE=REF`},
+		{[]string{"render", "--url", "x", "--ref", "git=main", "--ref", "git=dev"}, `source "git" is pinned twice`},
+		{[]string{"render", "-f", "x.yaml", "--prune"}, "--prune cannot be combined with -f"},
+		{[]string{"diff", "--url", "x"}, "--to is required"},
+		{[]string{"diff", "--url", "x", "--to", "origin/main"}, `looks like a branch of a local clone's remote`},
+		{[]string{"diff", "--url", "x", "--to", "commit:abc"}, "not a full SHA-1"},
+		{[]string{"diff", "--url", "x", "--to", "main", "--from", "tag:"}, `--from: "tag:": empty tag`},
+		{[]string{"diff", "--url", "x", "--to", "main", "--from", "head:x"}, `unknown kind "head"`},
+		{[]string{"diff", "--url", "x", "--to", "main", "--from", "main", "--cluster"}, "--from cannot be combined with --cluster"},
+		{[]string{"diff", "--url", "x", "--to", "main", "--cluster", "--objects", "o.yaml"}, "--objects cannot be combined with --cluster"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

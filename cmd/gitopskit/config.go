@@ -100,9 +100,9 @@ func (c *configFlags) validate(cmd *cobra.Command) error {
 }
 
 // load returns the configuration the flags describe. Secrets and
-// ConfigMaps the configuration names are read through cs, unless
-// --secrets-dir says where.
-func (c *configFlags) load(ctx context.Context, stdin io.Reader, cs kubernetes.Interface) (reconcile.Configuration, error) {
+// ConfigMaps the configuration names are read through lk (the cluster's,
+// or the objects of render's --objects), unless --secrets-dir says where.
+func (c *configFlags) load(ctx context.Context, stdin io.Reader, lk lookups) (reconcile.Configuration, error) {
 	if c.file == "" {
 		return c.fromFlags()
 	}
@@ -116,9 +116,8 @@ func (c *configFlags) load(ctx context.Context, stdin io.Reader, cs kubernetes.I
 	if err != nil {
 		return reconcile.Configuration{}, fmt.Errorf("%w: %w", reconcile.ErrInvalidConfiguration, err)
 	}
-	lookups := clusterData(cs)
 	if c.secretsDir != "" {
-		lookups = dirData(c.secretsDir)
+		lk = dirData(c.secretsDir)
 	}
 	name := c.file
 	if name == "-" {
@@ -126,14 +125,14 @@ func (c *configFlags) load(ctx context.Context, stdin io.Reader, cs kubernetes.I
 	}
 	var conf reconcile.Configuration
 	if isOwnFormat(data) {
-		conf, err = loadOwn(ctx, data, c.namespace, lookups)
+		conf, err = loadOwn(ctx, data, c.namespace, lk)
 		if err == nil && (c.noCrossNamespaceRefs || c.defaultServiceAccount != "") {
 			err = fmt.Errorf("%w: --no-cross-namespace-refs and --default-service-account are for Flux objects; a %s says it in spec.tenancy",
 				reconcile.ErrInvalidConfiguration, ownKind)
 		}
 	} else {
 		conf, err = reconcile.LoadFlux(ctx, data, reconcile.FluxOptions{Namespace: c.namespace,
-			SecretData: lookups.secret, ConfigMapData: lookups.configMap,
+			SecretData: lk.secret, ConfigMapData: lk.configMap,
 			NoCrossNamespaceRefs: c.noCrossNamespaceRefs, DefaultServiceAccount: c.defaultServiceAccount})
 	}
 	if err != nil {

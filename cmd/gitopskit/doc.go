@@ -16,12 +16,24 @@
 //   - gitopskit status [NAME]: the compliance of configurations from the
 //     records their last sync left in the cluster; no configuration file,
 //     no Git.
+//   - gitopskit render: every object a configuration would apply, unit by
+//     unit, with no cluster and no kubeconfig: the units found in builds
+//     (Kustomizations, HelmReleases) included, recursively; -o yaml (the
+//     default: one YAML stream, each document after a "# unit: NAME"
+//     comment), json (units, objects, gaps, errors) or text (per unit its
+//     revision, where it was declared, its object keys and gaps).
+//   - gitopskit diff --to REF [--from REF]: the configuration rendered
+//     twice with no cluster, one source at --from (default: its own
+//     reference) and at --to, and per unit the objects added, removed and
+//     changed (field paths), units added and removed, chart versions;
+//     with --cluster, --to against the cluster instead (plan with the
+//     source pinned).
 //
 // `gitopskit COMMAND --help` shows each command's flags and examples.
 //
 // # Configurations
 //
-// sync and plan read a configuration from a file (-f FILE, "-" for stdin)
+// sync, plan, render and diff read a configuration from a file (-f FILE, "-" for stdin)
 // or from flags (--url, --branch/--tag/--semver/--commit, --path, ...: one
 // path of one repository). A file holds either Flux objects (GitRepository,
 // OCIRepository, HelmRepository, HelmChart, Kustomization, HelmRelease,
@@ -59,10 +71,32 @@
 // or with --secrets-dir DIR from the files of DIR/NAME/, one key per file,
 // as Kubernetes mounts them into a Pod.
 //
+// # Rendering with no cluster
+//
+// render and diff run the pipeline up to admission: fetch, post-build
+// substitution, kustomize build, Helm template (Helm's default
+// capabilities; lookup finds nothing). A ConfigMap or Secret a unit renders
+// is what later units' substituteFrom read; those only a cluster has come
+// from --objects FILE (v1 ConfigMaps and Secrets, or a List of them, as
+// kubectl get -o yaml writes them) or --secrets-dir, and what neither has
+// is a gap, reported, never guessed. Secret values are masked in every
+// output; diff names fields, never values. --cache-dir keeps clones and
+// charts between runs.
+//
+// A REF (render's --ref SOURCE=REF, diff's --from and --to) names a
+// reference of the source's remote, not of a local clone: a full commit
+// SHA-1 (SHA@BRANCH fetches it from that branch, for servers that do not
+// serve commits by ID), "refs/..." (refs/pull/42/head), or a branch name;
+// or explicitly branch:NAME, tag:NAME, semver:RANGE, commit:SHA or
+// name:refs/.... diff's references apply to --source NAME or to the
+// configuration's only source. With --url the source is named "git".
+//
 // # Cluster
 //
 // As kubectl: --kubeconfig (default $KUBECONFIG, then ~/.kube/config, then
-// the in-cluster service account), --context, --cluster and --user.
+// the in-cluster service account), --context, --cluster and --user. render
+// and diff use none of them, except diff --cluster (where --cluster is the
+// mode, and --context chooses the cluster).
 //
 // # Output
 //
@@ -73,9 +107,11 @@
 // # Exit codes
 //
 //	0  success: every configuration compliant (sync, status), nothing would change (plan),
-//	   or a --watch loop stopped by SIGINT or SIGTERM
-//	1  error: the cluster, Git or a file could not be read or written; a unit could not be planned
+//	   rendered (render), no change (diff), or a --watch loop stopped by SIGINT or SIGTERM
+//	1  error: the cluster, Git or a file could not be read or written; a unit could not be
+//	   planned (plan, diff --cluster) or rendered (render, diff: at either reference)
 //	2  usage: an unknown command or flag, a bad flag value or argument, or an invalid
-//	   configuration (unreadable file, unknown field, dependency cycle, missing Secret)
-//	3  not compliant (sync, status) or changes pending (plan)
+//	   configuration (unreadable file, unknown field, dependency cycle, missing Secret,
+//	   an --objects file with other kinds than ConfigMap and Secret)
+//	3  not compliant (sync, status) or changes pending (plan, diff)
 package main

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -52,11 +53,17 @@ func runPlan(ctx context.Context, e *env, g *globalFlags, f *configFlags) error 
 	if err != nil {
 		return failure(err)
 	}
-	conf, err := f.load(ctx, e.stdin, kc.Kubernetes())
+	conf, err := f.load(ctx, e.stdin, clusterData(kc.Kubernetes()))
 	if err != nil {
 		return failure(err)
 	}
-	r, err := reconcile.New(kc, conf, reconcile.Options{})
+	return planAndReport(ctx, e, g, kc, conf, reconcile.Options{})
+}
+
+// planAndReport plans conf against the cluster kc and prints the plan;
+// the error carries the exit code (3 when something would change).
+func planAndReport(ctx context.Context, e *env, g *globalFlags, kc *cluster.Cluster, conf reconcile.Configuration, opts reconcile.Options) error {
+	r, err := reconcile.New(kc, conf, opts)
 	if err != nil {
 		return failure(err)
 	}

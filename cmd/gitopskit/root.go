@@ -101,34 +101,33 @@ func newRootCommand(e *env) *cobra.Command {
 		Short: "Keep Kubernetes clusters in sync with Git, and report their compliance",
 		Long: `gitopskit reconciles configurations of units (a path of a Git repository, built with
 kustomize or Helm, applied with server-side apply, pruned and health-checked) in
-dependency order, and reports whether a cluster complies with Git.
+dependency order, and reports whether a cluster complies with Git. It also renders
+and diffs configurations with no cluster, for pull requests.
 
 A configuration is a Flux-format file (GitRepository, Kustomization, HelmRelease...
 objects, as flux-system holds them), gitopskit's own Configuration file, or one
 path of one repository given with flags.
 
 Exit codes:
-  0  success: compliant, no change planned
-  1  error: the cluster, Git or a file could not be read or written
+  0  success: compliant, no change planned, rendered
+  1  error: the cluster, Git or a file could not be read or written, or a unit
+     could not be planned or rendered
   2  usage: a bad command, flag or argument, or an invalid configuration
-  3  not compliant (sync, status) or changes pending (plan)`,
+  3  not compliant (sync, status) or changes pending (plan, diff)`,
 		Example: `  # Reconcile a Flux repository's objects once, then report compliance.
   gitopskit sync -f clusters/prod/flux-system/gotk-sync.yaml
 
   # What would change, as JSON for a CI job (exit 3 when something would).
   gitopskit plan -f fleet.yaml -o json
 
+  # What a pull request changes, with no cluster (exit 3 when something does).
+  gitopskit diff -f clusters/prod/flux-system/gotk-sync.yaml --from main --to refs/pull/42/head
+
   # Is the configuration "fleet" compliant right now?
   gitopskit status fleet -n cluster-config`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			switch g.output {
-			case "text", "json", "yaml":
-				return nil
-			}
-			return usagef("--output %q: want text, json or yaml", g.output)
-		},
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(*cobra.Command, []string) error { return checkOutput(g.output) },
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -138,7 +137,7 @@ Exit codes:
 	g.kube.addFlags(pf)
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text, json or yaml")
 
-	root.AddCommand(newSyncCommand(e, g), newPlanCommand(e, g), newStatusCommand(e, g))
+	root.AddCommand(newSyncCommand(e, g), newPlanCommand(e, g), newStatusCommand(e, g), newRenderCommand(e), newDiffCommand(e, g))
 	return root
 }
 

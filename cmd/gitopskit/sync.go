@@ -77,7 +77,7 @@ func runSync(ctx context.Context, e *env, g *globalFlags, f *syncFlags) error {
 	if err != nil {
 		return failure(err)
 	}
-	conf, err := f.config.load(ctx, e.stdin, kc.Kubernetes())
+	conf, err := f.config.load(ctx, e.stdin, clusterData(kc.Kubernetes()))
 	if err != nil {
 		return failure(err)
 	}
