@@ -317,7 +317,7 @@ func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]stri
 		}
 		if apierrors.IsNotFound(err) && r.offline != nil {
 			if st := r.unit(u.Name); st != nil {
-				r.offline.gap(st, "substituteFrom %s %s/%s: not rendered by an earlier unit nor in RenderOptions.Objects; its variables are not substituted", ref.Kind, ns, ref.Name)
+				r.offline.gap(st, "substituteFrom %s %s/%s: no earlier unit renders it and it was not supplied; its variables are not substituted", ref.Kind, ns, ref.Name)
 			}
 			continue
 		}

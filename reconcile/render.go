@@ -106,10 +106,10 @@ func Render(ctx context.Context, conf Configuration, opts RenderOptions) (*Rende
 	for name, ref := range opts.Refs {
 		ss := r.source(name)
 		if ss == nil {
-			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("RenderOptions.Refs: no source %q", name)}
+			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("no source %q to pin to another reference", name)}
 		}
 		if err := ref.Validate(); err != nil {
-			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("RenderOptions.Refs[%s]: %w", name, err)}
+			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("reference of source %q: %w", name, err)}
 		}
 		ss.spec.Ref = ref
 	}

@@ -61,11 +61,11 @@ func TestRenderMatchesReconcile(t *testing.T) {
 	if !s.Compliant() {
 		t.Fatal(s)
 	}
-	c, err := cluster.New(testCluster.Config, cluster.Options{})
+	c, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn := dynamic.NewForConfigOrDie(testCluster.Config)
+	dyn := dynamic.NewForConfigOrDie(testCluster(t).Config)
 	for _, ru := range rendering.Units {
 		if got := unit(t, s, ru.Name).Objects; got != len(ru.Objects) {
 			t.Errorf("unit %s: %d objects in its inventory, %d rendered", ru.Name, got, len(ru.Objects))
