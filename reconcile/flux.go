@@ -19,13 +19,14 @@ type FluxOptions struct {
 	Namespace string
 	// SecretData returns the data of the Secret namespace/name, for
 	// GitRepository spec.secretRef and spec.verify.secretRef and for
-	// Kustomization spec.postBuild.substituteFrom. A Secret that does not
+	// HelmRelease valuesFrom and repository credentials (a Kustomization's
+	// substituteFrom is read when the unit builds). A Secret that does not
 	// exist is an error wrapping [ErrNotFound] or a Kubernetes NotFound API
 	// error (so a client-go Get can be returned as it is). Nil: objects
 	// that refer to a Secret are refused.
 	SecretData func(ctx context.Context, namespace, name string) (map[string][]byte, error)
 	// ConfigMapData returns the data of the ConfigMap namespace/name, for
-	// spec.postBuild.substituteFrom, with the same not-found convention as
+	// HelmRelease valuesFrom, with the same not-found convention as
 	// SecretData. Nil: objects that refer to a ConfigMap are refused.
 	ConfigMapData func(ctx context.Context, namespace, name string) (map[string]string, error)
 
@@ -169,10 +170,13 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 // ([Unit.ServiceAccountNamespace]), or [FluxOptions.DefaultServiceAccount]
 // when it names none.
 //
-// Secrets and ConfigMaps the objects refer to are read, in the object's
-// namespace, through the [FluxOptions] callbacks while loading, once each:
-// the result holds their values, not references. Load again to pick up
-// changed values.
+// Secrets and ConfigMaps the objects refer to for credentials and Helm
+// values are read, in the object's namespace, through the [FluxOptions]
+// callbacks while loading, once each: the result holds their values, not
+// references. Load again to pick up changed values. A Kustomization's
+// substituteFrom is different: as in Flux, it is read each time the unit
+// builds ([Unit.SubstituteFrom]), so a ConfigMap an earlier unit creates
+// counts.
 //
 // LoadFlux is strict: a field it does not read, whether Flux has it or not,
 // is a [*FluxError] naming the document, object and field, never ignored. A
@@ -234,7 +238,8 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     [build.KustomizeOptions] CommonLabels and CommonAnnotations (the
 //     annotations also reach pod templates, unlike in Flux).
 //   - spec.postBuild.substitute and .substituteFrom (kind ConfigMap or
-//     Secret, name, optional): [build.KustomizeOptions] Substitute. As in
+//     Secret, name, optional): [build.KustomizeOptions] Substitute and
+//     [Unit.SubstituteFrom], read when the unit builds. As in
 //     Flux, the ConfigMaps and Secrets are merged in order, later ones
 //     winning, then spec.postBuild.substitute wins over all; newlines are
 //     removed from values; variable names must match

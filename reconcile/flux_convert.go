@@ -207,7 +207,7 @@ func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.
 		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
 			return b, nil, d.failf(field+".kind", "%q: want ConfigMap or Secret", ref.Kind)
 		}
-		if l.engine {
+		if l.deferSubstitution {
 			refs = append(refs, SubstituteRef{Kind: ref.Kind, Namespace: d.namespace, Name: ref.Name, Optional: ref.Optional})
 			continue
 		}

@@ -105,8 +105,8 @@ func TestFluxCorpus(t *testing.T) {
 				if d := c.Units[3].DependsOn; len(d) != 1 || d[0] != "shop-web" {
 					t.Errorf("shop-web-config depends on %v", d)
 				}
-				if s := c.Units[1].Build.Substitute; s["cluster"] != "prod-eu" {
-					t.Errorf("dev-team's variables %v", s)
+				if s := c.Units[1].SubstituteFrom; len(s) == 0 {
+					t.Errorf("dev-team's substituteFrom %v", s)
 				}
 			}},
 		{name: "helm", files: []string{"helm.yaml"}, check: func(t *testing.T, confs []Configuration) {

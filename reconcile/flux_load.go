@@ -34,11 +34,15 @@ type fluxLoader struct {
 	// declaredBy is the unit whose build declared each object ("" for the
 	// objects given to LoadFlux or New).
 	declaredBy map[fluxKey]string
-	// engine is set for a loader the engine feeds with builds: a
-	// Kustomization's substituteFrom is read when it builds (objects an
-	// earlier unit creates count), and a dependsOn naming an object not
-	// loaded yet leaves the unit Pending instead of failing the load.
+	// engine is set for a loader the engine feeds with builds: a dependsOn
+	// naming an object not loaded yet leaves the unit Pending instead of
+	// failing the load.
 	engine bool
+	// deferSubstitution leaves a Kustomization's substituteFrom to be read
+	// when the unit builds ([Unit.SubstituteFrom]), so that objects an
+	// earlier unit creates count. Always set but in tests of the eager
+	// form.
+	deferSubstitution bool
 	// Lookups, cached by "namespace/name" for the loader's life.
 	secrets    map[string]lookupResult[map[string][]byte]
 	configMaps map[string]lookupResult[map[string]string]
@@ -50,7 +54,7 @@ func newFluxLoader(opts FluxOptions, home string) *fluxLoader {
 	if opts.Namespace == "" {
 		opts.Namespace = DefaultNamespace
 	}
-	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{},
+	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{}, deferSubstitution: true,
 		units: map[string]*fluxDoc{}, sources: map[string]*fluxDoc{}, declaredBy: map[fluxKey]string{},
 		secrets: map[string]lookupResult[map[string][]byte]{}, configMaps: map[string]lookupResult[map[string]string]{}}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,15 +287,18 @@ func TestLoadFlux(t *testing.T) {
 						{Name: "nginx", NewName: "registry.example.com/nginx", NewTag: "1.27"},
 						{Name: "busybox", Digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"},
 					},
-					// ConfigMap vars, then Secret secret-vars (wins), the
-					// optional missing ConfigMap skipped, inline last.
-					Substitute: map[string]string{"color": "blue", "token": "t0ken", "region": "eu-west-1", "multi": "ab"},
+					// Inline variables; substituteFrom is read when the
+					// unit builds, in order, the inline ones winning.
+					Substitute: map[string]string{"region": "eu-west-1", "multi": "ab"},
 				},
+				SubstituteFrom: []reconcile.SubstituteRef{{Kind: "ConfigMap", Namespace: "team-a", Name: "vars"},
+					{Kind: "Secret", Namespace: "team-a", Name: "secret-vars"},
+					{Kind: "ConfigMap", Namespace: "team-a", Name: "missing", Optional: true}},
 				HealthChecks: []health.CELCheck{{APIVersion: "example.com/v1", Kind: "Widget", Current: "status.ready == true",
 					InProgress: "!has(status.ready)", Failed: `status.error != ""`}},
 			}},
 		},
-		lookups: []string{"Secret team-a/ssh", "Secret team-a/keys", "ConfigMap team-a/vars", "Secret team-a/secret-vars", "ConfigMap team-a/missing"},
+		lookups: []string{"Secret team-a/ssh", "Secret team-a/keys"},
 	}, {
 		name: "defaults",
 		yaml: `apiVersion: source.toolkit.fluxcd.io/v1
@@ -318,10 +322,10 @@ spec:
 		want: reconcile.Configuration{
 			Name: reconcile.DefaultNamespace, Namespace: reconcile.DefaultNamespace,
 			Sources: []reconcile.Source{{Name: "r", URL: "file:///srv/git/r.git", Ref: source.Ref{Branch: "master"}}},
-			// No variables at all: no substitution, as in Flux.
-			Units: []reconcile.Unit{{Name: "a", Source: "r", Interval: 10 * time.Minute, Timeout: time.Hour}},
+			// No variables now: the optional ConfigMap is read at build.
+			Units: []reconcile.Unit{{Name: "a", Source: "r", Interval: 10 * time.Minute, Timeout: time.Hour,
+				SubstituteFrom: []reconcile.SubstituteRef{{Kind: "ConfigMap", Namespace: reconcile.DefaultNamespace, Name: "none", Optional: true}}}},
 		},
-		lookups: []string{"ConfigMap gitopskit-system/none"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -436,7 +440,6 @@ func TestLoadFluxErrors(t *testing.T) {
 		{"not an object", stream(repo, "- a\n- b\n"), false, 2, 0, "", "got a list"},
 		{"no spec", stream(repo, "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: ns}\n"), false, 2, 0, "spec", "required"},
 		{"secretRef without callback", strings.Replace(repo, "spec:\n", "spec:\n  secretRef: {name: s}\n", 1) + "---\n" + kust("a", ""), false, 1, 0, "spec.secretRef.name", "SecretData is not set"},
-		{"substituteFrom without callback", stream(repo, kust("a", "  postBuild: {substituteFrom: [{kind: ConfigMap, name: v, optional: true}]}\n")), false, 2, 0, "spec.postBuild.substituteFrom[0].name", "ConfigMapData is not set"},
 		{"substituteFrom kind", stream(repo, kust("a", "  postBuild: {substituteFrom: [{kind: Pod, name: v}]}\n")), false, 2, 0, "spec.postBuild.substituteFrom[0].kind", "want ConfigMap or Secret"},
 	}
 	for _, tt := range tests {
@@ -475,14 +478,9 @@ func TestLoadFluxLookups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if conf.Sources[0].Auth.BearerToken != "tok" || len(fc.lookups) != 1 {
-			t.Errorf("auth %v, lookups %q", conf.Sources[0].Auth, fc.lookups)
-		}
-		// Keys of the Secret that are not valid variable names fail, as in Flux.
-		fc.secrets["team-a/git"]["ca.crt"] = []byte("PEM")
-		_, err = reconcile.LoadFlux(t.Context(), []byte(y), fc.options())
-		if err == nil || !strings.Contains(err.Error(), `key "ca.crt" is not a valid variable name`) {
-			t.Errorf("LoadFlux: %v", err)
+		// substituteFrom is read when the units build, not now.
+		if conf.Sources[0].Auth.BearerToken != "tok" || len(fc.lookups) != 1 || len(conf.Units[1].SubstituteFrom) != 1 {
+			t.Errorf("auth %v, lookups %q, substituteFrom %v", conf.Sources[0].Auth, fc.lookups, conf.Units[1].SubstituteFrom)
 		}
 	})
 	t.Run("missing required Secret", func(t *testing.T) {
@@ -493,12 +491,11 @@ func TestLoadFluxLookups(t *testing.T) {
 			t.Errorf("LoadFlux: %v", err)
 		}
 	})
-	t.Run("missing required ConfigMap", func(t *testing.T) {
+	t.Run("missing required ConfigMap is not read while loading", func(t *testing.T) {
 		fc := newFluxCluster()
-		_, err := reconcile.LoadFlux(t.Context(), []byte(fmt.Sprintf(repo, "ssh")+fmt.Sprintf(kust, "a", "{kind: ConfigMap, name: nope}")), fc.options())
-		if !errors.Is(err, reconcile.ErrNotFound) || !errors.Is(err, reconcile.ErrInvalidConfiguration) ||
-			!strings.Contains(err.Error(), "spec.postBuild.substituteFrom[0].name: ConfigMap team-a/nope") {
-			t.Errorf("LoadFlux: %v", err)
+		conf, err := reconcile.LoadFlux(t.Context(), []byte(fmt.Sprintf(repo, "ssh")+fmt.Sprintf(kust, "a", "{kind: ConfigMap, name: nope}")), fc.options())
+		if err != nil || !slices.Equal(conf.Units[0].SubstituteFrom, []reconcile.SubstituteRef{{Kind: "ConfigMap", Namespace: "team-a", Name: "nope"}}) {
+			t.Errorf("LoadFlux: %+v, %v", conf.Units, err)
 		}
 	})
 	t.Run("unreachable cluster is not an invalid configuration", func(t *testing.T) {
