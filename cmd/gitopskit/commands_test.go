@@ -374,7 +374,18 @@ spec:
 			"bad.yaml: flux configuration: document 2 (line 6, Kustomization cli-bad/a): spec.decryption: unsupported field"},
 		{"cycle", func() []string { return []string{"plan", "-f", flux("  dependsOn: [{name: a}]\n")} }, "a -> a"},
 		{"missing secret", func() []string {
-			return []string{"sync", "-f", flux("  postBuild: {substituteFrom: [{kind: Secret, name: vars}]}\n")}
+			// A GitRepository's secretRef is read while loading (a
+			// substituteFrom is read when the unit builds).
+			return []string{"sync", "-f", f.write(t, "bad.yaml", fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: cli-bad}
+spec: {interval: 1m, url: %q, secretRef: {name: vars}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: a, namespace: cli-bad}
+spec: {interval: 10m, sourceRef: {kind: GitRepository, name: fleet}}
+`, f.repo.HTTPURL()))}
 		}, "vars"},
 		{"bad ref", func() []string { return []string{"sync", "--url", f.repo.HTTPURL(), "--commit", "abc"} }, "not a full SHA-1"},
 		{"missing password file", func() []string {
