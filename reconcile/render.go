@@ -195,7 +195,7 @@ func (o *offlineState) secret(namespace, name string) (map[string][]byte, error)
 	for k, v := range data {
 		b, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
-			return nil, fmt.Errorf("Secret %s/%s: data %q: %w", namespace, name, k, err)
+			return nil, fmt.Errorf("reconcile: Secret %s/%s: data %q: %w", namespace, name, k, err)
 		}
 		out[k] = b
 	}
