@@ -108,7 +108,10 @@ func TestWebhookRetriesAfter500s(t *testing.T) {
 
 func TestWebhookHonoursRetryAfter(t *testing.T) {
 	rec := &recorder{answer: []func(http.ResponseWriter){
-		func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); w.WriteHeader(http.StatusTooManyRequests) },
+		func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		},
 		code(200)}}
 	srv := rec.start(t)
 	hook, err := sinks.NewWebhook(sinks.WebhookOptions{URL: srv.URL, Retry: fast})
