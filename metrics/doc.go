@@ -5,7 +5,7 @@
 // # Recorder
 //
 // A [Recorder] turns the events of one configuration's reconciler into
-// metrics, registered with the [prometheus.Registerer] the embedder passes
+// metrics, registered with the [github.com/prometheus/client_golang/prometheus.Registerer] the embedder passes
 // (never a global one). Give its [Recorder.Handle] to the reconciler, alone
 // or chained with another handler ([Recorder.Chain]):
 //
@@ -50,6 +50,6 @@
 //
 // A unit removed from the configuration (its removal reported by a
 // "remove" stage event) loses every series. [Recorder.SetStatus] sets the
-// units from a [reconcile.Status] instead, dropping the units it does not
+// units from a [github.com/gitopskit/gitopskit/reconcile.Status] instead, dropping the units it does not
 // list: call it with the reconciler's Status after a run.
 package metrics

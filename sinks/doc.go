@@ -4,7 +4,7 @@
 //
 // # Dispatcher
 //
-// A [Dispatcher] is the [reconcile.Options.OnEvent] handler: its
+// A [Dispatcher] is the [github.com/gitopskit/gitopskit/reconcile.Options.OnEvent] handler: its
 // [Dispatcher.Handle] filters an event ([Filter]: by type, stage, unit,
 // failures only), turns it into an [Event] (the stable JSON shape, URLs
 // redacted) and puts it on a bounded queue; it never blocks the reconcile.
@@ -31,7 +31,7 @@
 // # Credentials
 //
 // Credentials never reach events or errors: the URLs in messages pass
-// through [source.RedactURL], a webhook's URL is shown as its scheme and
+// through [github.com/gitopskit/gitopskit/source.RedactURL], a webhook's URL is shown as its scheme and
 // host only (webhook URLs often hold a secret in their path), and header
 // values and tokens are scrubbed from the errors and the answers quoted in
 // them.
