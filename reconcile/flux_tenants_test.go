@@ -154,6 +154,15 @@ func TestFluxTenants(t *testing.T) {
 	if n := unit(t, s, nestedUnit); n.DeclaredBy != tenantUnit {
 		t.Errorf("nested declared by %q", n.DeclaredBy)
 	}
+	// A render with no cluster gives what the reconcile applied.
+	rendering, err := reconcile.Render(ctx, conf, reconcile.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rendering.Units) != 3 {
+		t.Errorf("rendered %d units, want 3", len(rendering.Units))
+	}
+	assertRenderMatches(t, rendering, s)
 	cs := clientset(t)
 	cm, err := cs.CoreV1().ConfigMaps(team).Get(ctx, "nested", metav1.GetOptions{})
 	if err != nil {

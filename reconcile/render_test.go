@@ -61,14 +61,28 @@ func TestRenderMatchesReconcile(t *testing.T) {
 	if !s.Compliant() {
 		t.Fatal(s)
 	}
+	assertRenderMatches(t, rendering, s)
+}
+
+// assertRenderMatches checks that every rendered unit's objects are in the
+// cluster with the rendered fields, and that the unit's inventory holds as
+// many objects as were rendered.
+func assertRenderMatches(t *testing.T, rendering *reconcile.Rendering, s reconcile.Status) {
+	t.Helper()
 	c, err := cluster.New(testCluster(t).Config, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dyn := dynamic.NewForConfigOrDie(testCluster(t).Config)
 	for _, ru := range rendering.Units {
-		if got := unit(t, s, ru.Name).Objects; got != len(ru.Objects) {
-			t.Errorf("unit %s: %d objects in its inventory, %d rendered", ru.Name, got, len(ru.Objects))
+		if ru.Err != nil {
+			t.Errorf("unit %s did not render: %v", ru.Name, ru.Err)
+			continue
+		}
+		if ru.Chart == nil { // a Helm release's objects are not in an inventory
+			if got := unit(t, s, ru.Name).Objects; got != len(ru.Objects) {
+				t.Errorf("unit %s: %d objects in its inventory, %d rendered", ru.Name, got, len(ru.Objects))
+			}
 		}
 		for _, o := range ru.Objects {
 			gvk := o.GroupVersionKind()
@@ -78,11 +92,11 @@ func TestRenderMatchesReconcile(t *testing.T) {
 			}
 			live, err := dyn.Resource(m.Resource).Namespace(o.GetNamespace()).Get(t.Context(), o.GetName(), metav1.GetOptions{})
 			if err != nil {
-				t.Errorf("%s %s/%s rendered, not in the cluster: %v", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+				t.Errorf("unit %s: %s %s/%s rendered, not in the cluster: %v", ru.Name, gvk.Kind, o.GetNamespace(), o.GetName(), err)
 				continue
 			}
 			if missing := notIn("", o.Object, live.Object); len(missing) > 0 {
-				t.Errorf("%s %s/%s: rendered fields the cluster does not have: %v", gvk.Kind, o.GetNamespace(), o.GetName(), missing)
+				t.Errorf("unit %s: %s %s/%s: rendered fields the cluster does not have: %v", ru.Name, gvk.Kind, o.GetNamespace(), o.GetName(), missing)
 			}
 		}
 	}
@@ -204,4 +218,40 @@ func TestRenderDiff(t *testing.T) {
 	if d := reconcile.DiffRenderings(niu, niu); !d.Empty() {
 		t.Errorf("a rendering against itself: %+v", d)
 	}
+}
+
+// TestRenderMatchesReconcileHelm renders the quickstart's Flux repository
+// (a HelmRelease from a chart repository declared by infra's build) with no
+// cluster, reconciles it on the simulated cluster, and checks the cluster
+// holds what was rendered, the chart's objects included.
+func TestRenderMatchesReconcileHelm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	ctx := t.Context()
+	charts := gitopstest.StartChartRepo(t, chartrepo.RepoOptions{})
+	if err := charts.AddChart(demo.PrometheusChart()); err != nil {
+		t.Fatal(err)
+	}
+	srv := gitopstest.StartGitServer(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, srv, "fleet")
+	files := demo.FluxFiles(repo.HTTPURL(), charts.URL())
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: files, Message: "fleet"})
+	conf, err := reconcile.LoadFlux(ctx, []byte(files["clusters/prod/fleet.yaml"]), reconcile.FluxOptions{Name: "render-helm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendering, err := reconcile.Render(ctx, conf, reconcile.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rendering.Units) != 4 {
+		t.Fatalf("rendered %d units, want infra, monitoring-prometheus, apps-dev, apps-prd", len(rendering.Units))
+	}
+	r := newReconciler(t, conf, reconcile.Options{})
+	s := run(t, r)
+	if !s.Compliant() {
+		t.Fatal(s)
+	}
+	assertRenderMatches(t, rendering, s)
 }
