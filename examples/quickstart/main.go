@@ -4,7 +4,9 @@
 // apps/ has kuard with dev and prd overlays, and clusters/prod/fleet.yaml
 // is the configuration: a GitRepository and three Kustomizations, infra ->
 // apps-dev -> apps-prd. gitopskit reconciles it in process, with no Flux
-// installed, on a local simulated cluster, then a change pushed to Git.
+// installed, on a local simulated cluster; a second team's configuration
+// runs limited to its namespace (its push into kube-system is refused);
+// then a change is pushed to Git.
 //
 //	go run ./examples/quickstart                 # embedded simulated cluster
 //	go run ./examples/quickstart -kubeconfig FILE # an existing cluster
@@ -148,6 +150,44 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if d, err := cs.AppsV1().Deployments("apps-prd").Get(ctx, "kuard", metav1.GetOptions{}); err == nil {
 		say("\napps-prd/kuard: %d/%d replicas ready.", d.Status.ReadyReplicas, *d.Spec.Replicas)
 	}
+
+	// A second team's configuration, limited to its own namespace.
+	team, err := reconcile.LoadFlux(ctx, []byte(files["clusters/team-b/configuration.yaml"]), reconcile.FluxOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	team.Tenancy = &reconcile.Tenancy{Namespaces: []string{demo.TeamNamespace}}
+	tr, err := reconcile.New(kc, team, reconcile.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	defer tr.Close()
+	ts, err := tr.Run(ctx)
+	if err != nil || !ts.Compliant() {
+		return fail(fmt.Errorf("team-b not compliant: %v %v", ts, err))
+	}
+	say("\nTeam b's configuration (clusters/team-b, limited to namespace %s): %s", demo.TeamNamespace, ts)
+	escape := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team-b-was-here\n  namespace: kube-system\n"
+	if _, err := repo.Commit(ctx, gitserver.CommitOptions{Message: "team b tries kube-system",
+		Files: map[string]string{"teams/b/escape.yaml": escape}}); err != nil {
+		return fail(err)
+	}
+	ts, err = tr.Run(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if u, _ := ts.Unit("team-b"); u.Reason == reconcile.ReasonPolicyViolation {
+		say("Team b pushed a ConfigMap into kube-system: refused, nothing applied (%s).", u.Reason)
+	} else {
+		return fail(fmt.Errorf("team b's escape was not refused: %s", ts))
+	}
+	if _, err := repo.Commit(ctx, gitserver.CommitOptions{Message: "revert", Delete: []string{"teams/b/escape.yaml"}}); err != nil {
+		return fail(err)
+	}
+	if ts, err = tr.Run(ctx); err != nil || !ts.Compliant() {
+		return fail(fmt.Errorf("team-b not compliant after the revert: %v %v", ts, err))
+	}
+	say("Reverted: team b is compliant again.")
 
 	// 4. Nothing changed: the no-op path.
 	if _, err := reconcileOnce("Reconciling again with nothing changed (one ls-remote, no clone, no rebuild, one LIST per kind):"); err != nil {

@@ -26,7 +26,12 @@ func FluxFiles(gitURL, chartRepoURL string) map[string]string {
 	}
 	files["infra/namespace.yaml"] = Files()["infra/namespace.yaml"]
 	files["infra/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
-		"resources:\n  - namespace.yaml\n  - prometheus.yaml\n"
+		"resources:\n  - namespace.yaml\n  - team-b.yaml\n  - prometheus.yaml\n"
+	// The platform creates the second team's namespace; the team's own
+	// configuration fills it.
+	files["infra/team-b.yaml"] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + TeamNamespace + "\n"
+	files["teams/b/settings.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: " + TeamNamespace +
+		"\ndata:\n  owner: team-b\n"
 	files["infra/prometheus.yaml"] = fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1beta1
 kind: HelmRepository
 metadata:
@@ -55,7 +60,42 @@ spec:
     retention: 2d
 `, chartRepoURL)
 	files["clusters/prod/fleet.yaml"] = FluxConfiguration(gitURL)
+	files["clusters/team-b/configuration.yaml"] = TeamConfiguration(gitURL)
 	return files
+}
+
+// TeamNamespace is the second team's namespace: its configuration's
+// records and everything it may change.
+const TeamNamespace = "team-b"
+
+// TeamConfiguration is the second team's configuration: its own
+// GitRepository and a Kustomization of teams/b, in [TeamNamespace]. The
+// caller restricts it to that namespace with a reconcile.Tenancy.
+func TeamConfiguration(gitURL string) string {
+	return fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: team-b
+  namespace: %[1]s
+spec:
+  interval: 1m
+  url: %[2]s
+  ref:
+    branch: main
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: team-b
+  namespace: %[1]s
+spec:
+  interval: 10m
+  path: ./teams/b
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: team-b
+`, TeamNamespace, gitURL)
 }
 
 // FluxConfiguration is the scenario's configuration as Flux objects: a
