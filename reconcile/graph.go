@@ -636,22 +636,8 @@ func (s *scheduler) run(ctx context.Context, name string) {
 	case <-ctx.Done():
 		return
 	}
-	release := sync.OnceFunc(func() { <-s.workers })
-	defer release()
+	defer func() { <-s.workers }()
 	if st = s.r.unit(name); st != nil {
-		s.do(context.WithValue(ctx, workerKey{}, release), st)
-	}
-}
-
-// workerKey is the context key of the function that gives up a unit's
-// worker (see releaseWorker).
-type workerKey struct{}
-
-// releaseWorker gives up the worker the unit of ctx holds, for the rest of
-// its reconcile: for its wait, which costs the API server nothing (shared
-// watches), so that other units build and apply meanwhile.
-func releaseWorker(ctx context.Context) {
-	if release, ok := ctx.Value(workerKey{}).(func()); ok {
-		release()
+		s.do(ctx, st)
 	}
 }
