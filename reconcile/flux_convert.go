@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -166,7 +165,7 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		u.DependsOn = append(u.DependsOn, name)
 	}
 
-	if u.Build, u.SubstituteFrom, err = b.l.buildOptions(ctx, d, spec); err != nil {
+	if u.Build, u.SubstituteFrom, err = b.l.buildOptions(d, spec); err != nil {
 		return Unit{}, err
 	}
 	for i, c := range spec.HealthCheckExprs {
@@ -190,9 +189,9 @@ func sourceInterval(d *fluxDoc) time.Duration {
 }
 
 // buildOptions converts a Kustomization's kustomize and post-build fields.
-// A loader of the engine leaves substituteFrom to be read at build time
-// (the references are returned); otherwise the values are read now.
-func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, []SubstituteRef, error) {
+// substituteFrom is returned as references, read when the unit builds
+// (Reconciler.substitutions).
+func (l *fluxLoader) buildOptions(d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, []SubstituteRef, error) {
 	b, err := l.kustomizeOptions(d, spec)
 	if err != nil || spec.PostBuild == nil {
 		return b, nil, err
@@ -207,37 +206,7 @@ func (l *fluxLoader) buildOptions(ctx context.Context, d *fluxDoc, spec *kustv1.
 		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
 			return b, nil, d.failf(field+".kind", "%q: want ConfigMap or Secret", ref.Kind)
 		}
-		if l.deferSubstitution {
-			refs = append(refs, SubstituteRef{Kind: ref.Kind, Namespace: d.namespace, Name: ref.Name, Optional: ref.Optional})
-			continue
-		}
-		var data map[string]string
-		var err error
-		switch ref.Kind {
-		case "ConfigMap":
-			data, err = l.configMap(ctx, d, field+".name", ref.Name)
-		case "Secret":
-			var raw map[string][]byte
-			if raw, err = l.secret(ctx, d, field+".name", ref.Name); err == nil {
-				data = map[string]string{}
-				for k, v := range raw {
-					data[k] = string(v)
-				}
-			}
-		}
-		if err != nil {
-			var fe *FluxError
-			if ref.Optional && errors.As(err, &fe) && isNotFound(fe.Err) {
-				continue
-			}
-			return b, nil, err
-		}
-		for _, k := range slices.Sorted(maps.Keys(data)) {
-			if !isVarName(k) {
-				return b, nil, d.failf(field, "%s %s: key %q is not a valid variable name (want %s)", ref.Kind, ref.Name, k, varNamePattern)
-			}
-			vars[k] = strings.ReplaceAll(data[k], "\n", "")
-		}
+		refs = append(refs, SubstituteRef{Kind: ref.Kind, Namespace: d.namespace, Name: ref.Name, Optional: ref.Optional})
 	}
 	for _, k := range slices.Sorted(maps.Keys(spec.PostBuild.Substitute)) {
 		if !isVarName(k) {

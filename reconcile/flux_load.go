@@ -38,11 +38,6 @@ type fluxLoader struct {
 	// naming an object not loaded yet leaves the unit Pending instead of
 	// failing the load.
 	engine bool
-	// deferSubstitution leaves a Kustomization's substituteFrom to be read
-	// when the unit builds ([Unit.SubstituteFrom]), so that objects an
-	// earlier unit creates count. Always set but in tests of the eager
-	// form.
-	deferSubstitution bool
 	// Lookups, cached by "namespace/name" for the loader's life.
 	secrets    map[string]lookupResult[map[string][]byte]
 	configMaps map[string]lookupResult[map[string]string]
@@ -54,7 +49,7 @@ func newFluxLoader(opts FluxOptions, home string) *fluxLoader {
 	if opts.Namespace == "" {
 		opts.Namespace = DefaultNamespace
 	}
-	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{}, deferSubstitution: true,
+	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{},
 		units: map[string]*fluxDoc{}, sources: map[string]*fluxDoc{}, declaredBy: map[fluxKey]string{},
 		secrets: map[string]lookupResult[map[string][]byte]{}, configMaps: map[string]lookupResult[map[string]string]{}}
 }
