@@ -268,13 +268,17 @@ func (r *Reconciler) dependencyBlock(u Unit, revision string) string {
 			why = append(why, fmt.Sprintf("dependency %s is not declared (yet)", dep))
 			continue
 		}
-		ds := dst.status()
+		ds, spec := dst.status(), dst.specOf()
+		below := ""
+		if ds.Phase == PhaseReady && spec.Wait {
+			below = r.notReadyBelow(dep)
+		}
 		switch {
 		case ds.Phase != PhaseReady:
 			why = append(why, fmt.Sprintf("dependency %s is %s (%s)", dep, ds.Phase, ds.Reason))
-		case dst.specOf().Wait && r.notReadyBelow(dep) != "":
-			why = append(why, fmt.Sprintf("dependency %s waits for what it declares, and %s", dep, r.notReadyBelow(dep)))
-		case u.Source != "" && dst.specOf().Source == u.Source && ds.LastAppliedRevision != revision:
+		case below != "":
+			why = append(why, fmt.Sprintf("dependency %s waits for what it declares, and %s", dep, below))
+		case u.Source != "" && spec.Source == u.Source && ds.LastAppliedRevision != revision:
 			why = append(why, fmt.Sprintf("dependency %s has not applied %s yet (it is at %s)", dep, revision, ds.LastAppliedRevision))
 		}
 	}
