@@ -59,8 +59,11 @@ type listKey struct {
 // With opts.Inventory set, Apply costs one LIST per resource and namespace of
 // the objects (metadata only) and one request per object that changed in
 // Git or in the cluster since the last apply: an object whose manifest hash
-// and live resourceVersion match the inventory is reported unchanged without
-// a request. The inventory is saved before any object is created (listing the
+// matches the inventory, and whose live resourceVersion or fingerprint (our
+// field manager's managedFields entry, see [cluster.Fingerprint]) does too,
+// is reported unchanged without a request. So a change of status (or of
+// fields only others own) costs nothing, while a change of a field we
+// applied is put back. The inventory is saved before any object is created (listing the
 // new objects) and after the apply (with their hashes and resourceVersions).
 //
 // When the inventory is empty (a first apply, or an inventory that was
@@ -177,9 +180,9 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 			// Not applied now: keep what the inventory knew, so that the
 			// fast path never trusts a manifest we did not apply.
 			if p, ok := prevIdx[e.ID()]; ok {
-				e.Hash, e.ResourceVersion = p.Hash, p.ResourceVersion
+				e.Hash, e.ResourceVersion, e.Fingerprint = p.Hash, p.ResourceVersion, p.Fingerprint
 			} else {
-				e.Hash, e.ResourceVersion = "", ""
+				e.Hash, e.ResourceVersion, e.Fingerprint = "", "", ""
 			}
 		}
 		next.Entries = append(next.Entries, e)
@@ -390,11 +393,21 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 				fail(it, &OwnershipError{Object: it.entry, Policy: opts.Policy})
 				continue
 			}
-			if p, ok := prev[it.entry.ID()]; ok && p.Hash == it.entry.Hash && p.ResourceVersion == lm.ResourceVersion &&
-				p.Version == it.entry.Version && owner.Owns(lm.Labels) && !lm.Deleting {
-				c.Action, c.Reason = Unchanged, "manifest hash and resourceVersion match the inventory"
-				c.Object.ResourceVersion = lm.ResourceVersion
-				continue
+			if p, ok := prev[it.entry.ID()]; ok && p.Hash == it.entry.Hash && p.Version == it.entry.Version &&
+				owner.Owns(lm.Labels) && !lm.Deleting {
+				switch {
+				case p.ResourceVersion == lm.ResourceVersion:
+					c.Action, c.Reason = Unchanged, "manifest hash and resourceVersion match the inventory"
+				case p.Fingerprint != "" && p.Fingerprint == lm.Fingerprint(m.opts.FieldManager):
+					// Only the status (or fields of others) changed since
+					// the apply: what the inventory records stays, so
+					// that it need not be saved again.
+					c.Action, c.Reason = Unchanged, "manifest hash and applied fields match the inventory"
+				}
+				if c.Action == Unchanged {
+					c.Object.ResourceVersion, c.Object.Fingerprint = p.ResourceVersion, p.Fingerprint
+					continue
+				}
 			}
 		}
 		if it.obj.GetAnnotations()[AnnotationCreateOnly] == Enabled {
@@ -551,6 +564,7 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 	}
 	if !opts.DryRun {
 		c.Object.ResourceVersion = res.GetResourceVersion()
+		c.Object.Fingerprint = cluster.Fingerprint(res.GetManagedFields(), m.opts.FieldManager)
 	}
 	if ts := res.GetDeletionTimestamp(); ts != nil {
 		fail(it, fmt.Errorf("%w: %s since %s (finalizers %v); it is applied again once it is gone",

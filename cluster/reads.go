@@ -2,9 +2,13 @@ package cluster
 
 import (
 	"context"
+	"hash/fnv"
+	"io"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,6 +24,71 @@ type ObjectMeta struct {
 	Annotations map[string]string
 	// Deleting says the object has a deletionTimestamp.
 	Deleting bool
+	// applied are digests of the object's managedFields entries of
+	// server-side apply on the main resource, by field manager.
+	applied []appliedDigest
+}
+
+type appliedDigest struct {
+	manager, digest string
+}
+
+// Fingerprint returns a digest of what a server-side apply by manager left
+// on the object: manager's apply entry in managedFields (the fields it
+// owns, their API version and the time it last changed them). It is ""
+// when manager has no such entry. See [Fingerprint].
+func (m ObjectMeta) Fingerprint(manager string) string {
+	for _, a := range m.applied {
+		if a.manager == manager {
+			return a.digest
+		}
+	}
+	return ""
+}
+
+// Fingerprint returns the fingerprint ([ObjectMeta.Fingerprint]) of an
+// object with the given managedFields, for manager.
+//
+// Two equal fingerprints of an object mean that no write changed a field
+// manager applied in between: another writer who changes such a field
+// takes it over (an update) or must force (an apply), and one who removes
+// it removes it from every entry; each changes manager's entry. A change of
+// status, or of fields only others own (such as the Deployment
+// controller's revision annotation), leaves the fingerprint as it is,
+// though it changes the resourceVersion (and, for that annotation, the
+// generation). A writer who rewrites managedFields by hand, entry for
+// entry, can hide a change.
+func Fingerprint(managed []metav1.ManagedFieldsEntry, manager string) string {
+	for _, e := range managed {
+		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			return digestOf(e)
+		}
+	}
+	return ""
+}
+
+// digestOf digests one managedFields entry: its API version, time and
+// fields.
+func digestOf(e metav1.ManagedFieldsEntry) string {
+	h := fnv.New64a()
+	h.Write([]byte(e.APIVersion))
+	h.Write([]byte{0})
+	if e.Time != nil {
+		h.Write([]byte(e.Time.UTC().Format(time.RFC3339)))
+	}
+	h.Write([]byte{0})
+	_, _ = io.WriteString(h, e.FieldsV1.GetRawString()) // nil-safe
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+func appliedDigests(managed []metav1.ManagedFieldsEntry) []appliedDigest {
+	var out []appliedDigest
+	for _, e := range managed {
+		if e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			out = append(out, appliedDigest{manager: e.Manager, digest: digestOf(e)})
+		}
+	}
+	return out
 }
 
 // Reads shares metadata LISTs between the units of one run: the first
@@ -116,7 +185,7 @@ func list(ctx context.Context, c *Cluster, gvr schema.GroupVersionResource, name
 		if namespace == "" && o.Namespace != "" {
 			name = o.Namespace + "/" + o.Name
 		}
-		out[name] = ObjectMeta{ResourceVersion: o.ResourceVersion, Labels: o.Labels, Annotations: ann, Deleting: o.DeletionTimestamp != nil}
+		out[name] = ObjectMeta{ResourceVersion: o.ResourceVersion, Labels: o.Labels, Annotations: ann, Deleting: o.DeletionTimestamp != nil, applied: appliedDigests(o.ManagedFields)}
 	}
 	return out, nil
 }

@@ -25,7 +25,8 @@ type WatchesOptions struct {
 // [Waiter.Wait] given it in [WaitOptions.Watches] is served by one stream per
 // (identity, resource, namespace), kept open until [Watches.Close], however
 // many objects and waits there are. A reconcile of many units keeps one per
-// run. It keeps the latest version of each object its streams saw.
+// run. It keeps the latest version of each object its streams saw, without
+// its managedFields.
 type Watches struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -117,7 +118,7 @@ func (ws *Watches) run(w *Waiter, k watchKey, g *watchGroup) {
 		}
 		objs := make(map[string]*unstructured.Unstructured, len(list.Items))
 		for i := range list.Items {
-			objs[list.Items[i].GetName()] = &list.Items[i]
+			objs[list.Items[i].GetName()] = slim(&list.Items[i])
 		}
 		g.mu.Lock()
 		g.objects, g.synced = objs, true
@@ -157,12 +158,21 @@ func (ws *Watches) drain(ctx context.Context, wi watch.Interface, g *watchGroup)
 			case !isObj:
 				continue
 			case ev.Type == watch.Added || ev.Type == watch.Modified:
-				g.update(u.GetName(), u)
+				g.update(u.GetName(), slim(u))
 			case ev.Type == watch.Deleted:
 				g.update(u.GetName(), nil)
 			}
 		}
 	}
+}
+
+// slim drops what no health check reads from an object the watches keep:
+// its managedFields, often half of its size.
+func slim(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		delete(md, "managedFields")
+	}
+	return u
 }
 
 func (g *watchGroup) update(name string, u *unstructured.Unstructured) {

@@ -26,6 +26,12 @@ type Entry struct {
 	// ResourceVersion is the object's resourceVersion in the API server's
 	// answer to our apply. Empty when unknown.
 	ResourceVersion string `json:"rv,omitempty"`
+	// Fingerprint digests the fields the apply left owned by our field
+	// manager (see package cluster's Fingerprint): with it, an object
+	// whose resourceVersion changed since the apply because of its status
+	// (or of fields only others own) still counts as unchanged. Empty when
+	// unknown.
+	Fingerprint string `json:"fp,omitempty"`
 }
 
 // ID is the identity of an object across API versions: group, kind,
@@ -63,16 +69,17 @@ type Inventory struct {
 	ResourceVersion string
 }
 
-// compareEntries orders entries by ID, then API version, hash and
-// resourceVersion: a total order, so that even duplicates sort the same
+// compareEntries orders entries by ID, then API version, hash,
+// resourceVersion and fingerprint: a total order, so that even duplicates sort the same
 // whatever their input order.
 func compareEntries(a, b Entry) int {
 	return cmp.Or(object.Compare(a.ID(), b.ID()), strings.Compare(a.Version, b.Version),
-		strings.Compare(a.Hash, b.Hash), strings.Compare(a.ResourceVersion, b.ResourceVersion))
+		strings.Compare(a.Hash, b.Hash), strings.Compare(a.ResourceVersion, b.ResourceVersion),
+		strings.Compare(a.Fingerprint, b.Fingerprint))
 }
 
 // Sort orders the entries by group, kind, namespace and name (then API
-// version, hash and resourceVersion), so that equal inventories serialise to
+// version, hash, resourceVersion and fingerprint), so that equal inventories serialise to
 // equal bytes.
 func (inv *Inventory) Sort() { slices.SortFunc(inv.Entries, compareEntries) }
 

@@ -636,8 +636,22 @@ func (s *scheduler) run(ctx context.Context, name string) {
 	case <-ctx.Done():
 		return
 	}
-	defer func() { <-s.workers }()
+	release := sync.OnceFunc(func() { <-s.workers })
+	defer release()
 	if st = s.r.unit(name); st != nil {
-		s.do(ctx, st)
+		s.do(context.WithValue(ctx, workerKey{}, release), st)
+	}
+}
+
+// workerKey is the context key of the function that gives up a unit's
+// worker (see releaseWorker).
+type workerKey struct{}
+
+// releaseWorker gives up the worker the unit of ctx holds, for the rest of
+// its reconcile: for its wait, which costs the API server nothing (shared
+// watches), so that other units build and apply meanwhile.
+func releaseWorker(ctx context.Context) {
+	if release, ok := ctx.Value(workerKey{}).(func()); ok {
+		release()
 	}
 }

@@ -215,6 +215,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
+		releaseWorker(ctx) // waiting holds no worker
 		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: timeout, Watches: rd.watches,
 			OnStatus: func(s health.ObjectStatus) {
 				ev(Event{Type: EventObject, Stage: StageHealth, Object: s.Object, Action: string(s.Status), Message: s.Message})

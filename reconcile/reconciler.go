@@ -36,7 +36,8 @@ type Options struct {
 	// FieldManager for server-side apply. Default apply.DefaultFieldManager.
 	FieldManager string
 	// Workers bounds the units reconciled at the same time (a unit holds a
-	// worker from its build to the end of its wait). Default: 4 per CPU
+	// worker from its build to the end of its prune; its wait for health,
+	// served by shared watches, holds none). Default: 4 per CPU
 	// (GOMAXPROCS), at least 8, since units mostly wait on the API server.
 	Workers int
 	// Concurrency bounds the requests in flight per unit and stage.

@@ -105,6 +105,7 @@ type InventoryEntry struct {
 	Name            string `json:"name"`
 	Hash            string `json:"hash,omitempty"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	Fingerprint     string `json:"fingerprint,omitempty"`
 }
 
 // GitOpsUnitList is a list of GitOpsUnits.

@@ -17,6 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -56,14 +58,15 @@ func main() {
 	flag.StringVar(&s.ServiceAccount, "service-account", "tenant", "service account every unit impersonates")
 	flag.IntVar(&s.Units, "units", 20, "number of units")
 	flag.DurationVar(&s.Timeout, "timeout", time.Minute, "unit timeout")
+	profile := flag.String("profile", "", "folder for a CPU profile of each run (run-<i>.cpu.pprof) and a heap profile after it (run-<i>.heap.pprof)")
 	flag.Parse()
-	if err := run(*kubeconfig, *deadline, s); err != nil {
+	if err := run(*kubeconfig, *deadline, *profile, s); err != nil {
 		fmt.Fprintln(os.Stderr, "units-gitopskit:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig string, deadline time.Duration, s spec) error {
+func run(kubeconfig string, deadline time.Duration, profile string, s spec) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return err
@@ -75,14 +78,23 @@ func run(kubeconfig string, deadline time.Duration, s spec) error {
 	defer e.close()
 	in := bufio.NewScanner(os.Stdin)
 	enc := json.NewEncoder(os.Stdout)
+	runs := 0
 	for in.Scan() {
 		switch cmd := strings.TrimSpace(in.Text()); cmd {
 		case "run":
+			runs++
+			stop, err := startProfile(profile, runs)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			t0 := time.Now()
 			out, err := e.run(ctx)
 			res := result{outcome: out, Seconds: time.Since(t0).Seconds()}
 			cancel()
+			if perr := stop(); perr != nil {
+				return perr
+			}
 			if err != nil {
 				res.Error = err.Error()
 			}
@@ -97,4 +109,36 @@ func run(kubeconfig string, deadline time.Duration, s spec) error {
 		}
 	}
 	return in.Err()
+}
+
+// startProfile starts a CPU profile of run i into dir (nothing when dir is
+// empty) and returns the function that stops it and writes a heap profile.
+func startProfile(dir string, i int) (stop func() error, err error) {
+	if dir == "" {
+		return func() error { return nil }, nil
+	}
+	base := filepath.Join(dir, fmt.Sprintf("run-%d", i))
+	f, err := os.Create(base + ".cpu.pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return err
+		}
+		h, err := os.Create(base + ".heap.pprof")
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("allocs").WriteTo(h, 0); err != nil {
+			h.Close()
+			return err
+		}
+		return h.Close()
+	}, nil
 }

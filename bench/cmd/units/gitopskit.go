@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -49,9 +50,16 @@ func runGitopskit(ctx context.Context, c config, e *env, bins binaries) (row, er
 	if err := px.writeKubeconfig(kc); err != nil {
 		return r, err
 	}
-	p, toProc, fromProc, err := startInteractive("units-gitopskit", e.dir, nil, bins.gitopskit,
-		"-kubeconfig="+kc, "-url="+e.repoURL, "-namespace="+ns, "-service-account="+tenantSA,
-		"-units="+strconv.Itoa(e.n), "-timeout=1m", "-deadline="+c.deadline.String())
+	args := []string{"-kubeconfig=" + kc, "-url=" + e.repoURL, "-namespace=" + ns, "-service-account=" + tenantSA,
+		"-units=" + strconv.Itoa(e.n), "-timeout=1m", "-deadline=" + c.deadline.String()}
+	if c.profile != "" {
+		dir := filepath.Join(c.profile, "n"+strconv.Itoa(e.n))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return r, err
+		}
+		args = append(args, "-profile="+dir)
+	}
+	p, toProc, fromProc, err := startInteractive("units-gitopskit", e.dir, nil, bins.gitopskit, args...)
 	if err != nil {
 		return r, err
 	}
