@@ -18,7 +18,7 @@ import (
 // field we applied must still be put back.
 func TestApplyStatusChangeIsNoop(t *testing.T) {
 	ctx := t.Context()
-	cnt := newCounter(testCluster.Config)
+	cnt := newCounter(testCluster(t).Config)
 	cl := newCluster(t, cnt.config())
 	m := newManager(t, cl)
 	store := newStore(t, cl, "status-noop")
