@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -256,6 +257,13 @@ func (s *session) ensureObjects(ctx context.Context, st storage.Storer, t target
 			if t.refName == "" && isNotOurRef(err) {
 				return n, fmt.Errorf("%w: commit %s: %w", ErrRefNotFound, t.commit, err)
 			}
+			if t.refName == "" && !s.advertised(t.want) && isClosedMidRequest(err) {
+				// git-upload-pack answers a want it does not serve by
+				// closing the connection; over SSH that can reach us as
+				// an EOF while we still send the request, before its
+				// "not our ref" message.
+				return n, fmt.Errorf("%w: commit %s: the server closed the connection when asked for it: %w", ErrRefNotFound, t.commit, err)
+			}
 			return n, err
 		}
 		if !hasObjects(st, t.want, t.commit) {
@@ -269,6 +277,13 @@ func (s *session) ensureObjects(ctx context.Context, st storage.Storer, t target
 		}
 	}
 	return n, nil
+}
+
+// isClosedMidRequest reports a connection the server closed while we sent
+// the request.
+func isClosedMidRequest(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) ||
+		strings.HasSuffix(err.Error(), ": EOF")
 }
 
 // isNotOurRef reports the server's refusal of an unknown object.
