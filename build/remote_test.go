@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,15 +15,17 @@ import (
 
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/source"
 )
 
 // remoteFixture is a loopback Git server with a repository of bases and a
 // loopback HTTP server of files, counting the requests each receives.
 type remoteFixture struct {
-	git   *gitserver.Server
-	repo  *gitserver.Repo
-	files *httptest.Server
-	hits  atomic.Int64
+	git    *gitserver.Server
+	repo   *gitserver.Repo
+	files  *httptest.Server
+	hits   atomic.Int64
+	commit string // main's commit
 }
 
 const (
@@ -34,7 +37,14 @@ const (
 func newRemoteFixture(t *testing.T) *remoteFixture {
 	t.Helper()
 	fx := &remoteFixture{}
-	fx.git = gitopstest.StartGitServer(t, gitserver.Options{})
+	// The server's own git runs are not the build's: name the real git
+	// (looked up before watchNetwork puts a logging git first in PATH), so
+	// that the logging git sees only the build's.
+	realGit, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	fx.git = gitopstest.StartGitServer(t, gitserver.Options{GitPath: realGit})
 	fx.repo = gitopstest.NewGitRepo(t, fx.git, "bases")
 	fx.files = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fx.hits.Add(1)
@@ -50,7 +60,7 @@ func newRemoteFixture(t *testing.T) *remoteFixture {
 		}
 	}))
 	t.Cleanup(fx.files.Close)
-	gitopstest.GitCommit(t, fx.repo, gitserver.CommitOptions{Files: map[string]string{
+	sha := gitopstest.GitCommit(t, fx.repo, gitserver.CommitOptions{Files: map[string]string{
 		"base/kustomization.yaml":   "resources: [cm.yaml]\n",
 		"base/cm.yaml":              gitCM,
 		"nested/kustomization.yaml": "resources:\n- ../base\n- " + fx.files.URL + "/nested.yaml\n",
@@ -60,6 +70,18 @@ func newRemoteFixture(t *testing.T) *remoteFixture {
 		"big/kustomization.yaml":    "resources: [cm.yaml]\n",
 		"big/cm.yaml":               gitCM + "# " + strings.Repeat("x", 64<<10) + "\n",
 	}, Symlinks: map[string]string{"link/passwd.yaml": "/etc/passwd"}})
+	// "dup" is both a tag (of main's commit) and a branch with other content.
+	fx.commit = sha
+	if _, err := fx.repo.Tag(t.Context(), "dup", "main"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.repo.Tag(t.Context(), "v1", "main"); err != nil {
+		t.Fatal(err)
+	}
+	gitopstest.GitCommit(t, fx.repo, gitserver.CommitOptions{Branch: "dup", Files: map[string]string{
+		"base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"base/cm.yaml":            strings.Replace(gitCM, "from-git", "from-branch", 1),
+	}})
 	return fx
 }
 
@@ -259,4 +281,119 @@ func TestKustomizeRemoteBounds(t *testing.T) {
 		t.Fatalf("benign build after the others: %d objects, %v", len(objs), err)
 	}
 	assertEmptyDir(t, tmp)
+}
+
+// TestKustomizeRemoteRefForms: the forms of a Git base's ref select what
+// git would: a name that is both a tag and a branch is the tag, a full
+// commit ID, ?version=, the default branch without a ref; GitAuth is asked
+// for the base's host. The git command never runs.
+func TestKustomizeRemoteRefForms(t *testing.T) {
+	fx := newRemoteFixture(t)
+	n := watchNetwork(t) // a git in PATH that logs its runs
+	var asked []string
+	url := fx.repo.HTTPURL()
+	for ref, want := range map[string]string{
+		"//base?ref=dup":             "from-git",
+		"//base?ref=" + fx.commit:    "from-git",
+		"//base?version=v1":          "from-git",
+		"//base":                     "from-git",
+		"//base?ref=refs/heads/dup":  "from-branch",
+		"//base?ref=dup&timeout=90s": "from-git",
+	} {
+		dir := writeTree(t, map[string]string{"app/kustomization.yaml": "resources:\n- " + url + ref + "\n"})
+		opts, tmp := remoteOpts(t, RemoteOptions{GitAuth: func(host string) *source.Auth {
+			asked = append(asked, host)
+			return nil
+		}})
+		objs, err := Kustomize(t.Context(), dir, "app", opts)
+		if err != nil {
+			t.Errorf("%s: %v", ref, err)
+			continue
+		}
+		if len(objs) != 1 || objs[0].GetName() != want {
+			t.Errorf("%s: objects %v, want ConfigMap %s", ref, keys(objs), want)
+		}
+		assertEmptyDir(t, tmp)
+	}
+	if len(asked) == 0 || asked[0] != fx.git.HTTPAddr() {
+		t.Errorf("GitAuth asked for %v, want %s", asked, fx.git.HTTPAddr())
+	}
+	if b, err := os.ReadFile(n.gitLog); err == nil && len(b) > 0 {
+		t.Errorf("git ran: %s", b)
+	}
+}
+
+// TestKustomizeRemoteRefusals: with AllowRemoteBases, what gitopskit does
+// not fetch is refused with a *RemoteBaseError that says why, before any
+// request: file:// bases, Git addresses in fields that name files, remote
+// references in plugin configurations and inline content; and so are
+// redirects to hosts not allowed, and builds over MaxFetches or MaxFiles.
+func TestKustomizeRemoteRefusals(t *testing.T) {
+	n := watchNetwork(t)
+	for name, k := range map[string]string{
+		"file:// base":           "resources:\n- file:///etc//?ref=main\n",
+		"Git address as a patch": "resources: [a.yaml]\npatches:\n- path: git@GITHOST:org/repo.git\n",
+		"plugin configuration": "generators:\n- |\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n" +
+			"  metadata: {name: g}\n  files:\n  - HTTP/data.txt\n",
+	} {
+		n.reset(t)
+		dir := writeTree(t, map[string]string{
+			"app/kustomization.yaml": n.expand(k),
+			"app/a.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+		})
+		opts, tmp := remoteOpts(t, RemoteOptions{})
+		_, err := Kustomize(t.Context(), dir, "app", opts)
+		var re *RemoteBaseError
+		if !errors.As(err, &re) || re.Reason == "" {
+			t.Errorf("%s: %v, want a *RemoteBaseError with a Reason", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+		n.assertSilent(t)
+		assertEmptyDir(t, tmp)
+	}
+
+	// A redirect to a host not allowed is not followed.
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/cm.yaml", http.StatusFound)
+	}))
+	t.Cleanup(redirect.Close)
+	dir := writeTree(t, map[string]string{"app/kustomization.yaml": "resources:\n- " + redirect.URL + "/cm.yaml\n"})
+	opts, _ := remoteOpts(t, RemoteOptions{AllowedHosts: []string{"127.0.0.1"}})
+	if _, err := Kustomize(t.Context(), dir, "app", opts); !errors.Is(err, ErrRemoteFetch) || elsewhere.Load() != 0 {
+		t.Errorf("redirect to a host not allowed: %v, %d requests there", err, elsewhere.Load())
+	}
+
+	fx := newRemoteFixture(t)
+	dir = writeTree(t, map[string]string{
+		"two/kustomization.yaml":  "resources:\n- " + fx.files.URL + "/cm.yaml\n- " + fx.files.URL + "/nested.yaml\n",
+		"tree/kustomization.yaml": "resources:\n- " + fx.gitBase("base") + "\n",
+	})
+	for _, tc := range []struct {
+		path string
+		ro   RemoteOptions
+	}{{"two", RemoteOptions{MaxFetches: 1}}, {"tree", RemoteOptions{MaxFiles: 2}}} {
+		opts, tmp := remoteOpts(t, tc.ro)
+		_, err := Kustomize(t.Context(), dir, tc.path, opts)
+		if !errors.Is(err, ErrRemoteFetch) || !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: %v, want ErrRemoteFetch and ErrTooLarge", tc.path, err)
+		}
+		t.Logf("%s: %v", tc.path, err)
+		assertEmptyDir(t, tmp)
+	}
+}
+
+// TestRemoteFetcherTransport: the client of remote files takes no proxy
+// from the environment and has a timeout.
+func TestRemoteFetcherTransport(t *testing.T) {
+	r := newRemoteFetcher(t.Context(), RemoteOptions{})
+	defer r.close()
+	if r.transport.Proxy != nil {
+		t.Error("the transport has a proxy function")
+	}
+	if r.client.Timeout != DefaultRemoteOptions().Timeout {
+		t.Errorf("client timeout %v", r.client.Timeout)
+	}
 }
