@@ -121,7 +121,8 @@ type RemoteOptions struct {
 	// first request to the last byte; the build's context bounds them all.
 	Timeout time.Duration
 	// MaxBytes is the most bytes one fetch may bring: the body of an HTTP(S)
-	// file, or the file content of a Git base's tree.
+	// file; for a Git base, both the pack received and the file content of
+	// its tree.
 	MaxBytes int64
 	// MaxTotalBytes is the most bytes all the fetches of one build may bring
 	// together.

@@ -318,14 +318,15 @@ func (r *remoteFetcher) fetchOnce(f *confinedFS, key, rel, ref, host string, dep
 
 // fetchGit clones spec's repository at its ref with package source (in
 // memory, depth 1, no tags but the one asked for) and writes its tree into
-// dest, within limit bytes and MaxFiles files. It returns the bytes
-// written.
+// dest, receiving at most limit bytes and writing at most limit bytes and
+// MaxFiles files. It returns the bytes written.
 func (r *remoteFetcher) fetchGit(ctx context.Context, spec *gitSpec, host, dest string, limit int64) (int64, error) {
 	var auth *source.Auth
 	if r.opts.GitAuth != nil {
 		auth = r.opts.GitAuth(host)
 	}
-	opts := source.Options{Auth: auth, Dir: dest, Limits: source.Limits{MaxBytes: limit, MaxFiles: r.opts.MaxFiles}}
+	// The pack received and the tree written are each held to limit.
+	opts := source.Options{Auth: auth, Dir: dest, Limits: source.Limits{MaxBytes: limit, MaxFiles: r.opts.MaxFiles, MaxPackBytes: limit}}
 	// git fetch resolves a name as a tag before a branch; a full commit ID
 	// is a commit.
 	var refs []source.Ref
