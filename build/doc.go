@@ -144,10 +144,10 @@
 //     commit ID or refs/ name, a name tried as a tag first as git does), in
 //     resources, components, generators, transformers and validators, are
 //     fetched with package source: shallow, into memory, without tags
-//     other than the one asked for and without submodules, the tree
-//     written to a temporary directory within [RemoteOptions.MaxBytes] and
-//     [RemoteOptions.MaxFiles], with [RemoteOptions.GitAuth]'s credentials
-//     if any. An http(s) URL in those fields is a Git base when it has a
+//     other than the one asked for and without submodules, the pack
+//     received within [RemoteOptions.MaxBytes], the tree written to a
+//     temporary directory within MaxBytes and [RemoteOptions.MaxFiles],
+//     with [RemoteOptions.GitAuth]'s credentials if any. An http(s) URL in those fields is a Git base when it has a
 //     ref or version query, a "//", "_git/" or ".git" in its path, or is on
 //     github.com, and a file otherwise (kustomize tries it as a file
 //     first, which costs a request).
@@ -158,7 +158,8 @@
 //     MaxBytes read of the body, redirects only to http(s) (never from
 //     https to http) and to allowed hosts.
 //   - Bounds, where the bytes are fetched: each fetch is cut at
-//     [RemoteOptions.Timeout] and at MaxBytes, all fetches of a build
+//     [RemoteOptions.Timeout] and at MaxBytes (for a Git base, the pack as
+//     it arrives and the tree as it is written), all fetches of a build
 //     together at [RemoteOptions.MaxTotalBytes] and
 //     [RemoteOptions.MaxFetches], and remote bases may name remote bases
 //     only [RemoteOptions.MaxDepth] deep; each failure is a

@@ -2,8 +2,11 @@ package build
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -396,4 +399,72 @@ func TestRemoteFetcherTransport(t *testing.T) {
 	if r.client.Timeout != DefaultRemoteOptions().Timeout {
 		t.Errorf("client timeout %v", r.client.Timeout)
 	}
+}
+
+// endlessGitServer is a smart-HTTP Git server that advertises one branch
+// and answers every fetch with a pack that never ends: blob after blob of
+// incompressible bytes.
+func endlessGitServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	const sha = "1111111111111111111111111111111111111111"
+	pkt := func(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/info/refs"):
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+			io.WriteString(w, pkt("# service=git-upload-pack\n")+"0000"+
+				pkt(sha+" HEAD\x00shallow no-progress symref=HEAD:refs/heads/main\n")+
+				pkt(sha+" refs/heads/main\n")+"0000")
+		case strings.HasSuffix(r.URL.Path, "/git-upload-pack"):
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
+			io.WriteString(w, pkt("shallow "+sha+"\n")+"0000"+pkt("NAK\n"))
+			w.Write([]byte{'P', 'A', 'C', 'K', 0, 0, 0, 2, 0x7f, 0xff, 0xff, 0xff})
+			blob := make([]byte, 64<<10)
+			var x uint32 = 1
+			for r.Context().Err() == nil {
+				for i := range blob {
+					x ^= x << 13
+					x ^= x >> 17
+					x ^= x << 5
+					blob[i] = byte(x)
+				}
+				// Object header: type blob (3), size in 4 + 7n bits.
+				size := len(blob)
+				hdr := []byte{byte(0x80 | 3<<4 | size&0x0f)}
+				for size >>= 4; size > 0; size >>= 7 {
+					b := byte(size & 0x7f)
+					if size > 0x7f {
+						b |= 0x80
+					}
+					hdr = append(hdr, b)
+				}
+				var z bytes.Buffer
+				zw := zlib.NewWriter(&z)
+				zw.Write(blob)
+				zw.Close()
+				if _, err := w.Write(append(hdr, z.Bytes()...)); err != nil {
+					return
+				}
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestKustomizeRemoteEndlessPack: a Git server that streams a pack without
+// end is cut at MaxBytes, as it arrives.
+func TestKustomizeRemoteEndlessPack(t *testing.T) {
+	srv := endlessGitServer(t)
+	dir := writeTree(t, map[string]string{"app/kustomization.yaml": "resources:\n- " + srv.URL + "/org/repo.git//base?ref=main\n"})
+	opts, tmp := remoteOpts(t, RemoteOptions{MaxBytes: 1 << 20})
+	_, err := Kustomize(t.Context(), dir, "app", opts)
+	var te *source.TooLargeError
+	if !errors.Is(err, ErrRemoteFetch) || !errors.Is(err, ErrTooLarge) || !errors.As(err, &te) || !te.Pack {
+		t.Errorf("endless pack: %v, want ErrRemoteFetch and a pack over the bound", err)
+	}
+	t.Log(err)
+	assertEmptyDir(t, tmp)
 }
