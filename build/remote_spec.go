@@ -91,13 +91,13 @@ func parseGitSpec(n string) (*gitSpec, error) {
 		return nil, errors.New("no repository path")
 	}
 	dir = strings.TrimPrefix(dir, "/")
+	if c := path.Clean(dir); c == ".." || strings.HasPrefix(c, "../") {
+		return nil, errors.New("the directory leaves the repository")
+	}
 	if c := path.Clean("/" + dir); c == "/" {
 		dir = ""
 	} else {
 		dir = strings.TrimPrefix(c, "/")
-	}
-	if strings.HasPrefix(path.Clean(dir), "..") {
-		return nil, errors.New("the directory leaves the repository")
 	}
 	spec.CloneURL = scheme + user + host + repo
 	spec.Dir = dir
