@@ -142,12 +142,16 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 	done := make(chan error, 1)
 	users.Add(1)
 	go func() {
-		defer release()
+		var err error
 		if exclusive {
-			done <- schemaLock.exclusive(ctx, run)
+			err = schemaLock.exclusive(ctx, run)
 		} else {
-			done <- schemaLock.shared(ctx, run)
+			err = schemaLock.shared(ctx, run)
 		}
+		// Released before the result is sent, so that a build that gets
+		// the result removes the copies itself before it returns.
+		release()
+		done <- err
 	}()
 	select {
 	case err = <-done:
