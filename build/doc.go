@@ -95,7 +95,8 @@
 //     [*RemoteBaseError]. Kustomize offers no hook for its fetches (its
 //     HTTP client and its git command are its own), so the check stands
 //     where kustomize decides to fetch, and is a superset of kustomize's
-//     own tests.
+//     own tests. Kustomize never fetches, with AllowRemoteBases either: see
+//     Remote bases below.
 //   - Bytes: files larger than [Limits.MaxFileSize] are refused from their
 //     size before they are read, and a build stops once it has read
 //     [Limits.MaxTotalSize] bytes ([*TooLargeError]). Documents whose YAML
@@ -124,20 +125,64 @@
 //     gives a [*CycleError].
 //   - Credentials: a credential in a remote reference (a URL's user name or
 //     password, a query value other than kustomize's ref, version, timeout
-//     and submodules) never appears in an error: [RemoteBaseError.Ref] and
-//     the messages of the errors of [Kustomize] are redacted.
+//     and submodules) never appears in an error: [RemoteBaseError.Ref],
+//     [RemoteFetchError.Ref] and the messages of the errors of [Kustomize]
+//     are redacted.
 //
-// With AllowRemoteBases, kustomize fetches HTTP(S) files itself and clones
-// Git bases with the git command (from PATH, in the process environment)
-// into a temporary directory, which the build reads confined to that clone
-// (as the artifact) and removes afterwards. Those fetches are kustomize's:
-// nothing bounds them but the build's deadline, at which the build returns
-// while a fetch may go on in the background (kustomize's HTTP client has no
-// timeout; its git command has 27 s, or the reference's ?timeout=), and
-// their bytes are not counted. Allow remote bases only for repositories
-// trusted as much as the remotes they name. A build that sets the OpenAPI
-// schema (an openapi field) may not fetch even then
-// ([RemoteBaseError.SetsSchema]).
+// # Remote bases
+//
+// With [KustomizeOptions.AllowRemoteBases], gitopskit fetches remote bases
+// and files itself, and kustomize still makes no network request and runs
+// no git command: before kustomize reads a kustomization (the artifact's,
+// or a remote base's), every remote reference in it is fetched, the copy is
+// mounted in the confined filesystem, and kustomize is served the
+// kustomization with the reference replaced by a relative path to the copy.
+//
+//   - Git bases, in kustomize's syntax (https://host/org/repo//dir?ref=x,
+//     "git::" prefixes, ssh://, git@host:org/repo, github.com/org/repo/dir,
+//     "_git/" and ".git" markers; ?ref= or ?version= a tag, branch, full
+//     commit ID or refs/ name, a name tried as a tag first as git does), in
+//     resources, components, generators, transformers and validators, are
+//     fetched with package source: shallow, into memory, without tags
+//     other than the one asked for and without submodules, the pack
+//     received within [RemoteOptions.MaxBytes], the tree written to a
+//     temporary directory within MaxBytes and [RemoteOptions.MaxFiles],
+//     with [RemoteOptions.GitAuth]'s credentials if any. An http(s) URL in those fields is a Git base when it has a
+//     ref or version query, a "//", "_git/" or ".git" in its path, or is on
+//     github.com, and a file otherwise (kustomize tries it as a file
+//     first, which costs a request).
+//   - HTTP(S) files, in any field that names a file (resources, patches,
+//     generator files and env files, replacements, configurations, CRDs,
+//     the OpenAPI schema), are fetched with an http.Client of the build's
+//     own: no proxy from the environment, [RemoteOptions.Timeout], at most
+//     MaxBytes read of the body, redirects only to http(s) (never from
+//     https to http) and to allowed hosts.
+//   - Bounds, where the bytes are fetched: each fetch is cut at
+//     [RemoteOptions.Timeout] and at MaxBytes (for a Git base, the pack as
+//     it arrives and the tree as it is written), all fetches of a build
+//     together at [RemoteOptions.MaxTotalBytes] and
+//     [RemoteOptions.MaxFetches], and remote bases may name remote bases
+//     only [RemoteOptions.MaxDepth] deep; each failure is a
+//     [*RemoteFetchError] (errors.Is [ErrRemoteFetch]; over a bound also
+//     [ErrTooLarge]; at the timeout also context.DeadlineExceeded). Every
+//     fetch also ends with the build's context, so none goes on after the
+//     build returned. [RemoteOptions.AllowedHosts] limits the hosts; another
+//     host is a [*RemoteBaseError] before any request.
+//   - The copies are read like the artifact: each is confined to itself
+//     (a symlink or ".." leading out of it is a [*PathEscapeError]), and
+//     its files count against [Limits] and their objects against
+//     MaxObjects. They are removed once kustomize is done with them.
+//   - Anything else kustomize could fetch is refused with a
+//     [*RemoteBaseError] whose Reason says why: file:// URLs (the local
+//     disk), Git addresses in fields that name files, and remote references
+//     in plugin configurations or inline content.
+//
+// Objects from remote bases are those kustomize gives for the same files in
+// the artifact. Remote content is not part of
+// the artifact digest, so these builds bypass the [Cache]. A build that sets
+// the OpenAPI schema (an openapi field) may not fetch even then
+// ([RemoteBaseError.SetsSchema]). Allow remote bases only for repositories
+// trusted as much as the remotes they name.
 //
 // # Concurrency
 //
@@ -169,8 +214,9 @@
 // # Side effects
 //
 // The package never writes to the artifact, reads environment variables or
-// logs. Without AllowRemoteBases it writes no file at all; with it,
-// kustomize writes its Git clones into the temporary directory and removes
-// them. Kustomize itself prints warnings about deprecated kustomization
+// logs. Without AllowRemoteBases it writes no file at all; with it, the
+// copies of remote bases and files are written to a directory under
+// [RemoteOptions.TempDir] (os.TempDir() when empty) and removed when the
+// build, or kustomize's work abandoned at the deadline, ends. Kustomize itself prints warnings about deprecated kustomization
 // fields to standard error.
 package build

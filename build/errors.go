@@ -17,8 +17,12 @@ var (
 	// one build exceed a [Limits] bound.
 	ErrTooLarge = errors.New("input too large")
 	// ErrRemoteBase: a kustomization refers to a remote base or resource and
-	// [KustomizeOptions.AllowRemoteBases] is false.
+	// [KustomizeOptions.AllowRemoteBases] is false, or the reference is one
+	// gitopskit does not fetch (see [RemoteBaseError.Reason]).
 	ErrRemoteBase = errors.New("remote kustomize base refused")
+	// ErrRemoteFetch: with [KustomizeOptions.AllowRemoteBases], fetching a
+	// remote base or file failed or went over a [RemoteOptions] bound.
+	ErrRemoteFetch = errors.New("remote kustomize base fetch failed")
 	// ErrUndefinedVariable: strict substitution met a variable with no value
 	// and no default.
 	ErrUndefinedVariable = errors.New("undefined substitution variable")
@@ -114,17 +118,49 @@ type RemoteBaseError struct {
 	// the OpenAPI schema (an openapi field), and so runs alone and may not
 	// wait on the network.
 	SetsSchema bool
+	// Reason, when not empty, says why a reference was refused although
+	// remote bases were allowed: a kind of reference gitopskit does not
+	// fetch (file://, a reference in a plugin configuration), or a host
+	// outside [RemoteOptions.AllowedHosts].
+	Reason string
 }
 
 func (e *RemoteBaseError) Error() string {
-	if e.SetsSchema {
+	switch {
+	case e.SetsSchema:
 		return fmt.Sprintf("%s refers to remote %q; a build that sets the OpenAPI schema may not use remote bases", e.Kustomization, e.Ref)
+	case e.Reason != "":
+		return fmt.Sprintf("%s refers to remote %q; %s", e.Kustomization, e.Ref, e.Reason)
 	}
 	return fmt.Sprintf("%s refers to remote %q; remote bases are not allowed", e.Kustomization, e.Ref)
 }
 
 // Is reports whether target is [ErrRemoteBase].
 func (e *RemoteBaseError) Is(target error) bool { return target == ErrRemoteBase }
+
+// RemoteFetchError reports a remote base or file that could not be
+// fetched with [KustomizeOptions.AllowRemoteBases]: the server failed or
+// refused, the fetch took longer than [RemoteOptions.Timeout] (Err wraps
+// context.DeadlineExceeded), or it went over a byte, file or depth bound
+// of [RemoteOptions] (Err wraps [ErrTooLarge]).
+type RemoteFetchError struct {
+	Kustomization string // the kustomization naming the reference
+	// Ref is the remote reference as written, with any credential in it
+	// replaced by "redacted", as in [RemoteBaseError.Ref].
+	Ref string
+	// Err is the cause; its message is shown redacted.
+	Err error
+}
+
+func (e *RemoteFetchError) Error() string {
+	return fmt.Sprintf("%s refers to remote %q: fetch failed: %s", e.Kustomization, e.Ref, redactText(e.Err.Error()))
+}
+
+// Unwrap returns the cause.
+func (e *RemoteFetchError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrRemoteFetch].
+func (e *RemoteFetchError) Is(target error) bool { return target == ErrRemoteFetch }
 
 // SubstitutionError reports a variable that strict substitution could not
 // resolve.

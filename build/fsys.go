@@ -52,18 +52,18 @@ type confinedFS struct {
 	// overlay holds generated files by virtual path; set up before the build
 	// and read-only during it.
 	overlay map[string][]byte
-	// onKustomization inspects every kustomization file read from the artifact.
-	onKustomization func(rel string, data []byte) error
+	// onKustomization inspects every kustomization file read, by the
+	// virtual path kustomize asked for and its name for errors, and returns
+	// what kustomize is served instead (see serveKustomization).
+	onKustomization func(vp, rel string, data []byte) ([]byte, error)
 	// countObjects makes ReadFile count the objects of the manifests it
 	// reads and refuse a file that brings the total over MaxObjects; it also
 	// checks the builtin plugin configurations in them for remote
-	// references, unless allowRemote.
+	// references.
 	countObjects bool
-	allowRemote  bool
-	// cloneParent, when set (AllowRemoteBases), is the directory in which
-	// kustomize clones Git bases ("<cloneParent>/kustomize-*"): such a clone
-	// is mounted, confined to itself like the artifact, and may be removed.
-	cloneParent string
+	// remote, with AllowRemoteBases, fetches the remote references of the
+	// kustomizations read and mounts the copies (see remote_fetch.go).
+	remote *remoteFetcher
 
 	mu        sync.Mutex
 	total     int64
@@ -73,7 +73,14 @@ type confinedFS struct {
 	content   map[string][]byte   // files read, by resolved relative path
 	reads     []string            // resolved relative paths read, in order
 	links     map[string]resolved // resolution cache by virtual path
-	mounts    map[string]*os.Root // clones of Git bases, by real directory
+	mounts    map[string]*mount   // copies of remote references, by virtual directory
+}
+
+// mount is the copy of a remote reference, mounted at virtRemote/<n> and
+// confined to itself as the artifact is.
+type mount struct {
+	root  *os.Root
+	depth int // how many remote bases deep it was named
 }
 
 type resolved struct {
@@ -125,7 +132,7 @@ func vclean(p string) string {
 }
 
 // virtual returns the virtual path of a resolved path: relative to the
-// artifact root, or to a mounted clone (see mountRel), whose path is real.
+// artifact root, or to a mounted copy (see mountRel).
 func virtual(rel string) string {
 	if dir, inner, ok := splitMountRel(rel); ok {
 		if inner == "." {
@@ -139,7 +146,7 @@ func virtual(rel string) string {
 	return virtArtifact + "/" + rel
 }
 
-// mountRel encodes a path relative to the mounted clone dir as a resolved
+// mountRel encodes a path relative to the mounted copy dir as a resolved
 // path; splitMountRel decodes it. Artifact paths never start with NUL.
 func mountRel(dir, inner string) string { return "\x00" + dir + "\x00" + inner }
 
@@ -153,7 +160,7 @@ func splitMountRel(rel string) (dir, inner string, ok bool) {
 }
 
 // relName is a resolved path as errors show it: relative to the artifact
-// root, or the real path of a file in a clone of a Git base.
+// root, or the virtual path of a file in a copy of a remote reference.
 func relName(rel string) string {
 	if _, _, ok := splitMountRel(rel); ok {
 		return virtual(rel)
@@ -166,56 +173,63 @@ func relName(rel string) string {
 func (f *confinedFS) rootOf(rel string) (*os.Root, string) {
 	if dir, inner, ok := splitMountRel(rel); ok {
 		f.mu.Lock()
-		r := f.mounts[dir]
+		m := f.mounts[dir]
 		f.mu.Unlock()
-		if r != nil {
-			return r, inner
+		if m != nil {
+			return m.root, inner
 		}
 	}
 	return f.root, rel
 }
 
-// mountFor returns the clone of a Git base vp lies in, opening it on first
-// use, and vp's path inside it.
-func (f *confinedFS) mountFor(vp string) (dir, inner string, root *os.Root, ok bool) {
-	if f.cloneParent == "" {
-		return "", "", nil, false
+// addMount mounts the copy of a remote reference at the virtual directory
+// dir.
+func (f *confinedFS) addMount(dir string, root *os.Root, depth int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mounts == nil {
+		f.mounts = map[string]*mount{}
 	}
-	rest, ok := strings.CutPrefix(vp, f.cloneParent+"/")
-	if !ok || !strings.HasPrefix(rest, "kustomize-") {
+	f.mounts[dir] = &mount{root: root, depth: depth}
+}
+
+// mountFor returns the copy vp lies in and vp's path inside it.
+func (f *confinedFS) mountFor(vp string) (dir, inner string, m *mount, ok bool) {
+	rest, ok := strings.CutPrefix(vp, virtRemote+"/")
+	if !ok {
 		return "", "", nil, false
 	}
 	name, inner, _ := strings.Cut(rest, "/")
-	dir = f.cloneParent + "/" + name
+	dir = virtRemote + "/" + name
 	if inner == "" {
 		inner = "."
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r := f.mounts[dir]; r != nil {
-		return dir, inner, r, true
-	}
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return "", "", nil, false
-	}
-	r, err := os.OpenRoot(dir)
-	if err != nil {
-		return "", "", nil, false
-	}
-	if f.mounts == nil {
-		f.mounts = map[string]*os.Root{}
-	}
-	f.mounts[dir] = r
-	return dir, inner, r, true
+	m = f.mounts[dir]
+	return dir, inner, m, m != nil
 }
 
-// closeMounts closes the clones' roots.
-func (f *confinedFS) closeMounts() {
+// depthOf returns how many remote bases deep the virtual path vp lies: 0
+// in the artifact.
+func (f *confinedFS) depthOf(vp string) int {
+	if _, _, m, ok := f.mountFor(vp); ok {
+		return m.depth
+	}
+	return 0
+}
+
+// close unmounts the copies of remote references and removes them; the
+// filesystem fails every operation on them afterwards.
+func (f *confinedFS) close() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	for dir, r := range f.mounts {
-		r.Close()
+	for dir, m := range f.mounts {
+		m.root.Close()
 		delete(f.mounts, dir)
+	}
+	f.mu.Unlock()
+	if f.remote != nil {
+		f.remote.close()
 	}
 }
 
@@ -277,12 +291,12 @@ func (f *confinedFS) resolveUncached(vp string) (string, error) {
 		// The overlay's files are all in f.overlay; kustomize probes others.
 		return "", &fs.PathError{Op: "stat", Path: vp, Err: fs.ErrNotExist}
 	}
-	dir, inner, root, mounted := f.mountFor(vp)
+	dir, inner, m, mounted := f.mountFor(vp)
 	if !mounted {
 		return "", &PathEscapeError{Path: artifactRel(vp)}
 	}
-	// A clone of a Git base is confined to itself as the artifact is.
-	rel, err := resolveIn(root, vp, inner,
+	// A copy of a remote reference is confined to itself as the artifact is.
+	rel, err := resolveIn(m.root, vp, inner,
 		func(p string) error { return &PathEscapeError{Path: path.Join(dir, p)} },
 		func(link, target string) error { return &PathEscapeError{Path: path.Join(dir, link), Target: target} })
 	if err != nil {
@@ -401,9 +415,11 @@ func (f *confinedFS) ReadFile(p string) ([]byte, error) {
 		if strings.HasPrefix(vp, virtArtifact+"/") {
 			name = artifactRel(vp)
 		}
-		if err := f.onKustomization(name, data); err != nil {
+		served, err := f.onKustomization(vp, name, data)
+		if err != nil {
 			return nil, f.fail(err)
 		}
+		return bytes.Clone(served), nil
 	}
 	if !asKustomization && f.countObjects {
 		if err := f.inspect(rel, data); err != nil {
@@ -468,7 +484,8 @@ func (f *confinedFS) load(rel string, fi fs.FileInfo) ([]byte, error) {
 
 // inspect counts the objects of a manifest once per file and refuses the
 // remote references of the builtin plugin configurations in it (see
-// inspectManifest), failing the build when the count passes MaxObjects.
+// inspectManifest; gitopskit does not fetch them even with
+// AllowRemoteBases), failing the build when the count passes MaxObjects.
 func (f *confinedFS) inspect(rel string, data []byte) error {
 	f.mu.Lock()
 	done := f.inspected[rel]
@@ -477,9 +494,9 @@ func (f *confinedFS) inspect(rel string, data []byte) error {
 	if done {
 		return nil
 	}
-	n, err := inspectManifest(relName(rel), data, f.allowRemote, budget)
+	n, err := inspectManifest(relName(rel), data, budget)
 	if err != nil {
-		return err
+		return f.refusal(err)
 	}
 	f.mu.Lock()
 	if f.inspected[rel] {
@@ -685,21 +702,8 @@ func (f *confinedFS) Mkdir(string) error { return errReadOnly }
 // MkdirAll always fails: builds never write.
 func (f *confinedFS) MkdirAll(string) error { return errReadOnly }
 
-// RemoveAll removes the clone of a Git base once kustomize is done with it;
-// anything else fails: builds never write.
-func (f *confinedFS) RemoveAll(p string) error {
-	vp := vclean(p)
-	if f.cloneParent == "" || path.Dir(vp) != f.cloneParent || !strings.HasPrefix(path.Base(vp), "kustomize-") {
-		return errReadOnly
-	}
-	f.mu.Lock()
-	if r := f.mounts[vp]; r != nil {
-		r.Close()
-		delete(f.mounts, vp)
-	}
-	f.mu.Unlock()
-	return os.RemoveAll(vp)
-}
+// RemoveAll always fails: builds never write.
+func (f *confinedFS) RemoveAll(string) error { return errReadOnly }
 
 // WriteFile always fails: builds never write.
 func (f *confinedFS) WriteFile(string, []byte) error { return errReadOnly }

@@ -618,18 +618,21 @@ func TestKustomizeHostileNoNetwork(t *testing.T) {
 // TestKustomizeOverrunDoesNotHoldOthers: a build allowed remote bases that
 // fetches from a server that never answers returns at its deadline, and so
 // does a build that sets the OpenAPI schema (and must run alone) meanwhile;
-// the hung fetch goes on in the background. A later benign build in the same
-// process must still succeed. (Before, the hung build held a read lock
-// across kustomize's HTTP call, the openapi build queued for the write
+// the hung fetch ends with the build (the server sees its request
+// cancelled) instead of going on in the background. A later benign build in
+// the same process must still succeed. (Before, the hung build held a read
+// lock across kustomize's HTTP call, the openapi build queued for the write
 // lock, and every later build of the process waited behind it.)
 func TestKustomizeOverrunDoesNotHoldOthers(t *testing.T) {
 	release := make(chan struct{})
+	cancelled := make(chan struct{}, 1)
 	var requests atomic.Int64
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		select {
 		case <-release:
 		case <-r.Context().Done():
+			cancelled <- struct{}{}
 		}
 	}))
 	t.Cleanup(func() { close(release); hang.Close() })
@@ -641,7 +644,7 @@ func TestKustomizeOverrunDoesNotHoldOthers(t *testing.T) {
 
 	// The hung build first; once it has reached the server, the openapi
 	// build, which must wait for the schema behind it; then the hung build's
-	// context ends, and it returns while its fetch goes on.
+	// context ends, and it returns, its fetch cancelled.
 	hungCtx, cancelHung := context.WithCancel(t.Context())
 	defer cancelHung()
 	hungDone := make(chan error, 1)
@@ -663,6 +666,11 @@ func TestKustomizeOverrunDoesNotHoldOthers(t *testing.T) {
 	cancelHung()
 	if err := <-hungDone; !errors.Is(err, context.Canceled) {
 		t.Errorf("hung build: %v, want context.Canceled", err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(time.Minute): // generous, not a timing assertion
+		t.Error("the hung fetch went on after its build returned")
 	}
 
 	// Generous, not a timing assertion: before the fix this build never
@@ -693,7 +701,7 @@ func TestKustomizeOpenAPIRefusesRemote(t *testing.T) {
 // TestKustomizeCredentialsNeverShown: a credential in a remote reference,
 // whatever part of the URL holds it, appears neither in the refusal nor,
 // when remote bases are allowed, in the error of a failed fetch (which
-// quotes the git command kustomize ran).
+// quotes the URL fetched).
 func TestKustomizeCredentialsNeverShown(t *testing.T) {
 	const secret = "S3CRETtok"
 	n := watchNetwork(t)

@@ -24,14 +24,14 @@ const maxListDepth = 64
 // read as a kustomization) and returns the number of objects kustomize will
 // make of it: one per document, and for a document whose kind ends in
 // "List" and that has items, its items, counted the same way (kustomize
-// expands such lists recursively). Unless allowRemote, a document that
-// configures a builtin plugin is checked for remote references.
+// expands such lists recursively). A document that configures a builtin
+// plugin is checked for remote references.
 //
 // The parse stops once the count passes budget: the build is refused then.
 //
 // A file that is not YAML is counted by its top-level kind fields: kustomize
 // will refuse it if it is a resource, and it may be a generator's data file.
-func inspectManifest(rel string, data []byte, allowRemote bool, budget int) (int, error) {
+func inspectManifest(rel string, data []byte, budget int) (int, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	objects := 0
 	for {
@@ -54,10 +54,8 @@ func inspectManifest(rel string, data []byte, allowRemote bool, budget int) (int
 		if objects > budget {
 			return objects, nil
 		}
-		if !allowRemote {
-			if err := checkBuiltinConfigs(rel, n, 0); err != nil {
-				return objects, err
-			}
+		if err := checkBuiltinConfigs(rel, n, 0); err != nil {
+			return objects, err
 		}
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -90,21 +90,26 @@ func kustomizeValidated(ctx context.Context, root *os.Root, unitPath string, opt
 // exclusive, alone.
 func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *KustomizeOptions, exclusive, withOrigins bool) ([]built, error) {
 	fsys := newConfinedFS(ctx, root, opts.Limits)
-	// A build that sets the schema runs alone, so it may not wait on the
-	// network: it is refused remote bases (see schema.go).
-	allowRemote := opts.AllowRemoteBases && !exclusive
-	fsys.onKustomization = func(rel string, data []byte) error {
-		return checkKustomization(rel, data, allowRemote, exclusive)
+	fsys.onKustomization = func(vp, rel string, data []byte) ([]byte, error) {
+		return fsys.serveKustomization(vp, rel, data, exclusive)
 	}
 	fsys.countObjects = true
-	fsys.allowRemote = allowRemote
-	if allowRemote {
-		// Kustomize clones Git bases with git into os.MkdirTemp("",
-		// "kustomize-"), symlinks evaluated.
-		if tmp, err := filepath.EvalSymlinks(os.TempDir()); err == nil {
-			fsys.cloneParent = filepath.ToSlash(tmp)
+	// A build that sets the schema runs alone, so it may not wait on the
+	// network: it is refused remote bases (see schema.go).
+	if opts.AllowRemoteBases && !exclusive {
+		fsys.remote = newRemoteFetcher(ctx, opts.Remote)
+	}
+	// The copies of remote references are removed once both this function
+	// and kustomize's goroutine, which may outlive it, are done with the
+	// filesystem.
+	var users atomic.Int32
+	users.Store(1)
+	release := func() {
+		if users.Add(-1) == 0 {
+			fsys.close()
 		}
 	}
+	defer release()
 
 	unit, err := resolveUnitDir(fsys, unitPath)
 	if err != nil {
@@ -135,13 +140,18 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 	// deadline. An abandoned build runs to its end in the background
 	// (bounded by Limits.MaxObjects) and its result is dropped.
 	done := make(chan error, 1)
+	users.Add(1)
 	go func() {
-		defer fsys.closeMounts()
+		var err error
 		if exclusive {
-			done <- schemaLock.exclusive(ctx, run)
+			err = schemaLock.exclusive(ctx, run)
 		} else {
-			done <- schemaLock.shared(ctx, run)
+			err = schemaLock.shared(ctx, run)
 		}
+		// Released before the result is sent, so that a build that gets
+		// the result removes the copies itself before it returns.
+		release()
+		done <- err
 	}()
 	select {
 	case err = <-done:

@@ -1,5 +1,11 @@
 package build
 
+import (
+	"time"
+
+	"github.com/gitopskit/gitopskit/source"
+)
+
 // Limits bound what one build may read. Zero fields take the defaults of
 // [DefaultLimits].
 type Limits struct {
@@ -76,17 +82,21 @@ type KustomizeOptions struct {
 	// error ([*SubstitutionError]) instead of the empty string.
 	StrictSubstitute bool
 
-	// AllowRemoteBases stops refusing remote references (URLs, git@host:path,
-	// github.com/...) in kustomizations: kustomize then fetches remote files
-	// itself over HTTP(S) and clones Git bases with the git command into a
-	// temporary directory, which the build reads confined to that clone (a
-	// symlink or ".." leading out of it is refused as in the artifact) and
-	// removes afterwards. Those fetches are bounded only by the build's
-	// context (see the package documentation). Remote content is not part
+	// AllowRemoteBases lets kustomizations use remote bases and files: Git
+	// bases in kustomize's remote syntax (https://host/org/repo//dir?ref=x,
+	// git::..., ssh://..., git@host:org/repo, github.com/org/repo/dir) and
+	// HTTP(S) files. gitopskit fetches them itself, within the bounds of
+	// Remote, before kustomize reads the kustomization that names them, and
+	// kustomize reads the copies through the confined filesystem, within
+	// Limits like the artifact's files; kustomize itself never reaches the
+	// network (see the package documentation). Remote content is not part
 	// of the artifact digest, so such builds bypass the Cache. By default
 	// remote references are refused with a [*RemoteBaseError] and the build
 	// makes no network request.
 	AllowRemoteBases bool
+	// Remote bounds the fetches of remote bases and files; zero fields take
+	// [DefaultRemoteOptions]. Used only with AllowRemoteBases.
+	Remote RemoteOptions
 
 	// Limits bound the bytes read; zero fields take [DefaultLimits].
 	Limits Limits
@@ -100,6 +110,78 @@ type KustomizeOptions struct {
 	// builds with the same digest read the same files: the cache does not
 	// look at the files.
 	ArtifactDigest string
+}
+
+// RemoteOptions bound the fetches of a build with
+// [KustomizeOptions.AllowRemoteBases]. Zero fields take the defaults of
+// [DefaultRemoteOptions]. Going over a bound fails the build with a
+// [*RemoteFetchError].
+type RemoteOptions struct {
+	// Timeout bounds each fetch (a Git clone, an HTTP(S) file), from the
+	// first request to the last byte; the build's context bounds them all.
+	Timeout time.Duration
+	// MaxBytes is the most bytes one fetch may bring: the body of an HTTP(S)
+	// file; for a Git base, both the pack received and the file content of
+	// its tree.
+	MaxBytes int64
+	// MaxTotalBytes is the most bytes all the fetches of one build may bring
+	// together.
+	MaxTotalBytes int64
+	// MaxFiles is the most files and symlinks in the tree of one Git base.
+	MaxFiles int
+	// MaxFetches is the most distinct remote references one build fetches.
+	MaxFetches int
+	// MaxDepth is how deeply remote bases may name further remote bases: 1
+	// allows the artifact's remote bases but none inside them.
+	MaxDepth int
+	// AllowedHosts, when not empty, lists the only hosts remote references
+	// may name (a host name such as "github.com", or "host:port" for that
+	// port only; compared without regard to letter case). HTTP redirects
+	// are held to it too. Empty allows any host.
+	AllowedHosts []string
+	// GitAuth, when not nil, returns the credentials for cloning a Git base
+	// from host (nil for anonymous). SSH bases need a key and known_hosts.
+	GitAuth func(host string) *source.Auth
+	// TempDir is where Git bases and HTTP(S) files are written for the
+	// duration of the build; empty means os.TempDir().
+	TempDir string
+}
+
+// DefaultRemoteOptions returns the bounds used for zero fields: 30 s per
+// fetch, 64 MiB per fetch and 256 MiB per build, 10,000 files per Git base,
+// 32 fetches per build and remote bases nested 4 deep.
+func DefaultRemoteOptions() RemoteOptions {
+	return RemoteOptions{
+		Timeout:       30 * time.Second,
+		MaxBytes:      64 << 20,
+		MaxTotalBytes: 256 << 20,
+		MaxFiles:      10000,
+		MaxFetches:    32,
+		MaxDepth:      4,
+	}
+}
+
+func (o RemoteOptions) withDefaults() RemoteOptions {
+	d := DefaultRemoteOptions()
+	if o.Timeout <= 0 {
+		o.Timeout = d.Timeout
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = d.MaxBytes
+	}
+	if o.MaxTotalBytes <= 0 {
+		o.MaxTotalBytes = d.MaxTotalBytes
+	}
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = d.MaxFiles
+	}
+	if o.MaxFetches <= 0 {
+		o.MaxFetches = d.MaxFetches
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = d.MaxDepth
+	}
+	return o
 }
 
 // Image is an image override: containers whose image name is Name get

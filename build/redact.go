@@ -7,8 +7,8 @@ import (
 
 // Credentials in remote references (a token as a URL's user name, a
 // user:password, a token in the query) must not reach errors: the errors
-// of this package quote references and kustomize's messages (which quote
-// the git command it ran, URL included). redactText scrubs them from text.
+// of this package quote references, and the errors of fetches quote the
+// URLs fetched. redactText scrubs them from text.
 
 const redacted = "redacted"
 

@@ -2,6 +2,8 @@ package build
 
 import (
 	"errors"
+	"fmt"
+	"path"
 	"reflect"
 	"regexp"
 	"strings"
@@ -20,13 +22,16 @@ var errNeedsExclusiveSchema = errors.New("kustomization sets the OpenAPI schema"
 // own, no timeout) and clones a Git repository with the git command, in
 // the process environment, when git.NewRepoSpecFromURL accepts the string.
 // Neither is reachable from krusty.Options or from the filesystem, and both
-// happen before the filesystem is asked for anything. So the refusal is
-// made where kustomize chooses to fetch: every string kustomize can hand
-// to its loader comes from a document it read through our filesystem (a
-// kustomization, loaded by the file name kustomize asked for, or the
-// configuration of a builtin generator, transformer or validator, from a
-// file or inline), and each such string is tested with isRemote, a superset
-// of kustomize's two predicates, before kustomize sees the document.
+// happen before the filesystem is asked for anything. So kustomize must
+// never see such a string: every string kustomize can hand to its loader
+// comes from a document it read through our filesystem (a kustomization,
+// loaded by the file name kustomize asked for, or the configuration of a
+// builtin generator, transformer or validator, from a file or inline), and
+// each such string is tested with isRemote, a superset of kustomize's two
+// predicates, before kustomize sees the document. With AllowRemoteBases the
+// remote references of a kustomization are first replaced by paths to
+// copies gitopskit fetched itself (remote_fetch.go), and the same test then
+// refuses whatever is left.
 
 var scpUserRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@`)
 
@@ -258,22 +263,45 @@ func isBuiltinAPIVersion(av string) bool {
 	return strings.EqualFold(av[strings.LastIndex(av, "/")+1:], "builtin")
 }
 
-// checkKustomization checks a file kustomize reads as a kustomization: it
-// refuses remote references unless allowRemote, and asks for the exclusive
-// schema lock when the kustomization sets the OpenAPI schema.
-func checkKustomization(rel string, data []byte, allowRemote, exclusive bool) error {
+// serveKustomization checks a file kustomize reads as a kustomization, at
+// the virtual path vp (rel names it in errors), and returns what kustomize
+// is served: it asks for the exclusive schema lock when the kustomization
+// sets the OpenAPI schema; with AllowRemoteBases (f.remote) it fetches the
+// remote references and rewrites them to the copies; then it refuses any
+// remote reference left.
+func (f *confinedFS) serveKustomization(vp, rel string, data []byte, exclusive bool) ([]byte, error) {
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
-		return nil // kustomize reports it, and we diagnose it after
+		return data, nil // kustomize reports it, and we diagnose it after
 	}
 	k.FixKustomization()
-	if !allowRemote {
-		if err := checkRefs(rel, kustomizationRefs(&k)); err != nil {
-			return err
+	if len(k.OpenAPI) > 0 && !exclusive {
+		return nil, errNeedsExclusiveSchema
+	}
+	served := data
+	if f.remote != nil {
+		changed, err := f.remote.vendor(f, path.Dir(vp), rel, f.depthOf(vp), &k)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			if served, err = marshalKustomization(&k); err != nil {
+				return nil, fmt.Errorf("%s: %w", rel, err)
+			}
 		}
 	}
-	if len(k.OpenAPI) > 0 && !exclusive {
-		return errNeedsExclusiveSchema
+	if err := checkRefs(rel, kustomizationRefs(&k)); err != nil {
+		return nil, f.refusal(err)
 	}
-	return nil
+	return served, nil
+}
+
+// refusal explains a *RemoteBaseError met although remote bases are
+// allowed: gitopskit fetches only what a kustomization lists.
+func (f *confinedFS) refusal(err error) error {
+	var re *RemoteBaseError
+	if f.remote != nil && errors.As(err, &re) && re.Reason == "" {
+		re.Reason = "gitopskit fetches only the Git bases and HTTP(S) files a kustomization lists, not file:// URLs, Git addresses in fields that name files, or references in plugin configurations and inline content"
+	}
+	return err
 }

@@ -116,8 +116,10 @@
 //
 // A repository is untrusted input, and a URL may carry a credential:
 //
-//   - Bounds: [Options.Limits] bound the bytes of file content (default
-//     1 GiB) and the files and symlinks (default 100,000) of an artifact.
+//   - Bounds: [Options.Limits] bound the bytes received from the remote
+//     (default 1 GiB, counted as they arrive), and the bytes of file
+//     content (default 1 GiB) and the files and symlinks (default 100,000)
+//     of an artifact.
 //     They are checked while the artifact is written: before each file, from
 //     the blob's size before a byte of it is written, and during each copy.
 //     A tree that expands past them (one large blob under many paths, a

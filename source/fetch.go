@@ -153,6 +153,7 @@ func fetch(ctx context.Context, rawURL string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer sess.close()
+	sess.maxPack = opts.Limits.withDefaults().MaxPackBytes
 	t, err := opts.Ref.resolve(sess.ar, constraint)
 	if err != nil {
 		return nil, err
@@ -355,6 +356,7 @@ func (j *fetchJob) refetch(ctx context.Context, st storage.Storer) (int64, error
 		return 0, err
 	}
 	defer sess.close()
+	sess.maxPack = j.opts.Limits.withDefaults().MaxPackBytes
 	return sess.fetchPack(ctx, st, j.t.want, 1, false)
 }
 

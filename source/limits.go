@@ -6,11 +6,12 @@ import (
 	"io"
 )
 
-// Limits bound what one fetch writes: a repository of a few megabytes can
-// hold trees that expand to gigabytes (one large blob under many paths) or
-// millions of files. They are checked while the artifact is written, before
-// each file and during each copy, so a fetch stops at the bound rather than
-// after writing everything. Zero fields take the defaults of
+// Limits bound what one fetch receives and writes: a remote can send
+// without end, and a repository of a few megabytes can hold trees that
+// expand to gigabytes (one large blob under many paths) or millions of
+// files. The pack is counted while it is received, and the artifact while
+// it is written, before each file and during each copy, so a fetch stops at
+// the bound rather than after receiving or writing everything. Zero fields take the defaults of
 // [DefaultLimits]; a negative field means no bound.
 type Limits struct {
 	// MaxBytes is the most bytes of file content in one artifact: the sum of
@@ -19,14 +20,18 @@ type Limits struct {
 	MaxBytes int64
 	// MaxFiles is the most regular files and symbolic links in one artifact.
 	MaxFiles int
+	// MaxPackBytes is the most bytes one fetch receives from the remote
+	// (the pack, before it is unpacked), checked while it is received, so
+	// that a remote cannot send without end.
+	MaxPackBytes int64
 }
 
 // DefaultLimits returns the limits used for zero fields: 1 GiB and 100,000
 // files per artifact, above the largest repositories GitOps tools are
 // pointed at (the Kubernetes repository's tree is about 25,000 files and
-// 250 MB), far below what fills a disk.
+// 250 MB), far below what fills a disk, and 1 GiB received per fetch.
 func DefaultLimits() Limits {
-	return Limits{MaxBytes: 1 << 30, MaxFiles: 100000}
+	return Limits{MaxBytes: 1 << 30, MaxFiles: 100000, MaxPackBytes: 1 << 30}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -36,6 +41,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxFiles == 0 {
 		l.MaxFiles = d.MaxFiles
+	}
+	if l.MaxPackBytes == 0 {
+		l.MaxPackBytes = d.MaxPackBytes
 	}
 	return l
 }
@@ -66,9 +74,15 @@ type TooLargeError struct {
 	Limit int64
 	// Files reports that the file count, not the byte count, is over.
 	Files bool
+	// Pack reports that the bytes received from the remote are over
+	// [Limits.MaxPackBytes]; nothing was written then.
+	Pack bool
 }
 
 func (e *TooLargeError) Error() string {
+	if e.Pack {
+		return fmt.Sprintf("receiving the pack brings the fetch to %d bytes, over the limit of %d bytes", e.Count, e.Limit)
+	}
 	what, unit := "bytes", "bytes"
 	if e.Files {
 		what, unit = "files", "files"

@@ -123,3 +123,34 @@ func TestFetchStopsWritingAtContextEnd(t *testing.T) {
 		t.Errorf("the cancelled fetch left %d entries in Dir", len(entries))
 	}
 }
+
+// TestLimitsPackBytes: the bytes received are bounded as they arrive: a
+// repository whose pack is larger than MaxPackBytes (incompressible
+// content) fails with a *TooLargeError marked Pack and leaves nothing
+// behind; the same fetch within the bound succeeds.
+func TestLimitsPackBytes(t *testing.T) {
+	e := newEnv(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, e.srv, "noise")
+	noise := make([]byte, 256<<10)
+	var x uint32 = 1
+	for i := range noise {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		noise[i] = byte(x)
+	}
+	commit(t, repo, gitserver.CommitOptions{Files: map[string]string{"noise.bin": string(noise)}})
+	dir := t.TempDir()
+	_, err := source.Fetch(t.Context(), repo.HTTPURL(), source.Options{Dir: dir, Limits: source.Limits{MaxPackBytes: 64 << 10}})
+	var te *source.TooLargeError
+	if !errors.As(err, &te) || !te.Pack || !errors.Is(err, source.ErrTooLarge) {
+		t.Fatalf("err = %v, want a *TooLargeError with Pack", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the failed fetch left %d entries in Dir", len(entries))
+	}
+	t.Log(err)
+	if _, err := source.Fetch(t.Context(), repo.HTTPURL(), source.Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+}

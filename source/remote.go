@@ -34,6 +34,9 @@ type session struct {
 	auth *connAuth
 	up   transport.UploadPackSession
 	ar   *packp.AdvRefs
+	// maxPack bounds the bytes of one pack received (Limits.MaxPackBytes,
+	// negative for no bound).
+	maxPack int64
 }
 
 // openSession connects to u and reads the advertised references.
@@ -129,7 +132,7 @@ func (s *session) fetchPack(ctx context.Context, st storage.Storer, want plumbin
 	}
 	defer resp.Close()
 
-	cr := &countingReader{r: resp}
+	cr := &countingReader{r: resp, limit: s.maxPack}
 	var r io.Reader = cr
 	switch {
 	case req.Capabilities.Supports(capability.Sideband64k):
@@ -143,10 +146,10 @@ func (s *session) fetchPack(ctx context.Context, st storage.Storer, want plumbin
 			_, err = p.Parse()
 		}
 		if err != nil {
-			return cr.n, classify(ctx, fmt.Errorf("receiving pack: %w", err), nil)
+			return cr.n, cr.overOr(classify(ctx, fmt.Errorf("receiving pack: %w", err), nil))
 		}
 	} else if err := packfile.UpdateObjectStorage(st, r); err != nil {
-		return cr.n, classify(ctx, fmt.Errorf("receiving pack: %w", err), nil)
+		return cr.n, cr.overOr(classify(ctx, fmt.Errorf("receiving pack: %w", err), nil))
 	}
 	if err := updateShallow(st, shallows, resp.Shallows, resp.Unshallows); err != nil {
 		return cr.n, err
@@ -292,13 +295,33 @@ func isNotOurRef(err error) bool {
 	return strings.Contains(msg, "not our ref") || strings.Contains(msg, "not valid") || errors.Is(err, plumbing.ErrObjectNotFound)
 }
 
+// countingReader counts the bytes of a pack and fails once they pass limit
+// (unless it is negative), so that a remote cannot send without end.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	n     int64
+	limit int64
+	over  error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.over != nil {
+		return 0, c.over
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.limit >= 0 && c.n > c.limit {
+		c.over = &TooLargeError{Count: c.n, Limit: c.limit, Pack: true}
+		return n, c.over
+	}
 	return n, err
+}
+
+// overOr returns the *TooLargeError of a pack over the limit, which the
+// pack parser may not keep in its error chain, or else err.
+func (c *countingReader) overOr(err error) error {
+	if c.over != nil {
+		return c.over
+	}
+	return err
 }
