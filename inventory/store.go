@@ -123,11 +123,17 @@ func (s *Store) Load(ctx context.Context) (Inventory, error) {
 	if err != nil {
 		return Inventory{}, fmt.Errorf("inventory: load %s %s/%s: %w", s.opts.Kind, s.opts.Namespace, s.opts.Name, err)
 	}
+	return s.decode(meta, data)
+}
+
+// decode returns the inventory a parent object holds.
+func (s *Store) decode(meta metav1.ObjectMeta, data []byte) (Inventory, error) {
 	if err := s.checkParent(meta); err != nil {
 		return Inventory{}, err
 	}
 	inv := Inventory{}
 	if len(data) > 0 {
+		var err error
 		if inv, err = Unmarshal(data); err != nil {
 			return Inventory{}, fmt.Errorf("inventory: load %s/%s: %w", s.opts.Namespace, s.opts.Name, err)
 		}
