@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/cluster"
@@ -31,6 +32,9 @@ type round struct {
 	recoverOnce sync.Once
 	recovered   map[string][]inventory.Entry
 	recoverErr  error
+
+	snapOnce sync.Once
+	snap     *inventory.Snapshot // nil when the LIST failed: each unit loads its own
 }
 
 type fetchOnce struct {
@@ -49,6 +53,42 @@ func (r *Reconciler) newRound(ctx context.Context, dryRun bool) *round {
 }
 
 func (rd *round) close() { rd.watches.Close() }
+
+// inventories returns the configuration's stored inventories, read with
+// one LIST the first time a unit of the round needs its inventory, or nil
+// when that LIST failed (each unit then reads its own).
+func (rd *round) inventories(ctx context.Context) *inventory.Snapshot {
+	rd.snapOnce.Do(func() {
+		r := rd.r
+		snap, err := inventory.ReadSnapshot(ctx, r.cluster, r.conf.Namespace, inventory.ParentSecret)
+		if err != nil {
+			r.opts.Logger.DebugContext(ctx, "one read of every inventory failed; each unit reads its own", "error", err)
+			return
+		}
+		rd.snap = snap
+	})
+	return rd.snap
+}
+
+// storeFor returns the unit's inventory store for one apply: its first Load
+// comes from the round's snapshot, later ones (after a conflict) from the
+// cluster.
+func (rd *round) storeFor(st *unitState) inventory.Storage {
+	return &roundStore{Store: st.store, rd: rd}
+}
+
+type roundStore struct {
+	*inventory.Store
+	rd     *round
+	loaded atomic.Bool
+}
+
+func (s *roundStore) Load(ctx context.Context) (inventory.Inventory, error) {
+	if s.loaded.Swap(true) {
+		return s.Store.Load(ctx)
+	}
+	return s.Store.LoadFrom(ctx, s.rd.inventories(ctx))
+}
 
 // fetch asks each source once per round whether it moved.
 func (rd *round) fetch(ctx context.Context, name string) (*source.Artifact, error) {
@@ -133,7 +173,8 @@ func (r *Reconciler) tenantNamespaces() []string {
 // holds no claims yet, and one read of each such unit's, once: its stored
 // objects then stand in memory as its claims until its own claim replaces
 // them.
-func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID) error {
+func (rd *round) claim(ctx context.Context, unit string, ids []inventory.ID) error {
+	r := rd.r
 	r.claimMu.Lock()
 	var gained []inventory.ID // not held by the unit in memory
 	for _, id := range ids {
@@ -160,9 +201,9 @@ func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID)
 		// A load error leaves the decision to memory: the apply loads the
 		// same inventory and reports what is wrong with it.
 		if len(others) > 0 {
-			if mine, err := r.storedIDs(ctx, unit); err == nil && slices.ContainsFunc(gained, func(id inventory.ID) bool { return !mine[id] }) {
+			if mine, err := rd.storedIDs(ctx, unit); err == nil && slices.ContainsFunc(gained, func(id inventory.ID) bool { return !mine[id] }) {
 				for _, other := range others {
-					stored, err := r.storedIDs(ctx, other)
+					stored, err := rd.storedIDs(ctx, other)
 					if err != nil {
 						continue
 					}
@@ -198,8 +239,8 @@ func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID)
 	var dup []string
 	won := map[inventory.ID]bool{}
 	for other, objs := range contested {
-		mine, err1 := r.storedIDs(ctx, unit)
-		theirs, err2 := r.storedIDs(ctx, other)
+		mine, err1 := rd.storedIDs(ctx, unit)
+		theirs, err2 := rd.storedIDs(ctx, other)
 		for _, id := range objs {
 			if err1 == nil && err2 == nil && mine[id] && !theirs[id] {
 				won[id] = true
@@ -231,13 +272,14 @@ func (r *Reconciler) claim(ctx context.Context, unit string, ids []inventory.ID)
 	return nil
 }
 
-// storedIDs returns the objects the unit's stored inventory lists.
-func (r *Reconciler) storedIDs(ctx context.Context, unit string) (map[inventory.ID]bool, error) {
-	st := r.unit(unit)
+// storedIDs returns the objects the unit's stored inventory lists, as the
+// round's snapshot has it.
+func (rd *round) storedIDs(ctx context.Context, unit string) (map[inventory.ID]bool, error) {
+	st := rd.r.unit(unit)
 	if st == nil {
 		return nil, fmt.Errorf("unknown unit %s", unit)
 	}
-	inv, err := st.store.Load(ctx)
+	inv, err := st.store.LoadFrom(ctx, rd.inventories(ctx))
 	if err != nil {
 		return nil, err
 	}

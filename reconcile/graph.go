@@ -75,23 +75,25 @@ func (r *Reconciler) source(name string) *sourceState {
 
 // childrenOf returns the units the unit's build declared.
 func (r *Reconciler) childrenOf(parent string) []string {
+	var dormant []string
+	r.recMu.Lock()
+	for name, ru := range r.dormant {
+		if ru.Parent == parent {
+			dormant = append(dormant, name)
+		}
+	}
+	r.recMu.Unlock()
 	var out []string
-	known := map[string]bool{}
 	r.graphMu.RLock()
-	for name, st := range r.units {
-		known[name] = true
-		if st.parent == parent {
+	for name := range r.children[parent] {
+		out = append(out, name)
+	}
+	for _, name := range dormant {
+		if r.units[name] == nil {
 			out = append(out, name)
 		}
 	}
 	r.graphMu.RUnlock()
-	r.recMu.Lock()
-	for name, ru := range r.dormant {
-		if ru.Parent == parent && !known[name] {
-			out = append(out, name)
-		}
-	}
-	r.recMu.Unlock()
 	slices.Sort(out)
 	return out
 }
@@ -226,6 +228,14 @@ func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*uns
 	schedule, err := r.adopt(st, d)
 	if err != nil {
 		return nil, err
+	}
+	if d.changed && !rd.dryRun {
+		// The record lists a unit before it first applies, so that a
+		// process that dies during that apply leaves its objects
+		// findable (see recoverFor).
+		if err := r.saveRecord(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if rd.sched != nil {
 		rd.sched.add(schedule...)
@@ -424,6 +434,10 @@ func (r *Reconciler) adopt(parent *unitState, d *declared) ([]string, error) {
 		st := &unitState{spec: c, store: store, parent: parent.spec.Name, depth: parent.depth + 1}
 		st.state = newUnitStatus(c, st.parent)
 		r.units[c.Name] = st
+		if r.children[st.parent] == nil {
+			r.children[st.parent] = map[string]bool{}
+		}
+		r.children[st.parent][c.Name] = true
 	}
 	r.recMu.Lock()
 	for _, c := range d.conf.Units {
@@ -482,6 +496,9 @@ func (r *Reconciler) removeChildren(ctx context.Context, parent Unit, gone []str
 	collect(gone, parent.Prune)
 	r.graphMu.Lock()
 	for name := range removed {
+		if st := r.units[name]; st != nil {
+			delete(r.children[st.parent], name)
+		}
 		delete(r.units, name)
 	}
 	err := r.reorder()

@@ -58,7 +58,7 @@ func (rd *round) helm(ctx context.Context, st *unitState, id *identity, art *sou
 	}
 	ctx = context.WithValue(ctx, admitKey{}, admission(func(ctx context.Context, objs []*unstructured.Unstructured) error {
 		objs = inReleaseNamespace(objs, rel.Namespace, id.cluster.RESTMapper())
-		if err := r.admit(ctx, u.Name, objs, id); err != nil {
+		if err := rd.admit(ctx, u.Name, objs, id); err != nil {
 			ev(Event{Type: EventFailed, Stage: StagePolicy, Message: err.Error(), Err: err})
 			return err
 		}

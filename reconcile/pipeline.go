@@ -149,13 +149,13 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		return fail(StageBuild, ReasonBuildFailed, err)
 	}
 
-	if err := r.admit(ctx, u.Name, objs, id); err != nil {
+	if err := rd.admit(ctx, u.Name, objs, id); err != nil {
 		return fail(StagePolicy, ReasonPolicyViolation, err)
 	}
 
 	progress(StageApply, fmt.Sprintf("applying %d objects", len(objs)))
 	cs, err := id.manager.Apply(ctx, objs, apply.ApplyOptions{
-		Inventory: st.store, Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
+		Inventory: rd.storeFor(st), Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
 		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: rd.dryRun,
 		Reads: rd.reads, Recover: rd.recoverFor(u.Name),
 	})

@@ -81,7 +81,8 @@ func checkTenancy(unit string, t *Tenancy, objs []*unstructured.Unstructured, ma
 // configuration's tenancy, gitopskit's own records (no unit may apply,
 // adopt or prune an object that holds records or carries their labels), and
 // the ownership of each object within the configuration.
-func (r *Reconciler) admit(ctx context.Context, unit string, objs []*unstructured.Unstructured, id *identity) error {
+func (rd *round) admit(ctx context.Context, unit string, objs []*unstructured.Unstructured, id *identity) error {
+	r := rd.r
 	if err := checkTenancy(unit, r.conf.Tenancy, objs, id.cluster.RESTMapper()); err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (r *Reconciler) admit(ctx context.Context, unit string, objs []*unstructure
 	for _, o := range objs {
 		ids = append(ids, object.KeyOf(o))
 	}
-	return r.claim(ctx, unit, ids)
+	return rd.claim(ctx, unit, ids)
 }
 
 // checkRecords refuses objects that are, or look like, gitopskit's records:

@@ -74,6 +74,8 @@ type Reconciler struct {
 
 	graphMu sync.RWMutex // guards units, sources and order
 	units   map[string]*unitState
+	// children indexes units by the unit whose build declared them.
+	children map[string]map[string]bool
 	sources map[string]*sourceState
 
 	fluxMu sync.Mutex  // held from declare to adopt
@@ -87,11 +89,15 @@ type Reconciler struct {
 	recMu     sync.Mutex // guards recLoaded, removed and existed
 	recLoaded bool
 	removed   map[string]recordUnit // units in the record, not in the configuration
-	existed   map[string]bool       // units the record says applied something
+	// existed are the units the record knows: they may have applied
+	// objects (the record lists every unit before it first applies), so a
+	// missing inventory of theirs is searched for.
+	existed map[string]bool
 	// dormant are units the record says a build declared, not declared
 	// again yet by this process.
 	dormant map[string]recordUnit
 	remMu   sync.Mutex // held while removing units
+	saveMu  sync.Mutex // orders the writes of the record
 
 	claimMu    sync.Mutex
 	claims     map[inventory.ID]string // object -> the unit that declares it
@@ -169,7 +175,7 @@ func newEngine(c *cluster.Cluster, conf Configuration, opts Options, offline *of
 	}
 	r := &Reconciler{
 		cluster: c, conf: conf, opts: opts, offline: offline,
-		units: map[string]*unitState{}, sources: map[string]*sourceState{},
+		units: map[string]*unitState{}, children: map[string]map[string]bool{}, sources: map[string]*sourceState{},
 		identities: map[string]*identity{},
 		claims:     map[inventory.ID]string{}, unitClaims: map[string][]inventory.ID{},
 	}

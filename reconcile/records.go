@@ -82,9 +82,10 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 			return nil, fmt.Errorf("reconcile: record %s/%s is corrupt: %w", r.conf.Namespace, r.recordName(), err)
 		}
 		for name, ru := range rec.Units {
-			if ru.LastAppliedRevision != "" || ru.Phase == PhaseReady || ru.Reason == ReasonHealthCheckFailed || ru.Reason == ReasonPruneFailed {
-				r.existed[name] = true // it applied something
-			}
+			// The record lists a unit before it first applies: it may
+			// have applied something (a process may have died before
+			// the unit saved its inventory).
+			r.existed[name] = true
 			st := r.unit(name)
 			if st == nil {
 				r.removed[name] = ru
@@ -229,6 +230,10 @@ func removalOrder(removed map[string]recordUnit) []string {
 // saveRecord writes the record: every unit of the configuration plus the
 // removed units not cleaned up yet.
 func (r *Reconciler) saveRecord(ctx context.Context) error {
+	// One write at a time, each of the state when it starts: a write
+	// never replaces a newer one.
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	rec := record{Units: map[string]recordUnit{}}
 	r.recMu.Lock()
 	maps.Copy(rec.Units, r.dormant)

@@ -110,7 +110,11 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			var once sync.Once
 			invPath := "/secrets/" + name + "-app"
 			bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-				if !armed.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, invPath) {
+				// B loads the inventory with a GET, or with the LIST of
+				// every inventory of the configuration.
+				load := strings.HasSuffix(r.URL.Path, invPath) ||
+					(strings.HasSuffix(r.URL.Path, "/secrets") && strings.Contains(r.URL.Query().Get("labelSelector"), inventory.LabelApplySetID))
+				if !armed.Load() || r.Method != http.MethodGet || !load {
 					return next()
 				}
 				resp, err := next()
