@@ -76,7 +76,7 @@ type Reconciler struct {
 	units   map[string]*unitState
 	// children indexes units by the unit whose build declared them.
 	children map[string]map[string]bool
-	sources map[string]*sourceState
+	sources  map[string]*sourceState
 
 	fluxMu sync.Mutex  // held from declare to adopt
 	flux   *fluxLoader // the Flux objects of the configuration and its builds
