@@ -143,22 +143,51 @@ type InstallPolicy struct {
 	// history, across calls) before the release is reported
 	// [ReasonRetriesExhausted].
 	Retries int
-	// KeepFailed leaves a failed install in place instead of uninstalling
-	// it (the next attempt then upgrades it).
+	// KeepFailed leaves every failed install in place instead of
+	// uninstalling it (the next attempt then upgrades it).
 	KeepFailed bool
+	// KeepLastFailed uninstalls a failed install between retries but
+	// leaves the last one in place when the retries are exhausted, for
+	// inspection, as Flux's helm-controller does by default
+	// (install.remediation.remediateLastFailure: false). It stays until the
+	// chart, the values or the configuration change; the next attempt
+	// uninstalls it first. By default the last failure is uninstalled too.
+	KeepLastFailed bool
 	// CRDs, if set, is the CRD policy of installs (Flux's install.crds),
 	// in place of [Release.CRDs].
 	CRDs CRDPolicy
 }
+
+// RemediationStrategy is what is done with a failed upgrade.
+type RemediationStrategy string
+
+const (
+	// RemediateRollback rolls a failed upgrade back to the last successful
+	// revision (the default).
+	RemediateRollback RemediationStrategy = "rollback"
+	// RemediateUninstall uninstalls a failed upgrade (its history kept);
+	// the next attempt is then an install, counted against
+	// [InstallPolicy.Retries]. It is the way out of an upgrade that cannot
+	// be applied in place, such as a change of an immutable field.
+	RemediateUninstall RemediationStrategy = "uninstall"
+)
 
 // UpgradePolicy configures upgrades.
 type UpgradePolicy struct {
 	// Retries is how many times a failed upgrade is retried before the
 	// release is reported [ReasonRetriesExhausted].
 	Retries int
-	// KeepFailed leaves a failed upgrade in place instead of rolling back to
-	// the last successful revision.
+	// KeepFailed leaves every failed upgrade in place instead of
+	// remediating it.
 	KeepFailed bool
+	// KeepLastFailed remediates a failed upgrade between retries but
+	// leaves the last one in place when the retries are exhausted (Flux's
+	// upgrade.remediation.remediateLastFailure: false, its default when
+	// retries is 0). By default the last failure is remediated too.
+	KeepLastFailed bool
+	// Remediation is how a failed upgrade is remediated: [RemediateRollback]
+	// (the default, also for "") or [RemediateUninstall].
+	Remediation RemediationStrategy
 	// Force replaces objects that cannot be patched.
 	Force bool
 	// CRDs, if set, is the CRD policy of upgrades (Flux's upgrade.crds,
@@ -235,6 +264,11 @@ func (r *Release) Validate() error {
 	case DriftDisabled, DriftWarn, DriftCorrect:
 	default:
 		problems = append(problems, fmt.Sprintf("unknown drift mode %q", r.Drift.Mode))
+	}
+	switch r.Upgrade.Remediation {
+	case "", RemediateRollback, RemediateUninstall:
+	default:
+		problems = append(problems, fmt.Sprintf("unknown upgrade remediation strategy %q: want %q or %q", r.Upgrade.Remediation, RemediateRollback, RemediateUninstall))
 	}
 	if r.Install.Retries < 0 || r.Upgrade.Retries < 0 {
 		problems = append(problems, "retries must not be negative")
