@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver"
 )
 
@@ -45,7 +46,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 		return st.fail(ReasonValuesFailed, err)
 	}
 	st.ValuesDigest = valuesDigest
-	configDigest, err := digestOf(rel.Labels)
+	configDigest, err := rel.configDigest()
 	if err != nil {
 		return st.fail(ReasonInvalidSpec, err)
 	}
@@ -53,6 +54,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 	ch, info, err := r.fetchChart(ctx, &rel)
 	st.Chart = info
 	if err != nil {
+		if errors.Is(err, ErrValues) {
+			return st.fail(ReasonValuesFailed, err)
+		}
 		if errors.Is(err, ErrInvalidChart) {
 			return st.fail(ReasonInvalidChart, err)
 		}
@@ -90,7 +94,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 			return st.fail(ReasonClusterError, err)
 		}
 	}
-	rendered, err := drv.Render(ch, rel.Name, values)
+	rendered, err := drv.Render(ch, rel.Name, values, driver.RenderOptions{PostRender: postRender(ctx, &rel)})
+	var prErr *PostRenderError
+	if errors.As(err, &prErr) {
+		return st.fail(ReasonPostRenderFailed, prErr)
+	}
 	if err != nil {
 		return st.fail(ReasonInvalidChart, &ChartError{Chart: ch.Name + " " + ch.Version, Err: err})
 	}
@@ -306,6 +314,7 @@ func (r *Reconciler) attempt(ctx context.Context, drv driver.Driver, rel *Releas
 		Force:        rel.Upgrade.Force,
 		MaxHistory:   rel.maxHistory(),
 		Labels:       want.labels(),
+		PostRender:   postRender(ctx, rel),
 		CommonLabels: rel.Labels,
 	}
 	opts.Labels[LabelPhase] = phase
@@ -475,5 +484,37 @@ func (s *Status) observe(hist []*driver.Release) {
 			Revision: h.Revision, Status: string(h.Status), ChartVersion: h.ChartVersion, AppVersion: h.AppVersion,
 			Updated: h.Updated, Description: h.Description, Failed: isFailed(h),
 		})
+	}
+}
+
+// configDigest is the digest of the configuration that shapes the
+// rendered objects besides the chart and values: the labels and the post
+// renderers (left out when there are none, so that releases made before
+// post renderers existed keep their digest).
+func (r *Release) configDigest() (string, error) {
+	if len(r.PostRenderers) == 0 {
+		return digestOf(r.Labels)
+	}
+	return digestOf(struct {
+		Labels        map[string]string `json:"labels"`
+		PostRenderers []PostRenderer    `json:"postRenderers"`
+	}{r.Labels, r.PostRenderers})
+}
+
+// postRender returns the function that applies rel's post renderers to
+// Helm's rendered manifests, or nil when there are none.
+func postRender(ctx context.Context, rel *Release) driver.PostRenderFunc {
+	if len(rel.PostRenderers) == 0 {
+		return nil
+	}
+	return func(manifests []byte) ([]byte, error) {
+		for i, p := range rel.PostRenderers {
+			var err error
+			manifests, err = build.Transform(ctx, manifests, build.TransformOptions{Images: p.Images, Patches: p.Patches})
+			if err != nil {
+				return nil, &PostRenderError{Release: rel.Key(), Err: fmt.Errorf("postRenderers[%d]: %w", i, err)}
+			}
+		}
+		return manifests, nil
 	}
 }
