@@ -89,6 +89,36 @@ type fluxChart struct {
 	interval time.Duration
 }
 
+// valuesFiles sets the chart's values files. Flux names them by their
+// path in the chart for a chart from a repository, and by their path in
+// the repository for a chart from a GitRepository; helmrelease reads them
+// from the chart, so the latter must be in the chart's directory.
+func (c *fluxChart) valuesFiles(d *fluxDoc, field string, files []string, ignoreMissing bool) error {
+	c.ref.IgnoreMissingValuesFiles = ignoreMissing
+	c.ref.ValuesFiles = nil
+	for i, f := range files {
+		p := path.Clean(strings.TrimPrefix(f, "/"))
+		if f == "" || p == "." {
+			return d.failf(fmt.Sprintf("%s[%d]", field, i), "empty path")
+		}
+		if p == ".." || strings.HasPrefix(p, "../") {
+			return d.failf(fmt.Sprintf("%s[%d]", field, i), "%q leaves the chart", f)
+		}
+		if c.git != nil {
+			rel, ok := strings.CutPrefix(p, c.ref.Path+"/")
+			if c.ref.Path == "." {
+				rel, ok = p, true
+			}
+			if !ok {
+				return d.fail(fmt.Sprintf("%s[%d]", field, i), fmt.Errorf("%w (%q is outside the chart's directory %q: gitopskit reads values files from the chart)", ErrUnsupportedField, f, c.ref.Path))
+			}
+			p = rel
+		}
+		c.ref.ValuesFiles = append(c.ref.ValuesFiles, p)
+	}
+	return nil
+}
+
 func (c *fluxChart) every(v metav1.Duration) {
 	if v.Duration > 0 && (c.interval == 0 || v.Duration < c.interval) {
 		c.interval = v.Duration
@@ -147,6 +177,9 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		if chart, err = b.chartFrom(ctx, d, "spec.chart.spec", c.Chart, c.Version, r.Kind, r.Namespace, r.Name); err != nil {
 			return Unit{}, err
 		}
+		if err := chart.valuesFiles(d, "spec.chart.spec.valuesFiles", c.ValuesFiles, c.IgnoreMissingValuesFiles); err != nil {
+			return Unit{}, err
+		}
 		if c.Interval != nil {
 			chart.every(*c.Interval)
 		}
@@ -198,6 +231,19 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	if m := spec.CommonMetadata; m != nil && len(m.Labels) > 0 {
 		rel.Labels = m.Labels
 	}
+	for i, pr := range spec.PostRenderers {
+		if pr.Kustomize == nil {
+			continue
+		}
+		field := fmt.Sprintf("spec.postRenderers[%d].kustomize.", i)
+		patches, images, err := fluxPatchesImages(d, field, pr.Kustomize.Patches, pr.Kustomize.Images)
+		if err != nil {
+			return Unit{}, err
+		}
+		if len(patches) > 0 || len(images) > 0 {
+			rel.PostRenderers = append(rel.PostRenderers, helmrelease.PostRenderer{Patches: patches, Images: images})
+		}
+	}
 	for i, dep := range spec.DependsOn {
 		name, err := b.dependency(d, fmt.Sprintf("spec.dependsOn[%d]", i), "HelmRelease", dep.Namespace, dep.Name)
 		if err != nil {
@@ -232,8 +278,16 @@ func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Releas
 	if ur.GetRetries() < 0 {
 		return unsupported("spec.upgrade.remediation.retries", "unlimited retries")
 	}
-	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepFailed: !ir.MustRemediateLastFailure()}
-	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
+	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepLastFailed: !ir.MustRemediateLastFailure()}
+	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepLastFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
+	switch s := ur.GetStrategy(); s {
+	case helmv2.RollbackRemediationStrategy:
+		rel.Upgrade.Remediation = helmrelease.RemediateRollback
+	case helmv2.UninstallRemediationStrategy:
+		rel.Upgrade.Remediation = helmrelease.RemediateUninstall
+	default:
+		return d.failf("spec.upgrade.remediation.strategy", "%q: want rollback or uninstall", s)
+	}
 	rel.CreateNamespace = inst.CreateNamespace
 
 	// Flux has a setting for install and one for upgrade; helmrelease one.
@@ -419,6 +473,9 @@ func (b *fluxBatch) chartSource(ctx context.Context, d *fluxDoc) (fluxChart, err
 		}
 		c, err := b.chartFrom(ctx, d, "spec", spec.Chart, spec.Version, r.Kind, "", r.Name)
 		if err != nil {
+			return fluxChart{}, err
+		}
+		if err := c.valuesFiles(d, "spec.valuesFiles", spec.ValuesFiles, spec.IgnoreMissingValuesFiles); err != nil {
 			return fluxChart{}, err
 		}
 		c.every(spec.Interval)
