@@ -14,16 +14,17 @@ import (
 // upgrades it when the chart, the values or the configuration changed, and
 // does nothing (no new revision) otherwise. A failed attempt is remediated
 // (a failed install uninstalled, a failed upgrade rolled back to the last
-// successful revision) and retried up to the policy's Retries; when they are
-// exhausted the release is reported [ReasonRetriesExhausted] until the chart,
-// values or configuration change. A revision left pending by a crash is
+// successful revision or uninstalled, as [UpgradePolicy.Remediation] says;
+// the last failure kept when KeepLastFailed) and retried up to the
+// policy's Retries; when they are exhausted the release is reported
+// [ReasonRetriesExhausted] until the chart, values or configuration change. A revision left pending by a crash is
 // unlocked first. When nothing changed and drift detection is on, live
 // objects are compared with the release manifest.
 //
 // The returned Status describes the release whatever happened; the error is
 // non-nil exactly when the release is not Ready, and is one of the typed
 // errors of this package (match with [errors.Is]: [ErrInvalidSpec],
-// [ErrValues], [ErrAuthFailed], [ErrChartNotFound],
+// [ErrValues], [ErrValuesFileNotFound], [ErrPostRender], [ErrAuthFailed], [ErrChartNotFound],
 // [ErrChartVersionNotFound], [ErrFetch], [ErrInvalidChart],
 // [ErrReleaseFailed], [ErrRetriesExhausted]) or a cluster or context error.
 //

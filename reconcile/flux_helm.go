@@ -29,9 +29,17 @@ import (
 //     oci), the chart is [helmrelease.ChartRef] Name in the repository's
 //     RepoURL; from a GitRepository, spec.chart.spec.chart is the chart's
 //     path in the repository ([Unit.Source] and Chart.Path).
+//   - spec.chart.spec.valuesFiles and ignoreMissingValuesFiles, and those
+//     of a HelmChart: [helmrelease.ChartRef] ValuesFiles, files of the
+//     chart merged in order into the values that replace its values.yaml,
+//     as Flux's source-controller does. For a chart from a repository they
+//     are paths in the chart; for a chart from a GitRepository Flux names
+//     them by their path in the repository, and they must be in the
+//     chart's directory (helmrelease reads them from the chart).
 //   - spec.chartRef: kind OCIRepository (url oci://registry/path/chart,
 //     ref.semver or ref.tag, default tag "latest") or HelmChart (chart,
-//     version, sourceRef as spec.chart.spec), name and namespace.
+//     version, valuesFiles, sourceRef as spec.chart.spec), name and
+//     namespace.
 //   - Repository credentials: the secretRef of a HelmRepository (keys
 //     username and password) or OCIRepository (those keys, or a
 //     .dockerconfigjson holding the registry's host); insecure on an OCI
@@ -39,7 +47,7 @@ import (
 //   - spec.values and spec.valuesFrom (kind ConfigMap or Secret, name,
 //     valuesKey, targetPath, optional; read while loading, in the
 //     HelmRelease's namespace): [helmrelease.Release] Values and
-//     ValuesFrom.
+//     ValuesFrom, merged over the chart's values (or its values files).
 //   - spec.releaseName: the release name; default Flux's
 //     "[targetNamespace-]name", shortened as Flux does when longer than 53
 //     characters (its first 40, "-", 12 hex digits of its SHA-256).
@@ -51,33 +59,48 @@ import (
 //   - spec.interval (required), spec.timeout (default 5m, as Flux; also
 //     the unit's), spec.suspend, spec.dependsOn (HelmReleases),
 //     spec.serviceAccountName: the unit's.
-//   - spec.install: remediation.retries, remediation.remediateLastFailure
-//     (not remediating the last failure, Flux's default for installs, is
-//     KeepFailed: helmrelease then keeps every failed attempt where Flux
-//     uninstalls between retries), createNamespace, crds (or the deprecated
-//     skipCRDs), disableWait, disableWaitForJobs, disableHooks, timeout.
+//   - spec.install: remediation.retries and remediation.remediateLastFailure
+//     (as in Flux: a failed install is uninstalled between retries, and
+//     the last one too only when remediateLastFailure, whose default is
+//     false: [helmrelease.InstallPolicy] KeepLastFailed), createNamespace,
+//     crds (or the deprecated skipCRDs), disableWait, disableWaitForJobs,
+//     disableHooks, timeout.
 //   - spec.upgrade: remediation.retries, remediation.remediateLastFailure
-//     (Flux's default: roll back the last failure when retries > 0; not
-//     rolling back is KeepFailed), remediation.strategy "rollback", force, crds, disableWait,
+//     (Flux's default: remediate the last failure when retries > 0; not
+//     remediating it is [helmrelease.UpgradePolicy] KeepLastFailed),
+//     remediation.strategy ("rollback", the default, or "uninstall": the
+//     failed upgrade is uninstalled and the release installed again,
+//     counted against the install retries), force, crds, disableWait,
 //     disableWaitForJobs, disableHooks, timeout. helmrelease has one
 //     setting for install and upgrade where Flux has two (wait, jobs,
 //     hooks, CRD policy, timeout): when both are given they must agree.
 //     Flux's upgrade CRD policy defaults to Skip; helmrelease's Create only
 //     adds CRDs that do not exist.
+//   - spec.postRenderers[].kustomize: patches (strategic merge or JSON
+//     6902, with an optional target) and images, applied in order to the
+//     manifests Helm renders ([helmrelease.Release] PostRenderers, run with
+//     [github.com/gitopskit/gitopskit/build.Transform]), before spec.commonMetadata.labels, as Flux does.
+//     spec.postRenderStrategy may only be "nohooks": as in Helm 3, hooks
+//     are not post-rendered.
 //   - spec.maxHistory (default 5 as in Flux; 0 is unlimited as in Flux),
 //     spec.test.enable and .ignoreFailures, spec.driftDetection.mode
 //     (enabled: correct, warn: report), spec.commonMetadata.labels
 //     ([helmrelease.Release] Labels).
 //
-// Not supported: spec.kubeConfig, postRenderers, postRenderStrategy,
-// waitStrategy, healthCheckExprs, commonMetadata.annotations, rollback,
-// uninstall, test.timeout and filters, driftDetection.ignore,
-// install/upgrade strategy, replace, remediation.ignoreTestFailures,
-// serverSideApply, disableOpenAPIValidation, disableSchemaValidation,
-// disableTakeOwnership, preserveValues, cleanupOnFail,
-// chartNameChangeStrategy, valuesFrom[].literal, a chart's valuesFiles and
-// verify, chart metadata, reconcileStrategy Revision, a Bucket source, and
-// OCIRepository ref.digest, semverFilter, layerSelector, verify, certSecretRef,
+// Not supported, refused with an [ErrUnsupportedField] error naming the
+// field (a field left empty, or set to the value gitopskit's behaviour
+// already has, is accepted): spec.kubeConfig, postRenderStrategy other
+// than nohooks, the v2beta postRenderers' patchesStrategicMerge and
+// patchesJson6902, waitStrategy, healthCheckExprs,
+// commonMetadata.annotations, rollback, uninstall, test.timeout and
+// filters, driftDetection.ignore, install/upgrade strategy, replace,
+// remediation.ignoreTestFailures, serverSideApply,
+// disableOpenAPIValidation, disableSchemaValidation, disableTakeOwnership,
+// preserveValues, cleanupOnFail, chartNameChangeStrategy,
+// valuesFrom[].literal, the v2beta1 chart valuesFile, a chart's verify,
+// chart metadata, reconcileStrategy Revision, a Bucket source, values
+// files of a Git chart outside its directory, and OCIRepository
+// ref.digest, semverFilter, layerSelector, verify, certSecretRef,
 // proxySecretRef, serviceAccountName, ignore.
 
 // fluxChart is where a Helm unit's chart comes from.
