@@ -77,8 +77,9 @@
 //
 // What each revision was made of is recorded in labels on Helm's own
 // release records ([LabelChartDigest], [LabelValuesDigest],
-// [LabelConfigDigest], [LabelFailed], [LabelPhase]), so the decision needs no state
-// outside the cluster and survives restarts.
+// [LabelConfigDigest], [LabelFailed], [LabelPhase], [LabelUninstalled]),
+// so the decision needs no state outside the cluster and survives
+// restarts.
 //
 // # Remediation
 //

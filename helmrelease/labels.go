@@ -22,6 +22,10 @@ const (
 	// LabelFailed is "true" on a revision that was a failed attempt, even
 	// after it was rolled back or uninstalled.
 	LabelFailed = "helmrelease.gitopskit.io/failed"
+	// LabelUninstalled is "true" on a failed attempt that was uninstalled:
+	// the revisions before it are no longer deployed (Helm's next install
+	// marks it superseded, which would hide that).
+	LabelUninstalled = "helmrelease.gitopskit.io/uninstalled"
 	// LabelPhase is "install" on a revision written while nothing was
 	// deployed (an install, or an attempt on a failed install) and
 	// "upgrade" on one written over a deployed release: failed attempts

@@ -387,6 +387,11 @@ func (r *Reconciler) uninstallFailed(ctx context.Context, drv driver.Driver, rel
 		r.emit(rel, Event{Type: EventRemediateFailed, Revision: revision, Message: "uninstall of the failed " + phase + " failed", Err: err})
 		return fmt.Errorf("remediation (uninstall): %w", err)
 	}
+	// Helm's next install marks the uninstalled revision superseded: the
+	// label keeps the uninstall on record.
+	if err := drv.Mark(ctx, rel.Name, revision, driver.Mark{Labels: map[string]string{LabelUninstalled: "true"}}); err != nil {
+		return fmt.Errorf("remediation (uninstall): %w", err)
+	}
 	r.emit(rel, Event{Type: EventUninstalled, Revision: revision, Message: fmt.Sprintf("uninstalled failed %s (revision %d)", phase, revision)})
 	return nil
 }
@@ -434,13 +439,22 @@ func countFailures(hist []*driver.Release, want desired, phase string) int {
 	return n
 }
 
-// leftoverFailedInstall reports a history whose newest revision failed and
-// in which nothing was ever deployed successfully.
+// leftoverFailedInstall reports a history whose newest revision is a
+// failed install left in place: a failed revision with no successful one
+// between it and the last uninstall (or the start of the history).
 func leftoverFailedInstall(hist []*driver.Release) bool {
 	if len(hist) == 0 || hist[0].Status != driver.StatusFailed {
 		return false
 	}
-	return lastSuccessful(hist, hist[0].Revision+1) == nil
+	for _, h := range hist[1:] {
+		switch {
+		case h.Status == driver.StatusUninstalled || h.Labels[LabelUninstalled] == "true":
+			return true
+		case !isFailed(h) && (h.Status == driver.StatusDeployed || h.Status == driver.StatusSuperseded):
+			return false
+		}
+	}
+	return true
 }
 
 // lastSuccessful is the newest revision below before that was deployed
