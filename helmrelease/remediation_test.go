@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/chartrepo"
+	"github.com/gitopskit/gitopskit/gitopstest/kubeassets"
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver"
 )
 
@@ -59,7 +60,8 @@ func TestFailedInstallKeepsLastFailure(t *testing.T) {
 
 // selectorChart is a Deployment whose selector gains a "tier" label when
 // the value tier is set: an upgrade that sets it changes an immutable
-// field and fails at once, a fresh install of it succeeds.
+// field and fails at once, a fresh install of it succeeds (unless
+// neverReady keeps its Pods from becoming ready).
 func selectorChart() chartrepo.Chart {
 	return chartrepo.Chart{
 		Name: "sel", Version: "1.0.0",
@@ -82,6 +84,9 @@ spec:
         app: {{ .Release.Name }}
         {{- with .Values.tier }}
         tier: {{ . }}
+        {{- end }}
+        {{- if .Values.neverReady }}
+        ` + kubeassets.NeverReadyLabel + `: "true"
         {{- end }}
     spec:
       containers:
@@ -148,6 +153,47 @@ func TestFailedUpgradeRemediation(t *testing.T) {
 				t.Errorf("live selector tier %q, want %q", got, tt.selector)
 			}
 		})
+	}
+}
+
+// An upgrade remediated by uninstalling is followed by an install counted
+// against the install retries; when that install fails too and
+// KeepLastFailed keeps it, it is known as a failed install (although
+// older revisions were deployed): the next change uninstalls it and
+// installs again.
+func TestUninstalledUpgradeThenFailedInstall(t *testing.T) {
+	t.Parallel()
+	r, _ := newTestReconciler(t)
+	ns := uniqueNamespace("upfail-reinstall")
+	rel := Release{
+		Name: "web", Namespace: ns, CreateNamespace: true,
+		Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, selectorChart())},
+		Timeout: 8 * time.Second,
+		Install: InstallPolicy{KeepLastFailed: true},
+		Upgrade: UpgradePolicy{Remediation: RemediateUninstall},
+	}
+	mustReconcile(t, r, rel)
+
+	rel.Values = map[string]any{"tier": "front", "neverReady": true}
+	st, err := r.Reconcile(t.Context(), rel)
+	if !errors.Is(err, ErrRetriesExhausted) {
+		t.Fatalf("err %v, want retries exhausted", err)
+	}
+	if want := []Action{ActionUpgrade, ActionUninstall, ActionInstall}; !slices.Equal(st.Actions, want) {
+		t.Errorf("actions %v, want %v", st.Actions, want)
+	}
+	if got, want := revisions(st), "3:failed! 2:superseded! 1:superseded"; got != want {
+		t.Errorf("history %s, want %s", got, want)
+	}
+	st, err = r.Reconcile(t.Context(), rel)
+	if !errors.Is(err, ErrRetriesExhausted) || len(st.Actions) != 0 {
+		t.Fatalf("again: err %v actions %v", err, st.Actions)
+	}
+
+	rel.Values = map[string]any{"tier": "front"}
+	st = mustReconcile(t, r, rel)
+	if want := []Action{ActionUninstall, ActionInstall}; st.Reason != ReasonInstalled || !slices.Equal(st.Actions, want) {
+		t.Errorf("after fix: reason %s actions %v, want installed after %v (history %s)", st.Reason, st.Actions, want, revisions(st))
 	}
 }
 
