@@ -86,3 +86,41 @@ func ExampleCache_Purge() {
 	// entries: 0
 	// misses: 2
 }
+
+// Kustomize's images and patches applied to objects that come from no
+// kustomization, such as the manifests Helm rendered (Flux's post
+// renderers).
+func ExampleTransform() {
+	manifests := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: example.com/app:1.0
+`)
+	out, err := build.Transform(context.Background(), manifests, build.TransformOptions{
+		Images:  []build.Image{{Name: "example.com/app", NewTag: "1.1"}},
+		Patches: []build.Patch{{Patch: "- op: add\n  path: /spec/replicas\n  value: 3\n", Target: &build.Selector{Kind: "Deployment"}}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(string(out))
+	// Output:
+	// apiVersion: apps/v1
+	// kind: Deployment
+	// metadata:
+	//   name: web
+	// spec:
+	//   replicas: 3
+	//   template:
+	//     spec:
+	//       containers:
+	//       - image: example.com/app:1.1
+	//         name: app
+}

@@ -41,7 +41,11 @@ func (r *Reconciler) fetchChart(ctx context.Context, rel *Release) (*driver.Char
 		}
 		path, source = p, ref.RepoURL
 	}
-	ch, err := r.loadChart(path)
+	ch, err := r.loadChart(path, driver.LoadOptions{ValuesFiles: ref.ValuesFiles, IgnoreMissingValuesFiles: ref.IgnoreMissingValuesFiles})
+	var vfe *driver.ValuesFileError
+	if errors.As(err, &vfe) {
+		return nil, ChartInfo{Name: ref.Name, Source: source}, &ValuesFileError{Chart: chartLabel(ref), File: vfe.File, Missing: vfe.Missing, Err: vfe.Err}
+	}
 	if err != nil {
 		if ref.Path != "" && errors.Is(err, fs.ErrNotExist) {
 			return nil, ChartInfo{Source: source}, &ChartNotFoundError{Repository: ref.Path, Chart: ref.Path, NoChart: true}

@@ -46,6 +46,27 @@
 // as Flux types it, at a path ("a.b", "list[0].name"). Values are compared
 // by [ValuesDigest], which ignores map order and YAML formatting.
 //
+// [ChartRef.ValuesFiles] lists files of the chart ("values.yaml",
+// "values-prod.yaml") merged in order into the values that replace the
+// chart's default values, as Flux's HelmChart valuesFiles do (values.yaml
+// counts only if listed); the release's values are merged over them. A
+// listed file the chart does not have is a [*ValuesFileError] matching
+// [ErrValuesFileNotFound], unless [ChartRef.IgnoreMissingValuesFiles].
+// The files' values are part of the chart's digest: changing the list
+// upgrades the release.
+//
+// # Post renderers
+//
+// [Release.PostRenderers] change the manifests Helm renders before they
+// are applied, as Flux's postRenderers[].kustomize do: kustomize image
+// overrides and patches (strategic merge, or JSON 6902 with a target),
+// applied in order with
+// [github.com/gitopskit/gitopskit/build.Transform], then
+// [Release.Labels]. As in Helm 3, hooks are not post-rendered. They apply
+// to installs, upgrades, the render that precedes them (a post renderer
+// that does not apply fails there, [ErrPostRender], before any revision)
+// and [Template]; changing them upgrades the release.
+//
 // # Lifecycle
 //
 // [Reconciler.Reconcile] installs a release that is absent, upgrades it
@@ -56,20 +77,28 @@
 //
 // What each revision was made of is recorded in labels on Helm's own
 // release records ([LabelChartDigest], [LabelValuesDigest],
-// [LabelConfigDigest], [LabelFailed]), so the decision needs no state
-// outside the cluster and survives restarts.
+// [LabelConfigDigest], [LabelFailed], [LabelPhase], [LabelUninstalled]),
+// so the decision needs no state outside the cluster and survives
+// restarts.
 //
 // # Remediation
 //
 // A failed install is uninstalled (its history kept), a failed upgrade is
-// rolled back to the last successful revision, and the attempt is retried
-// up to the policy's Retries, within one call. Failed attempts are counted
-// per chart, values and configuration, from the release history: when they
-// exceed the retries the release is reported [ReasonRetriesExhausted] with
-// a [*RetriesExhaustedError], and later calls make no attempt until the
-// chart, the values or the configuration change. A failure before Helm
-// wrote a revision (a chart that does not render, an unreachable API
-// server) is returned at once, neither remediated nor counted.
+// rolled back to the last successful revision ([RemediateRollback]) or
+// uninstalled ([RemediateUninstall]: the release is then installed again,
+// the way out of an upgrade that cannot be applied in place), and the
+// attempt is retried up to the policy's Retries, within one call. The
+// last failure is remediated too, unless KeepLastFailed (Flux's
+// remediateLastFailure: false) leaves it in place for inspection;
+// KeepFailed leaves every failure in place. Failed attempts are counted
+// per chart, values and configuration and per phase (install while
+// nothing is deployed, upgrade otherwise), from the release history: when
+// they exceed the phase's retries the release is reported
+// [ReasonRetriesExhausted] with a [*RetriesExhaustedError], and later
+// calls make no attempt until the chart, the values or the configuration
+// change. A failure before Helm wrote a revision (a chart that does not
+// render, an unreachable API server) is returned at once, neither
+// remediated nor counted.
 //
 // A revision left pending-install, pending-upgrade or pending-rollback (by
 // a process that stopped in the middle of an action) locks the release for
@@ -106,7 +135,9 @@
 // # Errors
 //
 // Errors callers branch on are typed and match sentinels with [errors.Is]:
-// [ErrInvalidSpec], [ErrValues], [ErrAuthFailed] ([*AuthError]),
+// [ErrInvalidSpec], [ErrValues] ([*ValuesError], [*ValuesFileError]),
+// [ErrValuesFileNotFound], [ErrPostRender] ([*PostRenderError]),
+// [ErrAuthFailed] ([*AuthError]),
 // [ErrChartNotFound] and [ErrChartVersionNotFound] ([*ChartNotFoundError]),
 // [ErrFetch], [ErrInvalidChart] ([*ChartError]), [ErrReleaseFailed]
 // ([*ReleaseError]), [ErrRetriesExhausted] and [ErrDependencyNotReady].

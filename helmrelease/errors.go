@@ -25,8 +25,13 @@ var (
 	// ErrInvalidChart matches a [*ChartError]: the chart does not load or
 	// does not render (bad Chart.yaml, template or schema error).
 	ErrInvalidChart = errors.New("helmrelease: invalid chart")
-	// ErrValues matches a [*ValuesError].
+	// ErrValues matches a [*ValuesError] and a [*ValuesFileError].
 	ErrValues = errors.New("helmrelease: invalid values")
+	// ErrValuesFileNotFound matches a [*ValuesFileError] for a values
+	// file the chart does not have.
+	ErrValuesFileNotFound = errors.New("helmrelease: values file not found")
+	// ErrPostRender matches a [*PostRenderError].
+	ErrPostRender = errors.New("helmrelease: post-render failed")
 	// ErrReleaseFailed matches a [*ReleaseError]: an install, upgrade or
 	// test failed.
 	ErrReleaseFailed = errors.New("helmrelease: release failed")
@@ -171,6 +176,51 @@ func (e *ValuesError) Is(target error) bool { return target == ErrValues }
 
 // Unwrap returns the underlying error.
 func (e *ValuesError) Unwrap() error { return e.Err }
+
+// ValuesFileError reports a file of [ChartRef.ValuesFiles] that the chart
+// does not have (Missing) or that is not a YAML map.
+type ValuesFileError struct {
+	// Chart names the chart (name and version, or its path).
+	Chart string
+	// File is the values file as listed.
+	File    string
+	Missing bool
+	Err     error
+}
+
+func (e *ValuesFileError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("helmrelease: chart %s has no values file %q (set IgnoreMissingValuesFiles to skip it)", e.Chart, e.File)
+	}
+	return fmt.Sprintf("helmrelease: chart %s: values file %q: %v", e.Chart, e.File, e.Err)
+}
+
+// Is reports whether target is [ErrValues], or [ErrValuesFileNotFound]
+// for a missing file.
+func (e *ValuesFileError) Is(target error) bool {
+	return target == ErrValues || (e.Missing && target == ErrValuesFileNotFound)
+}
+
+// Unwrap returns the underlying error.
+func (e *ValuesFileError) Unwrap() error { return e.Err }
+
+// PostRenderError reports a post renderer ([Release.PostRenderers]) that
+// cannot be applied to the rendered manifests: a patch that does not
+// parse, or a strategic merge patch naming no rendered object.
+type PostRenderError struct {
+	Release string
+	Err     error
+}
+
+func (e *PostRenderError) Error() string {
+	return fmt.Sprintf("helmrelease: %s: post-render: %v", e.Release, e.Err)
+}
+
+// Is reports whether target is [ErrPostRender].
+func (e *PostRenderError) Is(target error) bool { return target == ErrPostRender }
+
+// Unwrap returns the underlying error.
+func (e *PostRenderError) Unwrap() error { return e.Err }
 
 // ReleaseError reports a failed install, upgrade or test attempt.
 type ReleaseError struct {

@@ -22,6 +22,21 @@ const (
 	// LabelFailed is "true" on a revision that was a failed attempt, even
 	// after it was rolled back or uninstalled.
 	LabelFailed = "helmrelease.gitopskit.io/failed"
+	// LabelUninstalled is "true" on a failed attempt that was uninstalled:
+	// the revisions before it are no longer deployed (Helm's next install
+	// marks it superseded, which would hide that).
+	LabelUninstalled = "helmrelease.gitopskit.io/uninstalled"
+	// LabelPhase is "install" on a revision written while nothing was
+	// deployed (an install, or an attempt on a failed install) and
+	// "upgrade" on one written over a deployed release: failed attempts
+	// are counted against the retries of their phase.
+	LabelPhase = "helmrelease.gitopskit.io/phase"
+)
+
+// Values of [LabelPhase].
+const (
+	phaseInstall = "install"
+	phaseUpgrade = "upgrade"
 )
 
 // desired is what the release should be made of, as label values.
@@ -68,3 +83,10 @@ func (d desired) changed(r *driver.Release) string {
 }
 
 func isFailed(r *driver.Release) bool { return r.Labels[LabelFailed] == "true" }
+
+// inPhase reports whether r was written in phase; a revision without the
+// label (written before it existed) counts for both.
+func inPhase(r *driver.Release, phase string) bool {
+	p := r.Labels[LabelPhase]
+	return p == "" || p == phase
+}

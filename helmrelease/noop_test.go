@@ -69,14 +69,14 @@ type countingDriver struct {
 	c *calls
 }
 
-func (d countingDriver) LoadChart(path string) (*driver.Chart, error) {
+func (d countingDriver) LoadChart(path string, opts driver.LoadOptions) (*driver.Chart, error) {
 	d.c.add("LoadChart")
-	return d.Driver.LoadChart(path)
+	return d.Driver.LoadChart(path, opts)
 }
 
-func (d countingDriver) Render(ch *driver.Chart, name string, values map[string]any) ([]*unstructured.Unstructured, error) {
+func (d countingDriver) Render(ch *driver.Chart, name string, values map[string]any, opts driver.RenderOptions) ([]*unstructured.Unstructured, error) {
 	d.c.add("Render")
-	return d.Driver.Render(ch, name, values)
+	return d.Driver.Render(ch, name, values, opts)
 }
 
 func (d countingDriver) History(ctx context.Context, name string) ([]*driver.Release, error) {

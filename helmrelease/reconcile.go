@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver"
 )
 
@@ -13,16 +14,17 @@ import (
 // upgrades it when the chart, the values or the configuration changed, and
 // does nothing (no new revision) otherwise. A failed attempt is remediated
 // (a failed install uninstalled, a failed upgrade rolled back to the last
-// successful revision) and retried up to the policy's Retries; when they are
-// exhausted the release is reported [ReasonRetriesExhausted] until the chart,
-// values or configuration change. A revision left pending by a crash is
+// successful revision or uninstalled, as [UpgradePolicy.Remediation] says;
+// the last failure kept when KeepLastFailed) and retried up to the
+// policy's Retries; when they are exhausted the release is reported
+// [ReasonRetriesExhausted] until the chart, values or configuration change. A revision left pending by a crash is
 // unlocked first. When nothing changed and drift detection is on, live
 // objects are compared with the release manifest.
 //
 // The returned Status describes the release whatever happened; the error is
 // non-nil exactly when the release is not Ready, and is one of the typed
 // errors of this package (match with [errors.Is]: [ErrInvalidSpec],
-// [ErrValues], [ErrAuthFailed], [ErrChartNotFound],
+// [ErrValues], [ErrValuesFileNotFound], [ErrPostRender], [ErrAuthFailed], [ErrChartNotFound],
 // [ErrChartVersionNotFound], [ErrFetch], [ErrInvalidChart],
 // [ErrReleaseFailed], [ErrRetriesExhausted]) or a cluster or context error.
 //
@@ -45,7 +47,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 		return st.fail(ReasonValuesFailed, err)
 	}
 	st.ValuesDigest = valuesDigest
-	configDigest, err := digestOf(rel.Labels)
+	configDigest, err := rel.configDigest()
 	if err != nil {
 		return st.fail(ReasonInvalidSpec, err)
 	}
@@ -53,6 +55,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 	ch, info, err := r.fetchChart(ctx, &rel)
 	st.Chart = info
 	if err != nil {
+		if errors.Is(err, ErrValues) {
+			return st.fail(ReasonValuesFailed, err)
+		}
 		if errors.Is(err, ErrInvalidChart) {
 			return st.fail(ReasonInvalidChart, err)
 		}
@@ -90,7 +95,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, rel Release) (Status, error)
 			return st.fail(ReasonClusterError, err)
 		}
 	}
-	rendered, err := drv.Render(ch, rel.Name, values)
+	rendered, err := drv.Render(ch, rel.Name, values, driver.RenderOptions{PostRender: postRender(ctx, &rel)})
+	var prErr *PostRenderError
+	if errors.As(err, &prErr) {
+		return st.fail(ReasonPostRenderFailed, prErr)
+	}
 	if err != nil {
 		return st.fail(ReasonInvalidChart, &ChartError{Chart: ch.Name + " " + ch.Version, Err: err})
 	}
@@ -119,35 +128,51 @@ func (r *Reconciler) unlockStuck(ctx context.Context, drv driver.Driver, rel *Re
 }
 
 // converge runs attempts until one succeeds or the retries are exhausted.
+//
+// An attempt is in the install phase when nothing is deployed (no history,
+// an uninstalled release, or a failed install left in place) and in the
+// upgrade phase otherwise; failed attempts are counted per phase, for the
+// desired chart, values and configuration, against that phase's retries.
 func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Release, ch *driver.Chart, values map[string]any, want desired, hist []*driver.Release, st Status) (Status, error) {
 	var lastErr error
 	for {
-		// A failed install left in place by a crash or by KeepFailed, with
-		// nothing ever deployed: uninstall it before installing again.
-		if !rel.Install.KeepFailed && leftoverFailedInstall(hist) {
-			if err := r.uninstallFailed(ctx, drv, rel, hist[0].Revision, errors.New(hist[0].Description), &st); err != nil {
+		leftover := leftoverFailedInstall(hist)
+		installPhase := len(hist) == 0 || hist[0].Status == driver.StatusUninstalled || leftover
+		phase, retries := phaseUpgrade, rel.Upgrade.Retries
+		if installPhase {
+			phase, retries = phaseInstall, rel.Install.Retries
+		}
+		failures := countFailures(hist, want, phase)
+		st.Failures = failures
+		st.observe(hist)
+		exhausted := failures > retries
+		// A failed install left in place (by KeepLastFailed, by a crash,
+		// or by KeepFailed, which then upgrades it): uninstall it before
+		// installing again, unless it is the last failure to keep.
+		if leftover && !rel.Install.KeepFailed && !(exhausted && rel.Install.KeepLastFailed) {
+			if err := r.uninstallFailed(ctx, drv, rel, hist[0].Revision, phaseInstall, errors.New(hist[0].Description), &st); err != nil {
 				return st.fail(ReasonInstallFailed, err)
 			}
 			var err error
 			if hist, err = drv.History(ctx, rel.Name); err != nil {
 				return st.fail(ReasonClusterError, err)
 			}
+			st.observe(hist)
+			leftover = false
 		}
-		install := len(hist) == 0 || hist[0].Status == driver.StatusUninstalled
-		retries := rel.Upgrade.Retries
-		if install {
-			retries = rel.Install.Retries
-		}
-		failures := countFailures(hist, want)
-		st.Failures = failures
-		st.observe(hist)
-		if failures > retries {
+		if exhausted {
 			return r.exhausted(rel, hist, want, failures, lastErr, st)
 		}
 
+		// The Helm action: an install, except on a failed install kept
+		// in place, which is upgraded.
+		install := installPhase && !leftover
 		action, reason := ActionUpgrade, ReasonUpgradeFailed
 		if install {
-			action, reason = ActionInstall, ReasonInstallFailed
+			action = ActionInstall
+		}
+		if installPhase {
+			reason = ReasonInstallFailed
 		}
 		if err := r.applyCRDs(ctx, drv, rel, ch, install); err != nil {
 			return st.fail(reason, &ReleaseError{Release: rel.Key(), Action: action, Err: fmt.Errorf("CRDs: %w", err)})
@@ -157,10 +182,10 @@ func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Relea
 			top = hist[0].Revision
 		}
 		why := "new release"
-		if !install {
+		if !installPhase {
 			why = want.changed(hist[0]) + " changed"
 		}
-		rev, attemptErr := r.attempt(ctx, drv, rel, ch, values, want, install, why, &st)
+		rev, attemptErr := r.attempt(ctx, drv, rel, ch, values, want, install, phase, why, &st)
 		if attemptErr != nil && errors.Is(attemptErr, context.DeadlineExceeded) && ctx.Err() == nil {
 			// Helm's wait ran out of its own time, not ours.
 			attemptErr = fmt.Errorf("not ready within the timeout of %s: %w", rel.timeout(), attemptErr)
@@ -170,7 +195,7 @@ func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Relea
 			if err != nil {
 				return st.fail(ReasonClusterError, err)
 			}
-			st.Failures = countFailures(hist, want)
+			st.Failures = countFailures(hist, want, "")
 			st.observe(hist)
 			st.Ready = true
 			st.Reason, st.Message = ReasonUpgraded, fmt.Sprintf("upgraded to revision %d (chart %s %s)", rev, ch.Name, ch.Version)
@@ -208,14 +233,28 @@ func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Relea
 		}
 		relErr := &ReleaseError{Release: rel.Key(), Action: action, Revision: failed.Revision, Err: attemptErr}
 
-		// Remediate.
+		// Remediate, unless told to keep the failure (every one, or the
+		// last when the retries are now exhausted).
+		last := failures+1 > retries
 		switch {
-		case install && !rel.Install.KeepFailed:
+		case installPhase:
+			if rel.Install.KeepFailed || last && rel.Install.KeepLastFailed {
+				break
+			}
 			relErr.Remediation = ActionUninstall
-			if err := r.uninstallFailed(ctx, drv, rel, failed.Revision, attemptErr, &st); err != nil {
+			if err := r.uninstallFailed(ctx, drv, rel, failed.Revision, phaseInstall, attemptErr, &st); err != nil {
 				return st.fail(reason, errors.Join(relErr, err))
 			}
-		case !install && !rel.Upgrade.KeepFailed:
+		case rel.Upgrade.KeepFailed || last && rel.Upgrade.KeepLastFailed:
+		case rel.Upgrade.Remediation == RemediateUninstall:
+			relErr.Remediation = ActionUninstall
+			if err := r.uninstallFailed(ctx, drv, rel, failed.Revision, phaseUpgrade, attemptErr, &st); err != nil {
+				return st.fail(reason, errors.Join(relErr, err))
+			}
+			if err := r.supersede(ctx, drv, rel, after, failed.Revision); err != nil {
+				return st.fail(ReasonClusterError, errors.Join(relErr, err))
+			}
+		default:
 			target := lastSuccessful(after, failed.Revision)
 			if target == nil {
 				break
@@ -233,6 +272,23 @@ func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Relea
 	}
 }
 
+// supersede marks the revisions of hist other than uninstalled that Helm
+// still records as deployed superseded: after a failed upgrade is
+// uninstalled, the revision it was to replace is no longer deployed
+// either, and Helm's uninstall only marks the newest revision.
+func (r *Reconciler) supersede(ctx context.Context, drv driver.Driver, rel *Release, hist []*driver.Release, uninstalled int) error {
+	for _, h := range hist {
+		if h.Revision == uninstalled || h.Status != driver.StatusDeployed {
+			continue
+		}
+		m := driver.Mark{Status: driver.StatusSuperseded, Description: fmt.Sprintf("Superseded: the failed upgrade to revision %d was uninstalled", uninstalled)}
+		if err := drv.Mark(ctx, rel.Name, h.Revision, m); err != nil {
+			return fmt.Errorf("mark revision %d superseded: %w", h.Revision, err)
+		}
+	}
+	return nil
+}
+
 // testFailure wraps a failed test run, to tell it from a failed action.
 type testFailure struct{ err error }
 
@@ -248,7 +304,7 @@ func oneLine(err error) string {
 
 // attempt runs one install or upgrade (and the tests) and returns the new
 // revision.
-func (r *Reconciler) attempt(ctx context.Context, drv driver.Driver, rel *Release, ch *driver.Chart, values map[string]any, want desired, install bool, why string, st *Status) (int, error) {
+func (r *Reconciler) attempt(ctx context.Context, drv driver.Driver, rel *Release, ch *driver.Chart, values map[string]any, want desired, install bool, phase, why string, st *Status) (int, error) {
 	opts := driver.ActionOptions{
 		Timeout:      rel.timeout(),
 		Wait:         !rel.DisableWait,
@@ -259,8 +315,10 @@ func (r *Reconciler) attempt(ctx context.Context, drv driver.Driver, rel *Releas
 		Force:        rel.Upgrade.Force,
 		MaxHistory:   rel.maxHistory(),
 		Labels:       want.labels(),
+		PostRender:   postRender(ctx, rel),
 		CommonLabels: rel.Labels,
 	}
+	opts.Labels[LabelPhase] = phase
 	var (
 		out *driver.Release
 		err error
@@ -316,20 +374,25 @@ func (r *Reconciler) applyCRDs(ctx context.Context, drv driver.Driver, rel *Rele
 	}
 }
 
-func (r *Reconciler) uninstallFailed(ctx context.Context, drv driver.Driver, rel *Release, revision int, cause error, st *Status) error {
+func (r *Reconciler) uninstallFailed(ctx context.Context, drv driver.Driver, rel *Release, revision int, phase string, cause error, st *Status) error {
 	st.Actions = append(st.Actions, ActionUninstall)
 	err := drv.Uninstall(ctx, rel.Name, driver.UninstallOptions{
 		Timeout:      rel.timeout(),
 		Wait:         !rel.DisableWait,
 		DisableHooks: rel.DisableHooks,
 		KeepHistory:  true, // the failed attempt stays counted
-		Description:  "Uninstalled by gitopskit after a failed install: " + cause.Error(),
+		Description:  "Uninstalled by gitopskit after a failed " + phase + ": " + cause.Error(),
 	})
 	if err != nil {
-		r.emit(rel, Event{Type: EventRemediateFailed, Revision: revision, Message: "uninstall of the failed install failed", Err: err})
+		r.emit(rel, Event{Type: EventRemediateFailed, Revision: revision, Message: "uninstall of the failed " + phase + " failed", Err: err})
 		return fmt.Errorf("remediation (uninstall): %w", err)
 	}
-	r.emit(rel, Event{Type: EventUninstalled, Revision: revision, Message: fmt.Sprintf("uninstalled failed install (revision %d)", revision)})
+	// Helm's next install marks the uninstalled revision superseded: the
+	// label keeps the uninstall on record.
+	if err := drv.Mark(ctx, rel.Name, revision, driver.Mark{Labels: map[string]string{LabelUninstalled: "true"}}); err != nil {
+		return fmt.Errorf("remediation (uninstall): %w", err)
+	}
+	r.emit(rel, Event{Type: EventUninstalled, Revision: revision, Message: fmt.Sprintf("uninstalled failed %s (revision %d)", phase, revision)})
 	return nil
 }
 
@@ -364,24 +427,34 @@ func (r *Reconciler) exhausted(rel *Release, hist []*driver.Release, want desire
 	return st.fail(ReasonRetriesExhausted, err)
 }
 
-// countFailures counts the failed attempts made of want.
-func countFailures(hist []*driver.Release, want desired) int {
+// countFailures counts the failed attempts made of want in phase (every
+// phase for "").
+func countFailures(hist []*driver.Release, want desired, phase string) int {
 	n := 0
 	for _, h := range hist {
-		if want.matches(h) && isFailed(h) {
+		if want.matches(h) && isFailed(h) && (phase == "" || inPhase(h, phase)) {
 			n++
 		}
 	}
 	return n
 }
 
-// leftoverFailedInstall reports a history whose newest revision failed and
-// in which nothing was ever deployed successfully.
+// leftoverFailedInstall reports a history whose newest revision is a
+// failed install left in place: a failed revision with no successful one
+// between it and the last uninstall (or the start of the history).
 func leftoverFailedInstall(hist []*driver.Release) bool {
 	if len(hist) == 0 || hist[0].Status != driver.StatusFailed {
 		return false
 	}
-	return lastSuccessful(hist, hist[0].Revision+1) == nil
+	for _, h := range hist[1:] {
+		switch {
+		case h.Status == driver.StatusUninstalled || h.Labels[LabelUninstalled] == "true":
+			return true
+		case !isFailed(h) && (h.Status == driver.StatusDeployed || h.Status == driver.StatusSuperseded):
+			return false
+		}
+	}
+	return true
 }
 
 // lastSuccessful is the newest revision below before that was deployed
@@ -426,5 +499,37 @@ func (s *Status) observe(hist []*driver.Release) {
 			Revision: h.Revision, Status: string(h.Status), ChartVersion: h.ChartVersion, AppVersion: h.AppVersion,
 			Updated: h.Updated, Description: h.Description, Failed: isFailed(h),
 		})
+	}
+}
+
+// configDigest is the digest of the configuration that shapes the
+// rendered objects besides the chart and values: the labels and the post
+// renderers (left out when there are none, so that releases made before
+// post renderers existed keep their digest).
+func (r *Release) configDigest() (string, error) {
+	if len(r.PostRenderers) == 0 {
+		return digestOf(r.Labels)
+	}
+	return digestOf(struct {
+		Labels        map[string]string `json:"labels"`
+		PostRenderers []PostRenderer    `json:"postRenderers"`
+	}{r.Labels, r.PostRenderers})
+}
+
+// postRender returns the function that applies rel's post renderers to
+// Helm's rendered manifests, or nil when there are none.
+func postRender(ctx context.Context, rel *Release) driver.PostRenderFunc {
+	if len(rel.PostRenderers) == 0 {
+		return nil
+	}
+	return func(manifests []byte) ([]byte, error) {
+		for i, p := range rel.PostRenderers {
+			var err error
+			manifests, err = build.Transform(ctx, manifests, build.TransformOptions{Images: p.Images, Patches: p.Patches})
+			if err != nil {
+				return nil, &PostRenderError{Release: rel.Key(), Err: fmt.Errorf("postRenderers[%d]: %w", i, err)}
+			}
+		}
+		return manifests, nil
 	}
 }

@@ -64,7 +64,7 @@ type Reconciler struct {
 	dynamic   dynamic.Interface
 
 	newDriver func(namespace string) (driver.Driver, error)
-	loadChart func(path string) (*driver.Chart, error)
+	loadChart func(path string, opts driver.LoadOptions) (*driver.Chart, error)
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/gitopskit/gitopskit/build"
 )
 
 // Release is the desired state of one Helm release: which chart, which
@@ -51,9 +53,13 @@ type Release struct {
 	// otherwise. Default [CRDCreate].
 	CRDs CRDPolicy
 	// Labels are added to every object the chart renders (for example the
-	// labels naming the unit that owns the release). Changing them upgrades
-	// the release.
+	// labels naming the unit that owns the release), after the post
+	// renderers. Changing them upgrades the release.
 	Labels map[string]string
+	// PostRenderers change the manifests Helm rendered, in order, before
+	// they are applied (Flux's postRenderers). Changing them upgrades the
+	// release.
+	PostRenderers []PostRenderer
 
 	// DependsOn names releases that must be ready before this one is
 	// reconciled by [Reconciler.ReconcileAll]: "name" for a release in the
@@ -94,11 +100,36 @@ type ChartRef struct {
 	// Path is a chart directory or archive (.tgz) on disk.
 	Path string
 
+	// ValuesFiles are files of the chart, by their path in it
+	// ("values.yaml", "values-prod.yaml"), merged in order (later wins)
+	// into the values that replace the chart's default values, as Flux's
+	// HelmChart valuesFiles do: values.yaml counts only if listed. The
+	// release's ValuesFrom and Values are then merged over them as over
+	// values.yaml. A listed file the chart does not have is a
+	// [*ValuesFileError] ([ErrValuesFileNotFound]).
+	ValuesFiles []string
+	// IgnoreMissingValuesFiles skips listed values files the chart does
+	// not have.
+	IgnoreMissingValuesFiles bool
+
 	// Auth is basic authentication for the repository or registry.
 	Auth *BasicAuth
 	// PlainHTTP talks plain HTTP to an OCI registry (for a registry on
 	// 127.0.0.1). HTTP repositories follow the scheme of RepoURL.
 	PlainHTTP bool
+}
+
+// PostRenderer changes the manifests Helm rendered before they are
+// applied, as a kustomize overlay over them: the images and patches of
+// Flux's postRenderers[].kustomize, applied with [build.Transform]. As in
+// Helm, hooks are not post-rendered.
+type PostRenderer struct {
+	// Images override container images (kustomize's images).
+	Images []build.Image
+	// Patches are strategic merge or JSON 6902 patches (kustomize's
+	// patches), each applied to the objects its Target selects, or for a
+	// strategic merge patch without Target, to the object it names.
+	Patches []build.Patch
 }
 
 // BasicAuth holds a user name and password (or token).
@@ -143,22 +174,51 @@ type InstallPolicy struct {
 	// history, across calls) before the release is reported
 	// [ReasonRetriesExhausted].
 	Retries int
-	// KeepFailed leaves a failed install in place instead of uninstalling
-	// it (the next attempt then upgrades it).
+	// KeepFailed leaves every failed install in place instead of
+	// uninstalling it (the next attempt then upgrades it).
 	KeepFailed bool
+	// KeepLastFailed uninstalls a failed install between retries but
+	// leaves the last one in place when the retries are exhausted, for
+	// inspection, as Flux's helm-controller does by default
+	// (install.remediation.remediateLastFailure: false). It stays until the
+	// chart, the values or the configuration change; the next attempt
+	// uninstalls it first. By default the last failure is uninstalled too.
+	KeepLastFailed bool
 	// CRDs, if set, is the CRD policy of installs (Flux's install.crds),
 	// in place of [Release.CRDs].
 	CRDs CRDPolicy
 }
+
+// RemediationStrategy is what is done with a failed upgrade.
+type RemediationStrategy string
+
+const (
+	// RemediateRollback rolls a failed upgrade back to the last successful
+	// revision (the default).
+	RemediateRollback RemediationStrategy = "rollback"
+	// RemediateUninstall uninstalls a failed upgrade (its history kept);
+	// the next attempt is then an install, counted against
+	// [InstallPolicy.Retries]. It is the way out of an upgrade that cannot
+	// be applied in place, such as a change of an immutable field.
+	RemediateUninstall RemediationStrategy = "uninstall"
+)
 
 // UpgradePolicy configures upgrades.
 type UpgradePolicy struct {
 	// Retries is how many times a failed upgrade is retried before the
 	// release is reported [ReasonRetriesExhausted].
 	Retries int
-	// KeepFailed leaves a failed upgrade in place instead of rolling back to
-	// the last successful revision.
+	// KeepFailed leaves every failed upgrade in place instead of
+	// remediating it.
 	KeepFailed bool
+	// KeepLastFailed remediates a failed upgrade between retries but
+	// leaves the last one in place when the retries are exhausted (Flux's
+	// upgrade.remediation.remediateLastFailure: false, its default when
+	// retries is 0). By default the last failure is remediated too.
+	KeepLastFailed bool
+	// Remediation is how a failed upgrade is remediated: [RemediateRollback]
+	// (the default, also for "") or [RemediateUninstall].
+	Remediation RemediationStrategy
 	// Force replaces objects that cannot be patched.
 	Force bool
 	// CRDs, if set, is the CRD policy of upgrades (Flux's upgrade.crds,
@@ -236,8 +296,30 @@ func (r *Release) Validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf("unknown drift mode %q", r.Drift.Mode))
 	}
+	switch r.Upgrade.Remediation {
+	case "", RemediateRollback, RemediateUninstall:
+	default:
+		problems = append(problems, fmt.Sprintf("unknown upgrade remediation strategy %q: want %q or %q", r.Upgrade.Remediation, RemediateRollback, RemediateUninstall))
+	}
 	if r.Install.Retries < 0 || r.Upgrade.Retries < 0 {
 		problems = append(problems, "retries must not be negative")
+	}
+	for i, f := range r.Chart.ValuesFiles {
+		if f == "" {
+			problems = append(problems, fmt.Sprintf("chart: valuesFiles[%d] is empty", i))
+		}
+	}
+	for i, p := range r.PostRenderers {
+		for j, patch := range p.Patches {
+			if strings.TrimSpace(patch.Patch) == "" {
+				problems = append(problems, fmt.Sprintf("postRenderers[%d]: patches[%d] is empty", i, j))
+			}
+		}
+		for j, img := range p.Images {
+			if img.Name == "" {
+				problems = append(problems, fmt.Sprintf("postRenderers[%d]: images[%d]: name is empty", i, j))
+			}
+		}
 	}
 	for i, v := range r.ValuesFrom {
 		if v.Name == "" {

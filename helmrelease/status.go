@@ -41,8 +41,11 @@ const (
 	ReasonClusterError       Reason = "ClusterError"
 	// ReasonPolicyViolation: [Options.Admit] refused the rendered objects.
 	ReasonPolicyViolation Reason = "PolicyViolation"
-	ReasonUninstalled     Reason = "Uninstalled"
-	ReasonNotInstalled    Reason = "NotInstalled"
+	// ReasonPostRenderFailed: a post renderer does not apply to the
+	// rendered manifests ([*PostRenderError]).
+	ReasonPostRenderFailed Reason = "PostRenderFailed"
+	ReasonUninstalled      Reason = "Uninstalled"
+	ReasonNotInstalled     Reason = "NotInstalled"
 )
 
 // Status is the observed state of a release after a call.

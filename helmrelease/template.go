@@ -2,11 +2,13 @@ package helmrelease
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitopskit/gitopskit/helmrelease/internal/driver"
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver/helmv3"
 )
 
@@ -26,8 +28,9 @@ type TemplateOptions struct {
 // repository or registry, version constraint), the same merged values,
 // Helm's default capabilities, the templates' lookup calls answering
 // nothing. It returns the objects of the templates, the hooks and the
-// chart's crds/ folder (NOTES.txt is not an object), and the chart it
-// used. For offline renders and diffs; what a cluster would change
+// chart's crds/ folder (NOTES.txt is not an object), the templates'
+// objects changed by [Release.PostRenderers] as an install would change
+// them, and the chart it used (with its [ChartRef.ValuesFiles]). For offline renders and diffs; what a cluster would change
 // (lookups, capabilities) is not there.
 func Template(ctx context.Context, rel Release, opts TemplateOptions) ([]*unstructured.Unstructured, ChartInfo, error) {
 	if err := rel.Validate(); err != nil {
@@ -52,7 +55,11 @@ func Template(ctx context.Context, rel Release, opts TemplateOptions) ([]*unstru
 	if err != nil {
 		return nil, info, err
 	}
-	objs, err := helmv3.RenderChart(ch, rel.Name, rel.Namespace, values)
+	objs, err := helmv3.RenderChart(ch, rel.Name, rel.Namespace, values, driver.RenderOptions{PostRender: postRender(ctx, &rel)})
+	var prErr *PostRenderError
+	if errors.As(err, &prErr) {
+		return nil, info, prErr
+	}
 	if err != nil {
 		return nil, info, &ChartError{Chart: ch.Name + " " + ch.Version, Err: err}
 	}

@@ -90,9 +90,9 @@ func MergeValues(inline map[string]any, from ...ValuesFrom) (map[string]any, err
 		if err := yaml.Unmarshal(raw, &doc); err != nil {
 			return nil, verr(fmt.Errorf("not a YAML map: %w", err))
 		}
-		out = mergeMaps(out, doc)
+		out = valuesutil.Merge(out, doc)
 	}
-	return mergeMaps(out, valuesutil.DeepCopy(inline)), nil
+	return valuesutil.Merge(out, valuesutil.DeepCopy(inline)), nil
 }
 
 // flatValue types a value placed at a target path as Flux's helm-controller
@@ -122,22 +122,6 @@ func flatValue(raw string) any {
 		}
 	}
 	return raw
-}
-
-// mergeMaps merges src into dst (src wins) and returns dst.
-func mergeMaps(dst, src map[string]any) map[string]any {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = mergeMaps(dm, sm)
-				continue
-			}
-			dst[k] = valuesutil.DeepCopy(sm)
-			continue
-		}
-		dst[k] = v
-	}
-	return dst
 }
 
 // pathElem is one step of a target path: a map key, then optional list

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	kustv1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -232,24 +233,37 @@ func (l *fluxLoader) kustomizeOptions(d *fluxDoc, spec *kustv1.KustomizationSpec
 	if m := spec.CommonMetadata; m != nil {
 		b.CommonLabels, b.CommonAnnotations = m.Labels, m.Annotations
 	}
-	for i, p := range spec.Patches {
+	var err error
+	if b.Patches, b.Images, err = fluxPatchesImages(d, "spec.", spec.Patches, spec.Images); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+// fluxPatchesImages converts Flux's kustomize patches and images (of a
+// Kustomization, or of a HelmRelease's post renderer) at field (ending in
+// ".").
+func fluxPatchesImages(d *fluxDoc, field string, patches []kustomize.Patch, images []kustomize.Image) ([]build.Patch, []build.Image, error) {
+	var bps []build.Patch
+	var bis []build.Image
+	for i, p := range patches {
 		if strings.TrimSpace(p.Patch) == "" {
-			return b, d.failf(fmt.Sprintf("spec.patches[%d].patch", i), "required")
+			return nil, nil, d.failf(fmt.Sprintf("%spatches[%d].patch", field, i), "required")
 		}
 		bp := build.Patch{Patch: p.Patch}
 		if t := p.Target; t != nil {
 			bp.Target = &build.Selector{Group: t.Group, Version: t.Version, Kind: t.Kind, Namespace: t.Namespace,
 				Name: t.Name, LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector}
 		}
-		b.Patches = append(b.Patches, bp)
+		bps = append(bps, bp)
 	}
-	for i, img := range spec.Images {
+	for i, img := range images {
 		if img.Name == "" {
-			return b, d.failf(fmt.Sprintf("spec.images[%d].name", i), "required")
+			return nil, nil, d.failf(fmt.Sprintf("%simages[%d].name", field, i), "required")
 		}
-		b.Images = append(b.Images, build.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
+		bis = append(bis, build.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
 	}
-	return b, nil
+	return bps, bis, nil
 }
 
 const varNamePattern = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"

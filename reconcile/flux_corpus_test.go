@@ -139,6 +139,44 @@ func TestFluxCorpus(t *testing.T) {
 			if u := byName["flux-system-ingress"]; u.Source != "flux-system-charts" || !u.Suspend {
 				t.Errorf("ingress: source %q, suspend %v", u.Source, u.Suspend)
 			}
+			// Remediation as Flux defaults it: installs keep the last
+			// failure unless remediateLastFailure; upgrades remediate the
+			// last failure when retries > 0 unless told otherwise.
+			for name, want := range map[string]string{
+				"kube-prometheus-stack": "install 3 keep-last, upgrade 2 keep-last rollback",
+				"flux-system-podinfo":   "install 0 keep-last, upgrade 0 keep-last rollback",
+				"flux-system-redis":     "install 1 remediate-last, upgrade 2 remediate-last uninstall",
+			} {
+				h := byName[name].Helm
+				last := func(keep bool) string {
+					if keep {
+						return "keep-last"
+					}
+					return "remediate-last"
+				}
+				got := fmt.Sprintf("install %d %s, upgrade %d %s %s", h.Install.Retries, last(h.Install.KeepLastFailed),
+					h.Upgrade.Retries, last(h.Upgrade.KeepLastFailed), h.Upgrade.Remediation)
+				if got != want || h.Install.KeepFailed || h.Upgrade.KeepFailed {
+					t.Errorf("%s remediation: %s, want %s", name, got, want)
+				}
+			}
+			// Values files: in the chart, or in the Git repository under
+			// the chart's directory (made relative to it).
+			for name, want := range map[string]string{
+				"kube-prometheus-stack": "values.yaml values-prod.yaml false",
+				"flux-system-ingress":   "values.yaml values-prod.yaml false",
+				"flux-system-redis":     "values.yaml values-ha.yaml true",
+			} {
+				ch := byName[name].Helm.Chart
+				if got := fmt.Sprintf("%s %v", strings.Join(ch.ValuesFiles, " "), ch.IgnoreMissingValuesFiles); got != want {
+					t.Errorf("%s values files: %s, want %s", name, got, want)
+				}
+			}
+			if pr := byName["kube-prometheus-stack"].Helm.PostRenderers; len(pr) != 1 || len(pr[0].Images) != 1 || len(pr[0].Patches) != 2 ||
+				pr[0].Images[0].NewName != "mirror.example.com/prometheus" || pr[0].Patches[1].Target == nil ||
+				pr[0].Patches[1].Target.LabelSelector != "app=grafana" || !strings.Contains(pr[0].Patches[0].Patch, "team: observability") {
+				t.Errorf("kube-prometheus-stack post renderers %+v", pr)
+			}
 			if u := byName["flux-system-podinfo"]; u.Wait || !u.Helm.DisableWait || u.Helm.MaxHistory != -1 ||
 				u.ServiceAccountName != "helm-deployer" || u.ServiceAccountNamespace != "flux-system" {
 				t.Errorf("podinfo: %+v", u)
@@ -281,10 +319,25 @@ func TestFluxCorpusErrors(t *testing.T) {
 			field: "apiVersion", msg: "want helm.toolkit.fluxcd.io/v2, v2beta2, v2beta1"},
 		{name: "Bucket", yaml: helm + "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: Bucket\nmetadata: {name: b}\nspec: {}\n",
 			field: "kind", msg: `"Bucket" is not supported`},
-		{name: "unsupported field", yaml: helm + hr("  postRenderers: [{kustomize: {images: [{name: a, newTag: b}]}}]\n"),
-			is: ErrUnsupportedField, field: "spec.postRenderers", msg: "patch the chart's objects with a Kustomization"},
+		// Fields gitopskit does not support are refused, naming the field.
+		{name: "unsupported field", yaml: helm + hr("  kubeConfig: {secretRef: {name: remote}}\n"),
+			is: ErrUnsupportedField, field: "spec.kubeConfig", msg: "the cluster of the Reconciler's rest.Config"},
+		{name: "chart verify", yaml: helm + strings.Replace(hr(""), "sourceRef: {kind: HelmRepository, name: podinfo}}", "sourceRef: {kind: HelmRepository, name: podinfo}, verify: {provider: cosign}}", 1),
+			is: ErrUnsupportedField, field: "spec.chart.spec.verify", msg: "signatures are not verified"},
+		{name: "post render strategy", yaml: helm + hr("  postRenderStrategy: combined\n"),
+			is: ErrUnsupportedField, field: "spec.postRenderStrategy", msg: "hooks are never post-rendered"},
+		{name: "post renderer without a patch", yaml: helm + hr("  postRenderers: [{kustomize: {patches: [{target: {kind: Deployment}}]}}]\n"),
+			field: "spec.postRenderers[0].kustomize.patches[0].patch", msg: "required"},
+		{name: "v2beta2 patchesStrategicMerge", yaml: helm + strings.Replace(hr("  postRenderers: [{kustomize: {patchesStrategicMerge: [{kind: Deployment}]}}]\n"), "helm.toolkit.fluxcd.io/v2\n", "helm.toolkit.fluxcd.io/v2beta2\n", 1),
+			is: ErrUnsupportedField, field: "spec.postRenderers[0].kustomize.patchesStrategicMerge", msg: "use patches"},
+		{name: "values file outside a Git chart", yaml: strings.Replace(helm, "[./charts/ingress/values.yaml, charts/ingress/values-prod.yaml]", "[./envs/prod/ingress.yaml]", 1),
+			is: ErrUnsupportedField, field: "spec.chart.spec.valuesFiles[0]", msg: "outside the chart's directory"},
+		{name: "values file leaving the chart", yaml: strings.Replace(helm, "[values.yaml, ./values-prod.yaml]", "[../secrets.yaml]", 1),
+			field: "spec.chart.spec.valuesFiles[0]", msg: "leaves the chart"},
+		{name: "unknown remediation strategy", yaml: helm + hr("  upgrade: {remediation: {strategy: reinstall}}\n"),
+			field: "spec.upgrade.remediation.strategy", msg: "want rollback or uninstall"},
 		{name: "v2beta1 valuesFile", yaml: strings.Replace(helm, "      chart: ./charts/ingress\n", "      chart: ./charts/ingress\n      valuesFile: prod.yaml\n", 1),
-			is: ErrUnsupportedField, field: "spec.chart.spec.valuesFile", msg: "values or valuesFrom"},
+			is: ErrUnsupportedField, field: "spec.chart.spec.valuesFile", msg: "use valuesFiles"},
 		{name: "different upgrade CRD policy", yaml: helm + hr("  install: {crds: Create}\n  upgrade: {crds: CreateReplace}\n"),
 			is: ErrUnsupportedField, field: "spec.upgrade.crds", msg: "one CRD policy"},
 		{name: "storage elsewhere", yaml: helm + hr("  storageNamespace: other\n"),

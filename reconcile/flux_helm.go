@@ -29,9 +29,17 @@ import (
 //     oci), the chart is [helmrelease.ChartRef] Name in the repository's
 //     RepoURL; from a GitRepository, spec.chart.spec.chart is the chart's
 //     path in the repository ([Unit.Source] and Chart.Path).
+//   - spec.chart.spec.valuesFiles and ignoreMissingValuesFiles, and those
+//     of a HelmChart: [helmrelease.ChartRef] ValuesFiles, files of the
+//     chart merged in order into the values that replace its values.yaml,
+//     as Flux's source-controller does. For a chart from a repository they
+//     are paths in the chart; for a chart from a GitRepository Flux names
+//     them by their path in the repository, and they must be in the
+//     chart's directory (helmrelease reads them from the chart).
 //   - spec.chartRef: kind OCIRepository (url oci://registry/path/chart,
 //     ref.semver or ref.tag, default tag "latest") or HelmChart (chart,
-//     version, sourceRef as spec.chart.spec), name and namespace.
+//     version, valuesFiles, sourceRef as spec.chart.spec), name and
+//     namespace.
 //   - Repository credentials: the secretRef of a HelmRepository (keys
 //     username and password) or OCIRepository (those keys, or a
 //     .dockerconfigjson holding the registry's host); insecure on an OCI
@@ -39,7 +47,7 @@ import (
 //   - spec.values and spec.valuesFrom (kind ConfigMap or Secret, name,
 //     valuesKey, targetPath, optional; read while loading, in the
 //     HelmRelease's namespace): [helmrelease.Release] Values and
-//     ValuesFrom.
+//     ValuesFrom, merged over the chart's values (or its values files).
 //   - spec.releaseName: the release name; default Flux's
 //     "[targetNamespace-]name", shortened as Flux does when longer than 53
 //     characters (its first 40, "-", 12 hex digits of its SHA-256).
@@ -51,33 +59,48 @@ import (
 //   - spec.interval (required), spec.timeout (default 5m, as Flux; also
 //     the unit's), spec.suspend, spec.dependsOn (HelmReleases),
 //     spec.serviceAccountName: the unit's.
-//   - spec.install: remediation.retries, remediation.remediateLastFailure
-//     (not remediating the last failure, Flux's default for installs, is
-//     KeepFailed: helmrelease then keeps every failed attempt where Flux
-//     uninstalls between retries), createNamespace, crds (or the deprecated
-//     skipCRDs), disableWait, disableWaitForJobs, disableHooks, timeout.
+//   - spec.install: remediation.retries and remediation.remediateLastFailure
+//     (as in Flux: a failed install is uninstalled between retries, and
+//     the last one too only when remediateLastFailure, whose default is
+//     false: [helmrelease.InstallPolicy] KeepLastFailed), createNamespace,
+//     crds (or the deprecated skipCRDs), disableWait, disableWaitForJobs,
+//     disableHooks, timeout.
 //   - spec.upgrade: remediation.retries, remediation.remediateLastFailure
-//     (Flux's default: roll back the last failure when retries > 0; not
-//     rolling back is KeepFailed), remediation.strategy "rollback", force, crds, disableWait,
+//     (Flux's default: remediate the last failure when retries > 0; not
+//     remediating it is [helmrelease.UpgradePolicy] KeepLastFailed),
+//     remediation.strategy ("rollback", the default, or "uninstall": the
+//     failed upgrade is uninstalled and the release installed again,
+//     counted against the install retries), force, crds, disableWait,
 //     disableWaitForJobs, disableHooks, timeout. helmrelease has one
 //     setting for install and upgrade where Flux has two (wait, jobs,
 //     hooks, CRD policy, timeout): when both are given they must agree.
 //     Flux's upgrade CRD policy defaults to Skip; helmrelease's Create only
 //     adds CRDs that do not exist.
+//   - spec.postRenderers[].kustomize: patches (strategic merge or JSON
+//     6902, with an optional target) and images, applied in order to the
+//     manifests Helm renders ([helmrelease.Release] PostRenderers, run with
+//     [github.com/gitopskit/gitopskit/build.Transform]), before spec.commonMetadata.labels, as Flux does.
+//     spec.postRenderStrategy may only be "nohooks": as in Helm 3, hooks
+//     are not post-rendered.
 //   - spec.maxHistory (default 5 as in Flux; 0 is unlimited as in Flux),
 //     spec.test.enable and .ignoreFailures, spec.driftDetection.mode
 //     (enabled: correct, warn: report), spec.commonMetadata.labels
 //     ([helmrelease.Release] Labels).
 //
-// Not supported: spec.kubeConfig, postRenderers, postRenderStrategy,
-// waitStrategy, healthCheckExprs, commonMetadata.annotations, rollback,
-// uninstall, test.timeout and filters, driftDetection.ignore,
-// install/upgrade strategy, replace, remediation.ignoreTestFailures,
-// serverSideApply, disableOpenAPIValidation, disableSchemaValidation,
-// disableTakeOwnership, preserveValues, cleanupOnFail,
-// chartNameChangeStrategy, valuesFrom[].literal, a chart's valuesFiles and
-// verify, chart metadata, reconcileStrategy Revision, a Bucket source, and
-// OCIRepository ref.digest, semverFilter, layerSelector, verify, certSecretRef,
+// Not supported, refused with an [ErrUnsupportedField] error naming the
+// field (a field left empty, or set to the value gitopskit's behaviour
+// already has, is accepted): spec.kubeConfig, postRenderStrategy other
+// than nohooks, the v2beta postRenderers' patchesStrategicMerge and
+// patchesJson6902, waitStrategy, healthCheckExprs,
+// commonMetadata.annotations, rollback, uninstall, test.timeout and
+// filters, driftDetection.ignore, install/upgrade strategy, replace,
+// remediation.ignoreTestFailures, serverSideApply,
+// disableOpenAPIValidation, disableSchemaValidation, disableTakeOwnership,
+// preserveValues, cleanupOnFail, chartNameChangeStrategy,
+// valuesFrom[].literal, the v2beta1 chart valuesFile, a chart's verify,
+// chart metadata, reconcileStrategy Revision, a Bucket source, values
+// files of a Git chart outside its directory, and OCIRepository
+// ref.digest, semverFilter, layerSelector, verify, certSecretRef,
 // proxySecretRef, serviceAccountName, ignore.
 
 // fluxChart is where a Helm unit's chart comes from.
@@ -87,6 +110,36 @@ type fluxChart struct {
 	git *fluxDoc
 	// interval is the smallest interval of the objects on the way.
 	interval time.Duration
+}
+
+// valuesFiles sets the chart's values files. Flux names them by their
+// path in the chart for a chart from a repository, and by their path in
+// the repository for a chart from a GitRepository; helmrelease reads them
+// from the chart, so the latter must be in the chart's directory.
+func (c *fluxChart) valuesFiles(d *fluxDoc, field string, files []string, ignoreMissing bool) error {
+	c.ref.IgnoreMissingValuesFiles = ignoreMissing
+	c.ref.ValuesFiles = nil
+	for i, f := range files {
+		p := path.Clean(strings.TrimPrefix(f, "/"))
+		if f == "" || p == "." {
+			return d.failf(fmt.Sprintf("%s[%d]", field, i), "empty path")
+		}
+		if p == ".." || strings.HasPrefix(p, "../") {
+			return d.failf(fmt.Sprintf("%s[%d]", field, i), "%q leaves the chart", f)
+		}
+		if c.git != nil {
+			rel, ok := strings.CutPrefix(p, c.ref.Path+"/")
+			if c.ref.Path == "." {
+				rel, ok = p, true
+			}
+			if !ok {
+				return d.fail(fmt.Sprintf("%s[%d]", field, i), fmt.Errorf("%w (%q is outside the chart's directory %q: gitopskit reads values files from the chart)", ErrUnsupportedField, f, c.ref.Path))
+			}
+			p = rel
+		}
+		c.ref.ValuesFiles = append(c.ref.ValuesFiles, p)
+	}
+	return nil
 }
 
 func (c *fluxChart) every(v metav1.Duration) {
@@ -147,6 +200,9 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		if chart, err = b.chartFrom(ctx, d, "spec.chart.spec", c.Chart, c.Version, r.Kind, r.Namespace, r.Name); err != nil {
 			return Unit{}, err
 		}
+		if err := chart.valuesFiles(d, "spec.chart.spec.valuesFiles", c.ValuesFiles, c.IgnoreMissingValuesFiles); err != nil {
+			return Unit{}, err
+		}
 		if c.Interval != nil {
 			chart.every(*c.Interval)
 		}
@@ -198,6 +254,19 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	if m := spec.CommonMetadata; m != nil && len(m.Labels) > 0 {
 		rel.Labels = m.Labels
 	}
+	for i, pr := range spec.PostRenderers {
+		if pr.Kustomize == nil {
+			continue
+		}
+		field := fmt.Sprintf("spec.postRenderers[%d].kustomize.", i)
+		patches, images, err := fluxPatchesImages(d, field, pr.Kustomize.Patches, pr.Kustomize.Images)
+		if err != nil {
+			return Unit{}, err
+		}
+		if len(patches) > 0 || len(images) > 0 {
+			rel.PostRenderers = append(rel.PostRenderers, helmrelease.PostRenderer{Patches: patches, Images: images})
+		}
+	}
 	for i, dep := range spec.DependsOn {
 		name, err := b.dependency(d, fmt.Sprintf("spec.dependsOn[%d]", i), "HelmRelease", dep.Namespace, dep.Name)
 		if err != nil {
@@ -232,8 +301,16 @@ func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Releas
 	if ur.GetRetries() < 0 {
 		return unsupported("spec.upgrade.remediation.retries", "unlimited retries")
 	}
-	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepFailed: !ir.MustRemediateLastFailure()}
-	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
+	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepLastFailed: !ir.MustRemediateLastFailure()}
+	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepLastFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
+	switch s := ur.GetStrategy(); s {
+	case helmv2.RollbackRemediationStrategy:
+		rel.Upgrade.Remediation = helmrelease.RemediateRollback
+	case helmv2.UninstallRemediationStrategy:
+		rel.Upgrade.Remediation = helmrelease.RemediateUninstall
+	default:
+		return d.failf("spec.upgrade.remediation.strategy", "%q: want rollback or uninstall", s)
+	}
 	rel.CreateNamespace = inst.CreateNamespace
 
 	// Flux has a setting for install and one for upgrade; helmrelease one.
@@ -419,6 +496,9 @@ func (b *fluxBatch) chartSource(ctx context.Context, d *fluxDoc) (fluxChart, err
 		}
 		c, err := b.chartFrom(ctx, d, "spec", spec.Chart, spec.Version, r.Kind, "", r.Name)
 		if err != nil {
+			return fluxChart{}, err
+		}
+		if err := c.valuesFiles(d, "spec.valuesFiles", spec.ValuesFiles, spec.IgnoreMissingValuesFiles); err != nil {
 			return fluxChart{}, err
 		}
 		c.every(spec.Interval)

@@ -27,3 +27,24 @@ func deepCopyValue(x any) any {
 		return x
 	}
 }
+
+// Merge merges src into dst, recursively for maps that are maps in both
+// (src wins otherwise), and returns dst. Maps taken from src are copied.
+// This is how Helm and Flux merge values files and values references.
+func Merge(dst, src map[string]any) map[string]any {
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				dst[k] = Merge(dm, sm)
+				continue
+			}
+			dst[k] = DeepCopy(sm)
+			continue
+		}
+		dst[k] = deepCopyValue(v)
+	}
+	return dst
+}

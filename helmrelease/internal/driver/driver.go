@@ -10,10 +10,11 @@
 package driver
 
 import (
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"context"
+	"fmt"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Status is the status of a release revision, with Helm's spelling.
@@ -52,6 +53,56 @@ type Chart struct {
 	Digest string
 	// HasCRDs reports whether the chart (or a subchart) has a crds/ folder.
 	HasCRDs bool
+	// Values, when not nil, replace the chart's default values (its
+	// values.yaml) in every action and render: the merge of the values
+	// files of [LoadOptions.ValuesFiles]. Digest covers them.
+	Values map[string]any
+	// ValuesFiles are the values files merged into Values, in order (the
+	// missing ones that were ignored left out).
+	ValuesFiles []string
+}
+
+// LoadOptions configure [Driver.LoadChart].
+type LoadOptions struct {
+	// ValuesFiles are files of the chart, by their path in it
+	// ("values.yaml", "values-prod.yaml"), merged in order (later wins)
+	// into the values that replace the chart's default values, as Flux's
+	// source-controller does for a HelmChart's valuesFiles. values.yaml
+	// counts only if listed.
+	ValuesFiles []string
+	// IgnoreMissingValuesFiles skips listed files the chart does not
+	// have, instead of failing with a [*ValuesFileError].
+	IgnoreMissingValuesFiles bool
+}
+
+// ValuesFileError reports a values file of [LoadOptions.ValuesFiles] that
+// the chart does not have (Missing), or that is not a YAML map.
+type ValuesFileError struct {
+	File    string
+	Missing bool
+	Err     error
+}
+
+func (e *ValuesFileError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("values file %q: not in the chart", e.File)
+	}
+	return fmt.Sprintf("values file %q: %v", e.File, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *ValuesFileError) Unwrap() error { return e.Err }
+
+// PostRenderFunc rewrites the manifests Helm rendered (a YAML stream of
+// the templates' objects, hooks excluded, as Helm's post-renderers get
+// them) and returns the stream to apply.
+type PostRenderFunc func(manifests []byte) ([]byte, error)
+
+// RenderOptions configure [Driver.Render].
+type RenderOptions struct {
+	// PostRender, if set, rewrites the rendered manifests as in an
+	// install or upgrade ([ActionOptions.PostRender]).
+	PostRender PostRenderFunc
 }
 
 // Release is one revision of a release as stored by Helm.
@@ -94,6 +145,9 @@ type ActionOptions struct {
 	// Labels are stored with the release record. On upgrade they are merged
 	// into the previous record's labels; a value "null" removes a label.
 	Labels map[string]string
+	// PostRender, if set, rewrites the rendered manifests before
+	// CommonLabels are added.
+	PostRender PostRenderFunc
 	// CommonLabels are added to every rendered object.
 	CommonLabels map[string]string
 	Description  string
@@ -131,12 +185,12 @@ type Mark struct {
 // namespace the records are stored in and the release's target namespace).
 type Driver interface {
 	// LoadChart loads and validates a chart directory or archive.
-	LoadChart(path string) (*Chart, error)
+	LoadChart(path string, opts LoadOptions) (*Chart, error)
 	// Render renders ch with values without contacting the cluster, to
-	// report template and schema errors before any action starts, and
-	// returns every object the chart would create: templates, hooks and
-	// the CRDs of its crds/ folders.
-	Render(ch *Chart, name string, values map[string]any) ([]*unstructured.Unstructured, error)
+	// report template, schema and post-render errors before any action
+	// starts, and returns every object the chart would create: templates
+	// (post-rendered), hooks and the CRDs of its crds/ folders.
+	Render(ch *Chart, name string, values map[string]any, opts RenderOptions) ([]*unstructured.Unstructured, error)
 	// History returns the release's stored revisions, newest first, and an
 	// empty slice when there is none.
 	History(ctx context.Context, name string) ([]*Release, error)

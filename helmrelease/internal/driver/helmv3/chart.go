@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -16,6 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
@@ -26,26 +29,90 @@ import (
 )
 
 // LoadChart implements [hrdriver.Driver].
-func (d *Driver) LoadChart(path string) (*hrdriver.Chart, error) { return LoadChart(path) }
+func (d *Driver) LoadChart(path string, opts hrdriver.LoadOptions) (*hrdriver.Chart, error) {
+	return LoadChart(path, opts)
+}
 
-// LoadChart loads and validates the chart directory or archive at path.
-func LoadChart(path string) (*hrdriver.Chart, error) {
+// LoadChart loads and validates the chart directory or archive at path,
+// with its values files merged as opts says.
+func LoadChart(path string, opts hrdriver.LoadOptions) (*hrdriver.Chart, error) {
 	c, err := loadChart(path)
 	if err != nil {
 		return nil, err
+	}
+	var values map[string]any
+	var files []string
+	if len(opts.ValuesFiles) > 0 {
+		if values, files, err = mergeValuesFiles(c, opts.ValuesFiles, opts.IgnoreMissingValuesFiles); err != nil {
+			return nil, err
+		}
+		c.Values = values
 	}
 	digest, err := chartDigest(c)
 	if err != nil {
 		return nil, err
 	}
 	return &hrdriver.Chart{
-		Path:       path,
-		Name:       c.Metadata.Name,
-		Version:    c.Metadata.Version,
-		AppVersion: c.Metadata.AppVersion,
-		Digest:     digest,
-		HasCRDs:    len(c.CRDObjects()) > 0,
+		Path:        path,
+		Name:        c.Metadata.Name,
+		Version:     c.Metadata.Version,
+		AppVersion:  c.Metadata.AppVersion,
+		Digest:      digest,
+		HasCRDs:     len(c.CRDObjects()) > 0,
+		Values:      values,
+		ValuesFiles: files,
 	}, nil
+}
+
+// mergeValuesFiles merges the chart's files at paths, in order, as Flux's
+// source-controller does for a HelmChart's valuesFiles: "values.yaml" is
+// the chart's default values, other paths are the chart's other files
+// (templates/ and charts/ are not values files).
+func mergeValuesFiles(c *chart.Chart, paths []string, ignoreMissing bool) (map[string]any, []string, error) {
+	out := map[string]any{}
+	var used []string
+	for _, p := range paths {
+		name := path.Clean(strings.TrimPrefix(filepath.ToSlash(p), "./"))
+		if name == chartutil.ValuesfileName {
+			out = valuesutil.Merge(out, c.Values)
+			used = append(used, p)
+			continue
+		}
+		var data []byte
+		found := false
+		for _, f := range c.Files {
+			if f.Name == name {
+				data, found = f.Data, true
+				break
+			}
+		}
+		if !found {
+			if ignoreMissing {
+				continue
+			}
+			return nil, nil, &hrdriver.ValuesFileError{File: p, Missing: true}
+		}
+		var doc map[string]any
+		if err := sigsyaml.Unmarshal(data, &doc); err != nil {
+			return nil, nil, &hrdriver.ValuesFileError{File: p, Err: fmt.Errorf("not a YAML map: %w", err)}
+		}
+		out = valuesutil.Merge(out, doc)
+		used = append(used, p)
+	}
+	return out, used, nil
+}
+
+// load loads ch for an action or a render: its chart, with the values
+// files' values in place of its default values.
+func load(ch *hrdriver.Chart) (*chart.Chart, error) {
+	c, err := loadChart(ch.Path)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Values != nil {
+		c.Values = valuesutil.DeepCopy(ch.Values)
+	}
+	return c, nil
 }
 
 func loadChart(path string) (*chart.Chart, error) {
@@ -124,14 +191,14 @@ func chartDigest(c *chart.Chart) (string, error) {
 // Render implements [hrdriver.Driver]: it renders the chart with Helm's
 // default capabilities and without cluster lookups, and parses the output,
 // so that template, schema and YAML errors surface before any action.
-func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any) ([]*unstructured.Unstructured, error) {
-	return RenderChart(ch, name, d.namespace, values)
+func (d *Driver) Render(ch *hrdriver.Chart, name string, values map[string]any, opts hrdriver.RenderOptions) ([]*unstructured.Unstructured, error) {
+	return RenderChart(ch, name, d.namespace, values, opts)
 }
 
 // RenderChart renders the chart as [Driver.Render] does, for a release
 // name in namespace, with no cluster at all.
-func RenderChart(ch *hrdriver.Chart, name, namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
-	c, err := loadChart(ch.Path)
+func RenderChart(ch *hrdriver.Chart, name, namespace string, values map[string]any, opts hrdriver.RenderOptions) ([]*unstructured.Unstructured, error) {
+	c, err := load(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +206,8 @@ func RenderChart(ch *hrdriver.Chart, name, namespace string, values map[string]a
 	if err := chartutil.ProcessDependenciesWithMerge(c, vals); err != nil {
 		return nil, fmt.Errorf("chart dependencies: %w", err)
 	}
-	opts := chartutil.ReleaseOptions{Name: name, Namespace: namespace, Revision: 1, IsInstall: true}
-	top, err := chartutil.ToRenderValues(c, vals, opts, chartutil.DefaultCapabilities.Copy())
+	relOpts := chartutil.ReleaseOptions{Name: name, Namespace: namespace, Revision: 1, IsInstall: true}
+	top, err := chartutil.ToRenderValues(c, vals, relOpts, chartutil.DefaultCapabilities.Copy())
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +226,22 @@ func RenderChart(ch *hrdriver.Chart, name, namespace string, values map[string]a
 	for _, h := range hooks {
 		docs = append(docs, h.Manifest)
 	}
-	for _, m := range manifests {
-		docs = append(docs, m.Content)
+	if opts.PostRender != nil {
+		// As Helm does: the manifests (not the hooks) joined into one
+		// stream, given to the post-renderer.
+		var b strings.Builder
+		for _, m := range manifests {
+			fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+		}
+		out, err := opts.PostRender([]byte(b.String()))
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		docs = append(docs, string(out))
+	} else {
+		for _, m := range manifests {
+			docs = append(docs, m.Content)
+		}
 	}
 	for _, crd := range c.CRDObjects() {
 		docs = append(docs, string(crd.File.Data))
@@ -269,4 +350,47 @@ func (l labelRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		out.Write(b)
 	}
 	return &out, nil
+}
+
+// postRenderers chains Helm post-renderers: the caller's, then the common
+// labels, as Flux's helm-controller orders them.
+func postRenderers(opts hrdriver.ActionOptions) postrender.PostRenderer {
+	var chain chained
+	if opts.PostRender != nil {
+		chain = append(chain, funcRenderer(opts.PostRender))
+	}
+	if len(opts.CommonLabels) > 0 {
+		chain = append(chain, labelRenderer(opts.CommonLabels))
+	}
+	switch len(chain) {
+	case 0:
+		return nil
+	case 1:
+		return chain[0]
+	}
+	return chain
+}
+
+// funcRenderer is a [hrdriver.PostRenderFunc] as a Helm post-renderer.
+type funcRenderer hrdriver.PostRenderFunc
+
+func (f funcRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	out, err := f(in.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewBuffer(out), nil
+}
+
+// chained runs post-renderers in order.
+type chained []postrender.PostRenderer
+
+func (c chained) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	var err error
+	for _, r := range c {
+		if in, err = r.Run(in); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
 }

@@ -35,7 +35,7 @@ func (d *Driver) EnsureNamespace(ctx context.Context) error {
 
 // ApplyCRDs implements [hrdriver.Driver].
 func (d *Driver) ApplyCRDs(ctx context.Context, ch *hrdriver.Chart, replace bool, timeout time.Duration) error {
-	c, err := loadChart(ch.Path)
+	c, err := load(ch)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func (d *Driver) History(ctx context.Context, name string) ([]*hrdriver.Release,
 
 // Install implements [hrdriver.Driver].
 func (d *Driver) Install(ctx context.Context, name string, ch *hrdriver.Chart, values map[string]any, opts hrdriver.ActionOptions) (*hrdriver.Release, error) {
-	c, err := loadChart(ch.Path)
+	c, err := load(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +113,7 @@ func (d *Driver) Install(ctx context.Context, name string, ch *hrdriver.Chart, v
 	i.Replace = opts.Replace
 	i.Labels = maps.Clone(opts.Labels)
 	i.Description = opts.Description
-	if len(opts.CommonLabels) > 0 {
-		i.PostRenderer = labelRenderer(opts.CommonLabels)
-	}
+	i.PostRenderer = postRenderers(opts)
 	rel, err := i.RunWithContext(ctx, c, valuesutil.DeepCopy(values))
 	if err != nil {
 		return nil, err
@@ -125,7 +123,7 @@ func (d *Driver) Install(ctx context.Context, name string, ch *hrdriver.Chart, v
 
 // Upgrade implements [hrdriver.Driver].
 func (d *Driver) Upgrade(ctx context.Context, name string, ch *hrdriver.Chart, values map[string]any, opts hrdriver.ActionOptions) (*hrdriver.Release, error) {
-	c, err := loadChart(ch.Path)
+	c, err := load(ch)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +139,7 @@ func (d *Driver) Upgrade(ctx context.Context, name string, ch *hrdriver.Chart, v
 	u.ResetValues = true // the values given are the whole truth, even when empty
 	u.Labels = maps.Clone(opts.Labels)
 	u.Description = opts.Description
-	if len(opts.CommonLabels) > 0 {
-		u.PostRenderer = labelRenderer(opts.CommonLabels)
-	}
+	u.PostRenderer = postRenderers(opts)
 	rel, err := u.RunWithContext(ctx, name, c, valuesutil.DeepCopy(values))
 	if err != nil {
 		return nil, err

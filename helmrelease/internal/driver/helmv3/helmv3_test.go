@@ -2,12 +2,15 @@ package helmv3
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gitopskit/gitopskit/gitopstest/chartrepo"
+	hrdriver "github.com/gitopskit/gitopskit/helmrelease/internal/driver"
 )
 
 func TestChartDigestSameForDirAndArchive(t *testing.T) {
@@ -28,11 +31,11 @@ func TestChartDigestSameForDirAndArchive(t *testing.T) {
 	if err := os.WriteFile(tgz, archive, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fromDir, err := LoadChart(dir)
+	fromDir, err := LoadChart(dir, hrdriver.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromArchive, err := LoadChart(tgz)
+	fromArchive, err := LoadChart(tgz, hrdriver.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +47,7 @@ func TestChartDigestSameForDirAndArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := LoadChart(dir2)
+	changed, err := LoadChart(dir2, hrdriver.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,14 +61,14 @@ func TestLoadChartErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte("apiVersion: v2\nname: x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadChart(dir); err == nil || !strings.Contains(err.Error(), "version") {
+	if _, err := LoadChart(dir, hrdriver.LoadOptions{}); err == nil || !strings.Contains(err.Error(), "version") {
 		t.Fatalf("chart without a version: %v", err)
 	}
 	dep := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dep, "Chart.yaml"), []byte("apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n- name: sub\n  version: 1.0.0\n  repository: https://example.com\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadChart(dep); err == nil || !strings.Contains(err.Error(), `"sub"`) {
+	if _, err := LoadChart(dep, hrdriver.LoadOptions{}); err == nil || !strings.Contains(err.Error(), `"sub"`) {
 		t.Fatalf("missing dependency: %v", err)
 	}
 }
@@ -128,11 +131,11 @@ func TestRenderSkipsNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := LoadChart(dir)
+	ch, err := LoadChart(dir, hrdriver.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Render(ch, "prom", nil); err != nil {
+	if _, err := d.Render(ch, "prom", nil, hrdriver.RenderOptions{}); err != nil {
 		t.Fatalf("render: %v", err)
 	}
 
@@ -142,11 +145,77 @@ func TestRenderSkipsNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch, err = LoadChart(dir); err != nil {
+	if ch, err = LoadChart(dir, hrdriver.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = d.Render(ch, "prom", nil)
+	_, err = d.Render(ch, "prom", nil, hrdriver.RenderOptions{})
 	if err == nil || !strings.Contains(err.Error(), "prom/charts/kube-state-metrics/templates/svc.yaml") || strings.Contains(err.Error(), "NOTES") {
 		t.Fatalf("a broken subchart manifest: %v", err)
+	}
+}
+
+// Values files are merged in order into the values that replace the
+// chart's defaults (values.yaml only when listed); a missing one is a
+// *ValuesFileError unless ignored; the digest follows the values.
+func TestLoadChartValuesFiles(t *testing.T) {
+	dir, err := chartrepo.WriteDir(t.TempDir(), chartrepo.Chart{
+		Name: "vf", Version: "1.0.0",
+		Values:    "a: 1\nnested: {x: 1, z: 1}\n",
+		Templates: map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {ka: {{ .Values.a | quote }}, kx: {{ .Values.nested.x | quote }}, ky: {{ .Values.nested.z | quote }}, kb: {{ .Values.b | default \"none\" | quote }}}\n"},
+		Files:     map[string]string{"values-prod.yaml": "nested: {x: 2}\nb: prod\n", "env/extra.yaml": "b: extra\n", "bad.yaml": "- a list\n"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := LoadChart(dir, hrdriver.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(ch *hrdriver.Chart) map[string]any {
+		t.Helper()
+		objs, err := RenderChart(ch, "r", "ns", nil, hrdriver.RenderOptions{})
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("render: %d objects, %v", len(objs), err)
+		}
+		return objs[0].Object["data"].(map[string]any)
+	}
+	tests := []struct {
+		name  string
+		opts  hrdriver.LoadOptions
+		want  string // data a x y b
+		files string
+		err   string
+	}{
+		{"over values.yaml", hrdriver.LoadOptions{ValuesFiles: []string{"values.yaml", "values-prod.yaml"}}, "1 2 1 prod", "values.yaml values-prod.yaml", ""},
+		{"in order", hrdriver.LoadOptions{ValuesFiles: []string{"./values.yaml", "values-prod.yaml", "env/extra.yaml"}}, "1 2 1 extra", "./values.yaml values-prod.yaml env/extra.yaml", ""},
+		{"without values.yaml", hrdriver.LoadOptions{ValuesFiles: []string{"values-prod.yaml"}}, "<nil> 2 <nil> prod", "values-prod.yaml", ""},
+		{"missing", hrdriver.LoadOptions{ValuesFiles: []string{"values.yaml", "values-staging.yaml"}}, "", "", `values file "values-staging.yaml": not in the chart`},
+		{"missing ignored", hrdriver.LoadOptions{ValuesFiles: []string{"values.yaml", "values-staging.yaml"}, IgnoreMissingValuesFiles: true}, "1 1 1 none", "values.yaml", ""},
+		{"not a map", hrdriver.LoadOptions{ValuesFiles: []string{"bad.yaml"}}, "", "", `values file "bad.yaml": not a YAML map`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch, err := LoadChart(dir, tt.opts)
+			if tt.err != "" {
+				var vfe *hrdriver.ValuesFileError
+				if !errors.As(err, &vfe) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want a *ValuesFileError %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := render(ch)
+			if got := fmt.Sprintf("%v %v %v %v", d["ka"], d["kx"], d["ky"], d["kb"]); got != tt.want {
+				t.Errorf("rendered %s, want %s", got, tt.want)
+			}
+			if got := strings.Join(ch.ValuesFiles, " "); got != tt.files {
+				t.Errorf("files %q, want %q", got, tt.files)
+			}
+			if ch.Digest == plain.Digest && tt.want != "1 1 1 none" {
+				t.Errorf("digest unchanged by the values files")
+			}
+		})
 	}
 }
