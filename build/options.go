@@ -141,7 +141,7 @@ type RemoteOptions struct {
 	AllowedHosts []string
 	// GitAuth, when not nil, returns the credentials for cloning a Git base
 	// from host (nil for anonymous). SSH bases need a key and known_hosts.
-	GitAuth func(host string) *source.Auth
+	GitAuth func(host string) *source.Auth `json:"-"`
 	// TempDir is where Git bases and HTTP(S) files are written for the
 	// duration of the build; empty means os.TempDir().
 	TempDir string
