@@ -36,10 +36,12 @@ import (
 //     username and password) or OCIRepository (those keys, or a
 //     .dockerconfigjson holding the registry's host); insecure on an OCI
 //     repository talks plain HTTP to the registry.
-//   - spec.values and spec.valuesFrom (kind ConfigMap or Secret, name,
-//     valuesKey, targetPath, optional; read while loading, in the
-//     HelmRelease's namespace): [helmrelease.Release] Values and
-//     ValuesFrom.
+//   - spec.values: [helmrelease.Release] Values. spec.valuesFrom (kind
+//     ConfigMap or Secret, name, valuesKey, targetPath, optional, in the
+//     HelmRelease's namespace): [Unit.ValuesFrom], read each time the unit
+//     runs, as Flux reads them at each reconcile, so that a ConfigMap an
+//     earlier unit creates (one the HelmRelease dependsOn) counts in the
+//     same run.
 //   - spec.releaseName: the release name; default Flux's
 //     "[targetNamespace-]name", shortened as Flux does when longer than 53
 //     characters (its first 40, "-", 12 hex digits of its SHA-256).
@@ -169,26 +171,14 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	}
 	for i, v := range spec.ValuesFrom {
 		field := fmt.Sprintf("spec.valuesFrom[%d]", i)
-		vf := helmrelease.ValuesFrom{Kind: v.Kind, Name: v.Name, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional}
-		var err error
-		switch v.Kind {
-		case "ConfigMap":
-			var data map[string]string
-			if data, err = b.l.configMap(ctx, d, field+".name", v.Name); err == nil {
-				vf.Data = helmrelease.ConfigMapData(data)
-			}
-		case "Secret":
-			vf.Data, err = b.l.secret(ctx, d, field+".name", v.Name)
-		default:
+		if v.Kind != "ConfigMap" && v.Kind != "Secret" {
 			return Unit{}, d.failf(field+".kind", "%q: want ConfigMap or Secret", v.Kind)
 		}
-		if err != nil {
-			var fe *FluxError
-			if !(v.Optional && errors.As(err, &fe) && isNotFound(fe.Err)) {
-				return Unit{}, err
-			}
+		if v.Name == "" {
+			return Unit{}, d.failf(field+".name", "required")
 		}
-		rel.ValuesFrom = append(rel.ValuesFrom, vf)
+		u.ValuesFrom = append(u.ValuesFrom, ValuesRef{Kind: v.Kind, Namespace: d.namespace, Name: v.Name,
+			ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional})
 	}
 
 	if err := fluxHelmActions(d, &hr, rel); err != nil {
