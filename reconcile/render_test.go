@@ -30,16 +30,10 @@ func TestRenderMatchesReconcile(t *testing.T) {
 		t.Skip("end to end")
 	}
 	f := newTreeFixture(t)
-	rendering, err := reconcile.Render(t.Context(), f.conf, reconcile.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rendering := mustRender(t, f.conf)
 	var names []string
 	for _, u := range rendering.Units {
 		names = append(names, u.Name)
-		if u.Err != nil || len(u.Gaps) > 0 {
-			t.Errorf("unit %s: %v, gaps %v", u.Name, u.Err, u.Gaps)
-		}
 	}
 	if !slices.Equal(names, []string{"flux-system", "infra", "apps"}) {
 		t.Fatalf("rendered units %v, want flux-system, infra, apps", names)
@@ -62,6 +56,22 @@ func TestRenderMatchesReconcile(t *testing.T) {
 		t.Fatal(s)
 	}
 	assertRenderMatches(t, rendering, s)
+}
+
+// mustRender renders conf with no cluster and fails the test when it, or
+// one of its units, fails or has gaps.
+func mustRender(t *testing.T, conf reconcile.Configuration) *reconcile.Rendering {
+	t.Helper()
+	rendering, err := reconcile.Render(t.Context(), conf, reconcile.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range rendering.Units {
+		if u.Err != nil || len(u.Gaps) > 0 {
+			t.Errorf("unit %s rendered with error %v, gaps %v", u.Name, u.Err, u.Gaps)
+		}
+	}
+	return rendering
 }
 
 // assertRenderMatches checks that every rendered unit's objects are in the
@@ -241,10 +251,7 @@ func TestRenderMatchesReconcileHelm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rendering, err := reconcile.Render(ctx, conf, reconcile.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rendering := mustRender(t, conf)
 	if len(rendering.Units) != 4 {
 		t.Fatalf("rendered %d units, want infra, monitoring-prometheus, apps-dev, apps-prd", len(rendering.Units))
 	}
