@@ -136,10 +136,11 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     OCIRepository (v1, v1beta2) and HelmChart (v1, v1beta2, v1beta1): the
 //     chart location of the Helm units that use them;
 //   - ArtifactGenerator (source.extensions.fluxcd.io/v1beta1): the
-//     ExternalArtifacts it generates, for Kustomizations that use them;
-//     ExternalArtifact (source.toolkit.fluxcd.io/v1) objects are read and
-//     checked, but one that no ArtifactGenerator of the stream generates
-//     cannot be a Kustomization's source.
+//     ExternalArtifacts it generates, for the Kustomizations (sourceRef)
+//     and HelmReleases (chartRef) that use them; ExternalArtifact
+//     (source.toolkit.fluxcd.io/v1) objects are read and checked, but one
+//     that no ArtifactGenerator of the configuration generates cannot be
+//     a source.
 //
 // Each API version is decoded with the Go types of Flux's own API modules
 // and checked against them; older versions are then converted to the
@@ -262,7 +263,8 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 // The fields are documented in flux_helm.go; in short: the chart comes from
 // spec.chart.spec (chart, version, sourceRef to a HelmRepository, HTTP or
 // type oci, or a GitRepository whose path spec.chart.spec.chart is) or
-// spec.chartRef (an OCIRepository or a HelmChart); spec.values and
+// spec.chartRef (an OCIRepository, a HelmChart, or an ExternalArtifact
+// of a chart directory in Git); spec.values and
 // spec.valuesFrom (read when the unit runs) are the release's values;
 // spec.releaseName defaults to Flux's "[targetNamespace-]name"; install,
 // upgrade, test and driftDetection options map to [helmrelease.Release];

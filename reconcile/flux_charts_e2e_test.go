@@ -35,14 +35,16 @@ var chartSourceReleases = []struct{ name, chart, version string }{
 	{"by-git", "chart: {spec: {chart: ./charts/greeter, sourceRef: {kind: GitRepository, name: fleet}}}", "1.0.0"},
 	{"by-helmchart", "chartRef: {kind: HelmChart, name: greeter}", "1.1.0"},
 	{"by-oci-repo", "chart: {spec: {chart: greeter, version: 1.0.0, sourceRef: {kind: HelmRepository, name: charts-oci}}}", "1.0.0"},
+	{"by-artifact", "chartRef: {kind: ExternalArtifact, name: greeter-chart}", "1.0.0"},
 }
 
 // chartSourcesRepo is a Flux repository whose releases/overlay build (a
 // kustomize overlay of releases/base, patching by-git's values) declares
 // the namespace APP, a HelmRelease per chart source (OCIRepository by tag
 // and by semver, GitRepository path, HelmChart of an HTTP HelmRepository,
-// HelmRepository of type oci), and an ArtifactGenerator whose
-// ExternalArtifact (the settings folder) a Kustomization applies. SYS is
+// HelmRepository of type oci, the ExternalArtifact of a chart folder), and
+// an ArtifactGenerator whose ExternalArtifacts are that chart and the
+// settings folder, which a Kustomization applies. SYS is
 // the Flux objects' namespace, REGISTRY the OCI registry's host and
 // CHARTREPO the HTTP chart repository's URL.
 func chartSourcesRepo(names *strings.Replacer) map[string]string {
@@ -129,6 +131,9 @@ spec:
     - name: settings
       copy:
         - {from: "@fleet/settings/**", to: "@artifact/"}
+    - name: greeter-chart
+      copy:
+        - {from: "@fleet/charts/greeter/**", to: "@artifact/"}
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -207,7 +212,8 @@ func configMapData(t *testing.T, namespace, name, key string) string {
 // TestFluxChartSources reconciles a Git repository whose build declares a
 // HelmRelease per chart source Flux has (OCIRepository by tag and by
 // semver, a chart path in a GitRepository, a HelmChart, a HelmRepository of
-// type oci) and a Kustomization of an ArtifactGenerator's ExternalArtifact:
+// type oci, an ArtifactGenerator's ExternalArtifact) and a Kustomization of
+// another ExternalArtifact:
 // everything is installed and Ready with what Render rendered, a second
 // run changes nothing, and a commit that changes inline values, an
 // overlay's patch of values and the artifact's files upgrades exactly the

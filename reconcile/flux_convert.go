@@ -127,7 +127,7 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 			return Unit{}, err
 		}
 	case ref.Kind == "ExternalArtifact":
-		if src, dir, err = b.externalArtifact(d, ref.Namespace, ref.Name); err != nil {
+		if src, dir, err = b.externalArtifact(d, "spec.sourceRef", ref.Namespace, ref.Name); err != nil {
 			return Unit{}, err
 		}
 	default:

@@ -30,8 +30,11 @@ import (
 //     RepoURL; from a GitRepository, spec.chart.spec.chart is the chart's
 //     path in the repository ([Unit.Source] and Chart.Path).
 //   - spec.chartRef: kind OCIRepository (url oci://registry/path/chart,
-//     ref.semver or ref.tag, default tag "latest") or HelmChart (chart,
-//     version, sourceRef as spec.chart.spec), name and namespace.
+//     ref.semver or ref.tag, default tag "latest"), HelmChart (chart,
+//     version, sourceRef as spec.chart.spec) or ExternalArtifact (of an
+//     ArtifactGenerator that copies one GitRepository directory, the
+//     chart, to the artifact's root, as for a Kustomization's sourceRef:
+//     [Unit.Source] and Chart.Path), name and namespace.
 //   - Repository credentials: the secretRef of a HelmRepository (keys
 //     username and password) or OCIRepository (those keys, or a
 //     .dockerconfigjson holding the registry's host); insecure on an OCI
@@ -130,15 +133,27 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		if r.APIVersion != "" && !strings.HasPrefix(r.APIVersion, fluxSourceGroup+"/") {
 			return Unit{}, d.failf("spec.chartRef.apiVersion", "%q: want %s", r.APIVersion, FluxSourceAPIVersion)
 		}
-		if r.Kind != "OCIRepository" && r.Kind != "HelmChart" {
-			return Unit{}, d.failf("spec.chartRef.kind", "%q is not supported: want OCIRepository or HelmChart", r.Kind)
-		}
-		t, err := b.ref(d, "spec.chartRef", r.Kind, r.Namespace, r.Name)
-		if err != nil {
-			return Unit{}, err
-		}
-		if chart, err = b.chartSource(ctx, t); err != nil {
-			return Unit{}, err
+		switch r.Kind {
+		case "OCIRepository", "HelmChart":
+			t, err := b.ref(d, "spec.chartRef", r.Kind, r.Namespace, r.Name)
+			if err != nil {
+				return Unit{}, err
+			}
+			if chart, err = b.chartSource(ctx, t); err != nil {
+				return Unit{}, err
+			}
+		case "ExternalArtifact":
+			src, dir, err := b.externalArtifact(d, "spec.chartRef", r.Namespace, r.Name)
+			if err != nil {
+				return Unit{}, err
+			}
+			if dir == "" {
+				dir = "."
+			}
+			chart = fluxChart{ref: helmrelease.ChartRef{Path: dir}, git: src}
+			chart.every(src.spec.(*sourcev1.GitRepositorySpec).Interval)
+		default:
+			return Unit{}, d.failf("spec.chartRef.kind", "%q is not supported: want OCIRepository, HelmChart or ExternalArtifact", r.Kind)
 		}
 	case spec.Chart != nil:
 		c := spec.Chart.Spec
