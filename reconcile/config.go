@@ -122,6 +122,13 @@ type Unit struct {
 	// Flux's spec.postBuild. A missing object is a build failure unless
 	// Optional.
 	SubstituteFrom []SubstituteRef
+	// ValuesFrom are ConfigMaps and Secrets of values for a Helm unit,
+	// read each time the unit runs (as gitopskit's identity, in the
+	// namespace each names), so that one an earlier unit creates counts.
+	// They are merged after Helm.ValuesFrom, in order, and Helm.Values
+	// over all, as Flux's spec.valuesFrom and spec.values. A missing
+	// object or key is a failure of the unit unless Optional.
+	ValuesFrom []ValuesRef
 
 	// FluxObject is "Kind namespace/name" of the Flux object the unit
 	// comes from, if any.
@@ -146,6 +153,25 @@ type SubstituteRef struct {
 	Namespace string
 	Name      string
 	// Optional makes a missing object the same as an empty one.
+	Optional bool
+}
+
+// ValuesRef names a ConfigMap or Secret of Helm values
+// ([Unit.ValuesFrom]).
+type ValuesRef struct {
+	// Kind is "ConfigMap" or "Secret".
+	Kind string
+	// Namespace of the object; empty for the configuration's.
+	Namespace string
+	Name      string
+	// ValuesKey is the data key to read. Default
+	// [helmrelease.DefaultValuesKey].
+	ValuesKey string
+	// TargetPath, if set, places the key's content, a single value, at
+	// this path of the values instead of merging it as a YAML document
+	// (see [helmrelease.ValuesFrom]).
+	TargetPath string
+	// Optional makes a missing object or key the same as an empty one.
 	Optional bool
 }
 
@@ -235,6 +261,14 @@ func (c *Configuration) normalize() ([][]string, error) {
 		}
 		if u.Helm != nil && u.Helm.Chart.RepoURL == "" && u.Helm.Chart.Path == "" {
 			return fail(fmt.Errorf("unit %q: a Helm unit needs a chart repository or a chart path in its source", u.Name))
+		}
+		if len(u.ValuesFrom) > 0 && u.Helm == nil {
+			return fail(fmt.Errorf("unit %q: valuesFrom is for Helm units", u.Name))
+		}
+		for i, v := range u.ValuesFrom {
+			if (v.Kind != "ConfigMap" && v.Kind != "Secret") || v.Name == "" {
+				return fail(fmt.Errorf("unit %q: valuesFrom[%d]: want kind ConfigMap or Secret and a name, got %q %q", u.Name, i, v.Kind, v.Name))
+			}
 		}
 		if !(helmFromRepo && u.Source == "") && !sources[u.Source] {
 			return fail(fmt.Errorf("unit %q: unknown source %q", u.Name, u.Source))

@@ -60,9 +60,9 @@
 // unit of the configuration and of the tree its builds declare, in
 // dependency order, with the objects each would apply (Helm units through
 // [github.com/gitopskit/gitopskit/helmrelease.Template]). A ConfigMap or
-// Secret a unit renders is what later units' substituteFrom read; what
-// only a cluster has ([RenderOptions.Objects] may stand in) is a gap on
-// the unit, never a guess. [RenderOptions.Refs] pins sources, so two
+// Secret a unit renders is what later units' substituteFrom and
+// valuesFrom read; what only a cluster has ([RenderOptions.Objects] may
+// stand in) is a gap on the unit, never a guess. [RenderOptions.Refs] pins sources, so two
 // renders of two commits give, through [DiffRenderings], what a pull
 // request changes, unit by unit and field by field (paths, never values).
 //
@@ -120,8 +120,9 @@
 // of them would need): a tenant cannot declare a Kustomization in another
 // namespace naming that namespace's account.
 // Secrets the objects refer to are read as gitopskit's identity, in the
-// object's own namespace; a Kustomization's substituteFrom is read each
-// time the child builds ([Unit.SubstituteFrom]), so a ConfigMap an earlier
+// object's own namespace; a Kustomization's substituteFrom and a
+// HelmRelease's valuesFrom are read each time the child runs
+// ([Unit.SubstituteFrom], [Unit.ValuesFrom]), so a ConfigMap an earlier
 // unit creates counts.
 //
 // A child its parent no longer declares is removed after the parent

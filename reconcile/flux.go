@@ -18,16 +18,19 @@ type FluxOptions struct {
 	// `kubectl apply -n` would give them. Default [DefaultNamespace].
 	Namespace string
 	// SecretData returns the data of the Secret namespace/name, for
-	// GitRepository spec.secretRef and spec.verify.secretRef and for
-	// HelmRelease valuesFrom and repository credentials (a Kustomization's
-	// substituteFrom is read when the unit builds). A Secret that does not
+	// GitRepository spec.secretRef and spec.verify.secretRef and for Helm
+	// repository credentials (a Kustomization's substituteFrom and a
+	// HelmRelease's valuesFrom are read when the unit runs, from the
+	// cluster, as gitopskit's identity). A Secret that does not
 	// exist is an error wrapping [ErrNotFound] or a Kubernetes NotFound API
 	// error (so a client-go Get can be returned as it is). Nil: objects
 	// that refer to a Secret are refused.
 	SecretData func(ctx context.Context, namespace, name string) (map[string][]byte, error)
-	// ConfigMapData returns the data of the ConfigMap namespace/name, for
-	// HelmRelease valuesFrom, with the same not-found convention as
-	// SecretData. Nil: objects that refer to a ConfigMap are refused.
+	// ConfigMapData returned the data of the ConfigMap namespace/name for
+	// HelmRelease valuesFrom. It is no longer called: no Flux field is
+	// read while loading from a ConfigMap, since valuesFrom, like
+	// substituteFrom, is read each time the unit runs ([Unit.ValuesFrom]).
+	// It is kept so that programs that set it still compile.
 	ConfigMapData func(ctx context.Context, namespace, name string) (map[string]string, error)
 
 	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
@@ -133,10 +136,11 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     OCIRepository (v1, v1beta2) and HelmChart (v1, v1beta2, v1beta1): the
 //     chart location of the Helm units that use them;
 //   - ArtifactGenerator (source.extensions.fluxcd.io/v1beta1): the
-//     ExternalArtifacts it generates, for Kustomizations that use them;
-//     ExternalArtifact (source.toolkit.fluxcd.io/v1) objects are read and
-//     checked, but one that no ArtifactGenerator of the stream generates
-//     cannot be a Kustomization's source.
+//     ExternalArtifacts it generates, for the Kustomizations (sourceRef)
+//     and HelmReleases (chartRef) that use them; ExternalArtifact
+//     (source.toolkit.fluxcd.io/v1) objects are read and checked, but one
+//     that no ArtifactGenerator of the configuration generates cannot be
+//     a source.
 //
 // Each API version is decoded with the Go types of Flux's own API modules
 // and checked against them; older versions are then converted to the
@@ -170,13 +174,13 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 // ([Unit.ServiceAccountNamespace]), or [FluxOptions.DefaultServiceAccount]
 // when it names none.
 //
-// Secrets and ConfigMaps the objects refer to for credentials and Helm
-// values are read, in the object's namespace, through the [FluxOptions]
-// callbacks while loading, once each: the result holds their values, not
-// references. Load again to pick up changed values. A Kustomization's
-// substituteFrom is different: as in Flux, it is read each time the unit
-// builds ([Unit.SubstituteFrom]), so a ConfigMap an earlier unit creates
-// counts.
+// Secrets the objects refer to for credentials are read, in the object's
+// namespace, through [FluxOptions.SecretData] while loading, once each:
+// the result holds their values, not references. Load again to pick up
+// changed credentials. A Kustomization's substituteFrom and a
+// HelmRelease's valuesFrom are different: as in Flux, they are read each
+// time the unit runs ([Unit.SubstituteFrom], [Unit.ValuesFrom]), so a
+// ConfigMap an earlier unit creates counts.
 //
 // LoadFlux is strict: a field it does not read, whether Flux has it or not,
 // is a [*FluxError] naming the document, object and field, never ignored. A
@@ -259,8 +263,9 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 // The fields are documented in flux_helm.go; in short: the chart comes from
 // spec.chart.spec (chart, version, sourceRef to a HelmRepository, HTTP or
 // type oci, or a GitRepository whose path spec.chart.spec.chart is) or
-// spec.chartRef (an OCIRepository or a HelmChart); spec.values and
-// spec.valuesFrom (read while loading) are the release's values;
+// spec.chartRef (an OCIRepository, a HelmChart, or an ExternalArtifact
+// of a chart directory in Git); spec.values and
+// spec.valuesFrom (read when the unit runs) are the release's values;
 // spec.releaseName defaults to Flux's "[targetNamespace-]name"; install,
 // upgrade, test and driftDetection options map to [helmrelease.Release];
 // dependsOn, serviceAccountName, suspend, interval and timeout are the

@@ -69,12 +69,12 @@ func (b *fluxBatch) checkGenerator(d *fluxDoc) error {
 	return nil
 }
 
-// externalArtifact resolves a Kustomization's sourceRef to an
-// ExternalArtifact: the artifact of an ArtifactGenerator of the namespace
-// that copies one directory of one GitRepository to the artifact's root.
-// It returns the GitRepository and the directory.
-func (b *fluxBatch) externalArtifact(d *fluxDoc, namespace, name string) (*fluxDoc, string, error) {
-	const field = "spec.sourceRef"
+// externalArtifact resolves a reference at field (a Kustomization's
+// spec.sourceRef, a HelmRelease's spec.chartRef) to an ExternalArtifact:
+// the artifact of an ArtifactGenerator of the namespace that copies one
+// directory of one GitRepository to the artifact's root. It returns the
+// GitRepository and the directory.
+func (b *fluxBatch) externalArtifact(d *fluxDoc, field, namespace, name string) (*fluxDoc, string, error) {
 	if name == "" {
 		return nil, "", d.failf(field+".name", "required")
 	}

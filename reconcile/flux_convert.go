@@ -128,7 +128,7 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 			return Unit{}, err
 		}
 	case ref.Kind == "ExternalArtifact":
-		if src, dir, err = b.externalArtifact(d, ref.Namespace, ref.Name); err != nil {
+		if src, dir, err = b.externalArtifact(d, "spec.sourceRef", ref.Namespace, ref.Name); err != nil {
 			return Unit{}, err
 		}
 	default:
@@ -292,24 +292,6 @@ func (l *fluxLoader) secret(ctx context.Context, d *fluxDoc, field, name string)
 	}
 	if r.err != nil {
 		fe := d.failf(field, "Secret %s/%s: %w", d.namespace, name, r.err)
-		fe.lookup = true
-		return nil, fe
-	}
-	return r.data, nil
-}
-
-// configMap reads a ConfigMap of d's namespace once.
-func (l *fluxLoader) configMap(ctx context.Context, d *fluxDoc, field, name string) (map[string]string, error) {
-	if l.opts.ConfigMapData == nil {
-		return nil, d.failf(field, "refers to ConfigMap %s, and FluxOptions.ConfigMapData is not set", name)
-	}
-	r, ok := l.configMaps[d.namespace+"/"+name]
-	if !ok {
-		r.data, r.err = l.opts.ConfigMapData(ctx, d.namespace, name)
-		l.configMaps[d.namespace+"/"+name] = r
-	}
-	if r.err != nil {
-		fe := d.failf(field, "ConfigMap %s/%s: %w", d.namespace, name, r.err)
 		fe.lookup = true
 		return nil, fe
 	}

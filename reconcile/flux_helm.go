@@ -37,17 +37,22 @@ import (
 //     them by their path in the repository, and they must be in the
 //     chart's directory (helmrelease reads them from the chart).
 //   - spec.chartRef: kind OCIRepository (url oci://registry/path/chart,
-//     ref.semver or ref.tag, default tag "latest") or HelmChart (chart,
-//     version, valuesFiles, sourceRef as spec.chart.spec), name and
+//     ref.semver or ref.tag, default tag "latest"), HelmChart (chart,
+//     version, valuesFiles, sourceRef as spec.chart.spec) or
+//     ExternalArtifact (of an ArtifactGenerator that copies one
+//     GitRepository directory, the chart, to the artifact's root, as for a
+//     Kustomization's sourceRef: [Unit.Source] and Chart.Path), name and
 //     namespace.
 //   - Repository credentials: the secretRef of a HelmRepository (keys
 //     username and password) or OCIRepository (those keys, or a
 //     .dockerconfigjson holding the registry's host); insecure on an OCI
 //     repository talks plain HTTP to the registry.
-//   - spec.values and spec.valuesFrom (kind ConfigMap or Secret, name,
-//     valuesKey, targetPath, optional; read while loading, in the
-//     HelmRelease's namespace): [helmrelease.Release] Values and
-//     ValuesFrom, merged over the chart's values (or its values files).
+//   - spec.values: [helmrelease.Release] Values. spec.valuesFrom (kind
+//     ConfigMap or Secret, name, valuesKey, targetPath, optional, in the
+//     HelmRelease's namespace): [Unit.ValuesFrom], read each time the unit
+//     runs, as Flux reads them at each reconcile, so that a ConfigMap an
+//     earlier unit creates (one the HelmRelease dependsOn) counts in the
+//     same run. Both merge over the chart's values (or its values files).
 //   - spec.releaseName: the release name; default Flux's
 //     "[targetNamespace-]name", shortened as Flux does when longer than 53
 //     characters (its first 40, "-", 12 hex digits of its SHA-256).
@@ -181,15 +186,27 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		if r.APIVersion != "" && !strings.HasPrefix(r.APIVersion, fluxSourceGroup+"/") {
 			return Unit{}, d.failf("spec.chartRef.apiVersion", "%q: want %s", r.APIVersion, FluxSourceAPIVersion)
 		}
-		if r.Kind != "OCIRepository" && r.Kind != "HelmChart" {
-			return Unit{}, d.failf("spec.chartRef.kind", "%q is not supported: want OCIRepository or HelmChart", r.Kind)
-		}
-		t, err := b.ref(d, "spec.chartRef", r.Kind, r.Namespace, r.Name)
-		if err != nil {
-			return Unit{}, err
-		}
-		if chart, err = b.chartSource(ctx, t); err != nil {
-			return Unit{}, err
+		switch r.Kind {
+		case "OCIRepository", "HelmChart":
+			t, err := b.ref(d, "spec.chartRef", r.Kind, r.Namespace, r.Name)
+			if err != nil {
+				return Unit{}, err
+			}
+			if chart, err = b.chartSource(ctx, t); err != nil {
+				return Unit{}, err
+			}
+		case "ExternalArtifact":
+			src, dir, err := b.externalArtifact(d, "spec.chartRef", r.Namespace, r.Name)
+			if err != nil {
+				return Unit{}, err
+			}
+			if dir == "" {
+				dir = "."
+			}
+			chart = fluxChart{ref: helmrelease.ChartRef{Path: dir}, git: src}
+			chart.every(src.spec.(*sourcev1.GitRepositorySpec).Interval)
+		default:
+			return Unit{}, d.failf("spec.chartRef.kind", "%q is not supported: want OCIRepository, HelmChart or ExternalArtifact", r.Kind)
 		}
 	case spec.Chart != nil:
 		c := spec.Chart.Spec
@@ -225,26 +242,14 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	}
 	for i, v := range spec.ValuesFrom {
 		field := fmt.Sprintf("spec.valuesFrom[%d]", i)
-		vf := helmrelease.ValuesFrom{Kind: v.Kind, Name: v.Name, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional}
-		var err error
-		switch v.Kind {
-		case "ConfigMap":
-			var data map[string]string
-			if data, err = b.l.configMap(ctx, d, field+".name", v.Name); err == nil {
-				vf.Data = helmrelease.ConfigMapData(data)
-			}
-		case "Secret":
-			vf.Data, err = b.l.secret(ctx, d, field+".name", v.Name)
-		default:
+		if v.Kind != "ConfigMap" && v.Kind != "Secret" {
 			return Unit{}, d.failf(field+".kind", "%q: want ConfigMap or Secret", v.Kind)
 		}
-		if err != nil {
-			var fe *FluxError
-			if !(v.Optional && errors.As(err, &fe) && isNotFound(fe.Err)) {
-				return Unit{}, err
-			}
+		if v.Name == "" {
+			return Unit{}, d.failf(field+".name", "required")
 		}
-		rel.ValuesFrom = append(rel.ValuesFrom, vf)
+		u.ValuesFrom = append(u.ValuesFrom, ValuesRef{Kind: v.Kind, Namespace: d.namespace, Name: v.Name,
+			ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional})
 	}
 
 	if err := fluxHelmActions(d, &hr, rel); err != nil {

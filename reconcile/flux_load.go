@@ -39,8 +39,7 @@ type fluxLoader struct {
 	// failing the load.
 	engine bool
 	// Lookups, cached by "namespace/name" for the loader's life.
-	secrets    map[string]lookupResult[map[string][]byte]
-	configMaps map[string]lookupResult[map[string]string]
+	secrets map[string]lookupResult[map[string][]byte]
 }
 
 // newFluxLoader returns a loader for a configuration whose records are in
@@ -51,7 +50,7 @@ func newFluxLoader(opts FluxOptions, home string) *fluxLoader {
 	}
 	return &fluxLoader{opts: opts, home: home, objects: map[fluxKey]*fluxDoc{},
 		units: map[string]*fluxDoc{}, sources: map[string]*fluxDoc{}, declaredBy: map[fluxKey]string{},
-		secrets: map[string]lookupResult[map[string][]byte]{}, configMaps: map[string]lookupResult[map[string]string]{}}
+		secrets: map[string]lookupResult[map[string][]byte]{}}
 }
 
 // clone returns a copy of the loader that later loads do not share.
@@ -134,9 +133,9 @@ func (l *fluxLoader) loadYAML(ctx context.Context, data []byte) (Configuration, 
 // sources and units parent declares, new or replaced; it may have no units.
 // Nothing changes in the loader until the batch is committed.
 func (l *fluxLoader) fromObjects(ctx context.Context, parent string, objs []*unstructured.Unstructured) (*fluxBatch, Configuration, error) {
-	// Secrets and ConfigMaps are read again for each build: values may
-	// have changed since.
-	l.secrets, l.configMaps = map[string]lookupResult[map[string][]byte]{}, map[string]lookupResult[map[string]string]{}
+	// Secrets are read again for each build: credentials may have
+	// changed since.
+	l.secrets = map[string]lookupResult[map[string][]byte]{}
 	docs := make([]*fluxDoc, 0, len(objs))
 	for i, o := range objs {
 		d := &fluxDoc{index: i + 1}

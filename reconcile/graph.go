@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/depgraph"
+	"github.com/gitopskit/gitopskit/helmrelease"
 )
 
 // FluxObjectPolicy says what a reconcile does with the Flux objects
@@ -344,6 +345,51 @@ func (r *Reconciler) substitutions(ctx context.Context, u Unit) (map[string]stri
 	}
 	maps.Copy(vars, u.Build.Substitute)
 	return vars, nil
+}
+
+// helmValues returns the values a Helm unit's release merges: those of
+// [helmrelease.Release.ValuesFrom], then its [Unit.ValuesFrom] objects,
+// read now (as gitopskit's identity, in the namespace each names), so
+// that one an earlier unit of the round created counts. Offline, an object
+// neither the render nor [RenderOptions.Objects] has is a gap, left out.
+func (r *Reconciler) helmValues(ctx context.Context, u Unit) ([]helmrelease.ValuesFrom, error) {
+	out := slices.Clone(u.Helm.ValuesFrom)
+	for _, ref := range u.ValuesFrom {
+		ns := ref.Namespace
+		if ns == "" {
+			ns = r.conf.Namespace
+		}
+		vf := helmrelease.ValuesFrom{Kind: ref.Kind, Name: ref.Name, ValuesKey: ref.ValuesKey, TargetPath: ref.TargetPath, Optional: ref.Optional}
+		var err error
+		switch ref.Kind {
+		case "ConfigMap":
+			var data map[string]string
+			if data, err = r.readConfigMap(ctx, ns, ref.Name); err == nil {
+				vf.Data = helmrelease.ConfigMapData(data)
+				if vf.Data == nil {
+					vf.Data = map[string][]byte{} // an empty ConfigMap exists
+				}
+			}
+		case "Secret":
+			if vf.Data, err = r.readSecret(ctx, ns, ref.Name); err == nil && vf.Data == nil {
+				vf.Data = map[string][]byte{}
+			}
+		default:
+			return nil, fmt.Errorf("reconcile: valuesFrom kind %q: want ConfigMap or Secret", ref.Kind)
+		}
+		switch {
+		case apierrors.IsNotFound(err) && ref.Optional:
+		case apierrors.IsNotFound(err) && r.offline != nil:
+			if st := r.unit(u.Name); st != nil {
+				r.offline.gap(st, "valuesFrom %s %s/%s: no earlier unit renders it and it was not supplied; its values are not merged", ref.Kind, ns, ref.Name)
+			}
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reconcile: valuesFrom %s %s/%s: %w", ref.Kind, ns, ref.Name, err)
+		}
+		out = append(out, vf)
+	}
+	return out, nil
 }
 
 // notReadyBelow says which unit declared (recursively) by a waiting unit

@@ -41,6 +41,11 @@ func (rd *round) helm(ctx context.Context, st *unitState, id *identity, art *sou
 		rel.DisableWait = true
 	}
 	rel.DependsOn = nil // gated by the configuration
+	values, err := r.helmValues(ctx, u)
+	if err != nil {
+		return fail(StageHelm, ReasonHelmReleaseFailed, err)
+	}
+	rel.ValuesFrom = values
 	if rel.Chart.Path != "" && rel.Chart.RepoURL == "" {
 		p, err := chartInArtifact(art, rel.Chart.Path)
 		if err != nil {

@@ -85,7 +85,7 @@ type RenderedUnit struct {
 // the Flux objects found in builds, recursively, so that a render holds the
 // whole tree a reconcile would reach. Units run in dependency order, and a
 // ConfigMap or Secret a unit renders is what later units' substituteFrom
-// read. Helm units are rendered with [helmrelease.Template]: Helm's default
+// and valuesFrom read. Helm units are rendered with [helmrelease.Template]: Helm's default
 // capabilities, lookups answering nothing. The error is non-nil when the
 // configuration is invalid or ctx ended; a unit that fails has its Err.
 func Render(ctx context.Context, conf Configuration, opts RenderOptions) (*Rendering, error) {
@@ -237,6 +237,11 @@ func (rd *round) render(ctx context.Context, st *unitState, u Unit, art *source.
 			}
 			rel.Chart.Path = p
 		}
+		values, err := r.helmValues(ctx, u)
+		if err != nil {
+			return fail(StageHelm, ReasonBuildFailed, err)
+		}
+		rel.ValuesFrom = values
 		progress(StageHelm, fmt.Sprintf("rendering Helm release %s/%s", rel.Namespace, rel.Name))
 		objs, info, err := helmrelease.Template(ctx, rel, helmrelease.TemplateOptions{CacheDir: r.offline.chartDir, Logger: r.opts.Logger})
 		if err != nil {

@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/chartrepo"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/internal/demo"
 	"github.com/gitopskit/gitopskit/reconcile"
 	"github.com/gitopskit/gitopskit/source"
@@ -30,16 +32,10 @@ func TestRenderMatchesReconcile(t *testing.T) {
 		t.Skip("end to end")
 	}
 	f := newTreeFixture(t)
-	rendering, err := reconcile.Render(t.Context(), f.conf, reconcile.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rendering := mustRender(t, f.conf)
 	var names []string
 	for _, u := range rendering.Units {
 		names = append(names, u.Name)
-		if u.Err != nil || len(u.Gaps) > 0 {
-			t.Errorf("unit %s: %v, gaps %v", u.Name, u.Err, u.Gaps)
-		}
 	}
 	if !slices.Equal(names, []string{"flux-system", "infra", "apps"}) {
 		t.Fatalf("rendered units %v, want flux-system, infra, apps", names)
@@ -62,6 +58,22 @@ func TestRenderMatchesReconcile(t *testing.T) {
 		t.Fatal(s)
 	}
 	assertRenderMatches(t, rendering, s)
+}
+
+// mustRender renders conf with no cluster and fails the test when it, or
+// one of its units, fails or has gaps.
+func mustRender(t *testing.T, conf reconcile.Configuration) *reconcile.Rendering {
+	t.Helper()
+	rendering, err := reconcile.Render(t.Context(), conf, reconcile.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range rendering.Units {
+		if u.Err != nil || len(u.Gaps) > 0 {
+			t.Errorf("unit %s rendered with error %v, gaps %v", u.Name, u.Err, u.Gaps)
+		}
+	}
+	return rendering
 }
 
 // assertRenderMatches checks that every rendered unit's objects are in the
@@ -241,10 +253,7 @@ func TestRenderMatchesReconcileHelm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rendering, err := reconcile.Render(ctx, conf, reconcile.RenderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rendering := mustRender(t, conf)
 	if len(rendering.Units) != 4 {
 		t.Fatalf("rendered %d units, want infra, monitoring-prometheus, apps-dev, apps-prd", len(rendering.Units))
 	}
@@ -254,4 +263,53 @@ func TestRenderMatchesReconcileHelm(t *testing.T) {
 		t.Fatal(s)
 	}
 	assertRenderMatches(t, rendering, s)
+}
+
+// TestRenderHelmValuesFrom renders a Helm unit whose ValuesFrom names a
+// ConfigMap no unit renders: a gap unless RenderOptions.Objects has it or
+// it is optional, never an error and never a guess.
+func TestRenderHelmValuesFrom(t *testing.T) {
+	srv := gitopstest.StartGitServer(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, srv, "values")
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Message: "chart", Files: map[string]string{
+		"greeter/Chart.yaml": "apiVersion: v2\nname: greeter\nversion: 1.0.0\n", "greeter/values.yaml": "message: hello\n",
+		"greeter/templates/cm.yaml": greeterTemplate}})
+	supplied := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "vals", "namespace": "team"}, "data": map[string]any{"values.yaml": "message: supplied\n"}}}
+	tests := []struct {
+		name     string
+		optional bool
+		objects  []*unstructured.Unstructured
+		message  string
+		gaps     int
+	}{
+		{name: "missing", message: "hello", gaps: 1},
+		{name: "optional", optional: true, message: "hello"},
+		{name: "supplied", objects: []*unstructured.Unstructured{supplied}, message: "supplied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := reconcile.Configuration{Name: "values", Namespace: "team",
+				Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
+				Units: []reconcile.Unit{{Name: "greeter", Helm: &helmrelease.Release{Name: "greeter", Namespace: "team",
+					Chart: helmrelease.ChartRef{Path: "greeter"}},
+					ValuesFrom: []reconcile.ValuesRef{{Kind: "ConfigMap", Name: "vals", Optional: tt.optional}}}}}
+			rendering, err := reconcile.Render(t.Context(), conf, reconcile.RenderOptions{Objects: tt.objects})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ru, _ := rendering.Unit("greeter")
+			if ru.Err != nil || len(ru.Gaps) != tt.gaps || configMapMessage(ru) != tt.message {
+				t.Errorf("rendered: error %v, gaps %q, message %q; want %d gaps, message %q", ru.Err, ru.Gaps, configMapMessage(ru), tt.gaps, tt.message)
+			}
+		})
+	}
+	t.Run("not a Helm unit", func(t *testing.T) {
+		_, err := reconcile.New(offline(t), reconcile.Configuration{Name: "values",
+			Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
+			Units:   []reconcile.Unit{{Name: "k", ValuesFrom: []reconcile.ValuesRef{{Kind: "ConfigMap", Name: "vals"}}}}}, reconcile.Options{})
+		if !errors.Is(err, reconcile.ErrInvalidConfiguration) {
+			t.Errorf("New: %v, want ErrInvalidConfiguration", err)
+		}
+	})
 }
