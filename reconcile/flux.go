@@ -26,12 +26,6 @@ type FluxOptions struct {
 	// error (so a client-go Get can be returned as it is). Nil: objects
 	// that refer to a Secret are refused.
 	SecretData func(ctx context.Context, namespace, name string) (map[string][]byte, error)
-	// ConfigMapData returned the data of the ConfigMap namespace/name for
-	// HelmRelease valuesFrom. It is no longer called: no Flux field is
-	// read while loading from a ConfigMap, since valuesFrom, like
-	// substituteFrom, is read each time the unit runs ([Unit.ValuesFrom]).
-	// It is kept so that programs that set it still compile.
-	ConfigMapData func(ctx context.Context, namespace, name string) (map[string]string, error)
 
 	// NoCrossNamespaceRefs refuses, as Flux's --no-cross-namespace-refs
 	// does, an object that refers to another namespace: a sourceRef,

@@ -23,7 +23,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/flux")
 
-// corpusLookups are the Secrets and ConfigMaps of the corpus.
+// corpusLookups are the Secrets of the corpus.
 func corpusLookups() FluxOptions {
 	secrets := map[string]map[string][]byte{
 		"flux-system/flux-system":  {"identity": []byte("PRIVATE KEY"), "known_hosts": []byte("git.example.com ssh-ed25519 AAAA")},
@@ -33,22 +33,12 @@ func corpusLookups() FluxOptions {
 		"flux-system/quay": {".dockerconfigjson": []byte(`{"auths":{"quay.example.com":{"auth":"` +
 			"cm9ib3Q6c2VjcmV0" + `"}}}`)}, // robot:secret
 	}
-	configMaps := map[string]map[string]string{
-		"apps/cluster-vars":       {"cluster": "prod-eu"},
-		"monitoring/stack-values": {"values.yaml": "prometheus:\n  retention: 30d\n"},
-	}
 	return FluxOptions{
 		SecretData: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 			if d, ok := secrets[namespace+"/"+name]; ok {
 				return d, nil
 			}
 			return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, ErrNotFound)
-		},
-		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
-			if d, ok := configMaps[namespace+"/"+name]; ok {
-				return d, nil
-			}
-			return nil, fmt.Errorf("configmap %s/%s: %w", namespace, name, ErrNotFound)
 		},
 	}
 }

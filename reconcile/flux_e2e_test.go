@@ -121,13 +121,6 @@ func clusterLookups(cs kubernetes.Interface) reconcile.FluxOptions {
 			}
 			return s.Data, nil
 		},
-		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
-			cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return cm.Data, nil
-		},
 	}
 }
 

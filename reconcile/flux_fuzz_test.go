@@ -26,12 +26,6 @@ func FuzzLoadFlux(f *testing.F) {
 			}
 			return secrets, nil
 		},
-		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
-			if name == "missing" {
-				return nil, reconcile.ErrNotFound
-			}
-			return map[string]string{"x": "1\n"}, nil
-		},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		conf, err := reconcile.LoadFlux(context.Background(), data, opts)

@@ -187,13 +187,12 @@ spec:
     name: repo
 `
 
-// fluxCluster is a fake cluster for the callbacks: Secrets and ConfigMaps by
+// fluxCluster is a fake cluster for the callback: Secrets by
 // "namespace/name". It counts the lookups.
 type fluxCluster struct {
-	secrets    map[string]map[string][]byte
-	configMaps map[string]map[string]string
-	lookups    []string
-	err        error // returned by every lookup when set
+	secrets map[string]map[string][]byte
+	lookups []string
+	err     error // returned by every lookup when set
 }
 
 func (c *fluxCluster) options() reconcile.FluxOptions {
@@ -208,16 +207,6 @@ func (c *fluxCluster) options() reconcile.FluxOptions {
 			}
 			return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, name)
 		},
-		ConfigMapData: func(ctx context.Context, namespace, name string) (map[string]string, error) {
-			c.lookups = append(c.lookups, "ConfigMap "+namespace+"/"+name)
-			if c.err != nil {
-				return nil, c.err
-			}
-			if d, ok := c.configMaps[namespace+"/"+name]; ok {
-				return d, nil
-			}
-			return nil, fmt.Errorf("configmap %s: %w", name, reconcile.ErrNotFound)
-		},
 	}
 }
 
@@ -228,9 +217,6 @@ func newFluxCluster() *fluxCluster {
 			"team-a/ssh":                     {"identity": []byte("KEY"), "known_hosts": []byte("git.example.com ssh-ed25519 AAAA"), "password": []byte("pass")},
 			"team-a/keys":                    {"b.pub": []byte("KEY-B"), "a.asc": []byte("KEY-A")},
 			"team-a/secret-vars":             {"region": []byte("us-east-1"), "token": []byte("t0k\nen\n")},
-		},
-		configMaps: map[string]map[string]string{
-			"team-a/vars": {"region": "eu-central-1", "color": "blue", "token": "overridden"},
 		},
 	}
 }

@@ -573,12 +573,12 @@ func (r *Reconciler) recordOf(name string) recordUnit {
 }
 
 // fluxOptions are the options of the engine's loader for a configuration
-// declared in Go: Secrets and ConfigMaps are read from the cluster (or,
-// offline, from the render's objects), in the object's own namespace, as
-// gitopskit's identity.
+// declared in Go: Secrets are read from the cluster (or, offline, from the
+// render's objects), in the object's own namespace, as gitopskit's
+// identity.
 func (r *Reconciler) fluxOptions() FluxOptions {
 	return FluxOptions{Name: r.conf.Name, Namespace: r.conf.Namespace,
-		SecretData: r.readSecret, ConfigMapData: r.readConfigMap}
+		SecretData: r.readSecret}
 }
 
 // readConfigMap returns a ConfigMap's data: from the cluster, or offline

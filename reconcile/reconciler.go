@@ -210,9 +210,6 @@ func newEngine(c *cluster.Cluster, conf Configuration, opts Options, offline *of
 	if r.flux.opts.SecretData == nil {
 		r.flux.opts.SecretData = r.readSecret
 	}
-	if r.flux.opts.ConfigMapData == nil {
-		r.flux.opts.ConfigMapData = r.readConfigMap
-	}
 	r.flux.engine = true
 	return r, nil
 }

@@ -57,7 +57,7 @@ func (c *configFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.name, "name", "", `configuration name, which names its records (default: "gitopskit" with --url, the file's otherwise)`)
 	fs.StringVarP(&c.namespace, "namespace", "n", "",
 		`namespace of the configuration's records, and of objects in -f that have none (default "`+reconcile.DefaultNamespace+`")`)
-	fs.StringVar(&c.secretsDir, "secrets-dir", "", "with -f: read Secret or ConfigMap NAME from the files of DIR/NAME/ (as mounted in a Pod) instead of the cluster")
+	fs.StringVar(&c.secretsDir, "secrets-dir", "", "with -f: read the credentials Secret NAME of a source from the files of DIR/NAME/ (as mounted in a Pod) instead of the cluster")
 	fs.BoolVar(&c.noCrossNamespaceRefs, "no-cross-namespace-refs", false, "with Flux objects: refuse references to another namespace (Flux's lockdown flag)")
 	fs.StringVar(&c.defaultServiceAccount, "default-service-account", "",
 		"with Flux objects: service account of the Kustomizations and HelmReleases that name none (Flux's lockdown flag)")
@@ -99,8 +99,8 @@ func (c *configFlags) validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// load returns the configuration the flags describe. Secrets and
-// ConfigMaps the configuration names are read through lk (the cluster's,
+// load returns the configuration the flags describe. Secrets
+// the configuration names are read through lk (the cluster's,
 // or the objects of render's --objects), unless --secrets-dir says where.
 func (c *configFlags) load(ctx context.Context, stdin io.Reader, lk lookups) (reconcile.Configuration, error) {
 	if c.file == "" {
@@ -132,7 +132,7 @@ func (c *configFlags) load(ctx context.Context, stdin io.Reader, lk lookups) (re
 		}
 	} else {
 		conf, err = reconcile.LoadFlux(ctx, data, reconcile.FluxOptions{Namespace: c.namespace,
-			SecretData: lk.secret, ConfigMapData: lk.configMap,
+			SecretData:           lk.secret,
 			NoCrossNamespaceRefs: c.noCrossNamespaceRefs, DefaultServiceAccount: c.defaultServiceAccount})
 	}
 	if err != nil {
@@ -191,13 +191,13 @@ func authFromFiles(c *configFlags) (*source.Auth, error) {
 	return source.AuthFromSecretData(data)
 }
 
-// lookups read the Secrets and ConfigMaps a configuration names.
+// lookups read the Secrets a configuration names while it loads (source
+// credentials); substituteFrom and valuesFrom are read when units run.
 type lookups struct {
-	secret    func(ctx context.Context, namespace, name string) (map[string][]byte, error)
-	configMap func(ctx context.Context, namespace, name string) (map[string]string, error)
+	secret func(ctx context.Context, namespace, name string) (map[string][]byte, error)
 }
 
-// clusterData reads Secrets and ConfigMaps from the cluster. A missing one
+// clusterData reads Secrets from the cluster. A missing one
 // is a NotFound API error, which LoadFlux understands.
 func clusterData(cs kubernetes.Interface) lookups {
 	return lookups{
@@ -208,17 +208,10 @@ func clusterData(cs kubernetes.Interface) lookups {
 			}
 			return s.Data, nil
 		},
-		configMap: func(ctx context.Context, namespace, name string) (map[string]string, error) {
-			cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return cm.Data, nil
-		},
 	}
 }
 
-// dirData reads Secret or ConfigMap NAME from the files of dir/NAME/, one
+// dirData reads Secret NAME from the files of dir/NAME/, one
 // key per file, the way Kubernetes mounts them into a Pod.
 func dirData(dir string) lookups {
 	read := func(name string) (map[string][]byte, error) {
@@ -246,16 +239,5 @@ func dirData(dir string) lookups {
 	}
 	return lookups{
 		secret: func(_ context.Context, _, name string) (map[string][]byte, error) { return read(name) },
-		configMap: func(_ context.Context, _, name string) (map[string]string, error) {
-			raw, err := read(name)
-			if err != nil {
-				return nil, err
-			}
-			data := map[string]string{}
-			for k, v := range raw {
-				data[k] = string(v)
-			}
-			return data, nil
-		},
 	}
 }

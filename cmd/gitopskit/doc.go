@@ -67,9 +67,11 @@
 // strictSubstitute. tenancy has namespaces, allowClusterScoped and
 // serviceAccountName. Durations are Go durations ("90s", "5m").
 //
-// Secrets and ConfigMaps a configuration names are read from the cluster,
-// or with --secrets-dir DIR from the files of DIR/NAME/, one key per file,
-// as Kubernetes mounts them into a Pod.
+// The Secrets of sources' credentials are read while the configuration
+// loads, from the cluster, or with --secrets-dir DIR from the files of
+// DIR/NAME/, one key per file, as Kubernetes mounts them into a Pod. The
+// ConfigMaps and Secrets of substituteFrom and valuesFrom are read from the
+// cluster each time their unit runs, so one an earlier unit creates counts.
 //
 // # Rendering with no cluster
 //
@@ -78,8 +80,8 @@
 // capabilities; lookup finds nothing). A ConfigMap or Secret a unit renders
 // is what later units' substituteFrom read; those only a cluster has come
 // from --objects FILE (v1 ConfigMaps and Secrets, or a List of them, as
-// kubectl get -o yaml writes them) or --secrets-dir, and what neither has
-// is a gap, reported, never guessed. Secret values are masked in every
+// kubectl get -o yaml writes them), and what neither has is a gap,
+// reported, never guessed. Secret values are masked in every
 // output; diff names fields, never values. --cache-dir keeps clones and
 // charts between runs.
 //

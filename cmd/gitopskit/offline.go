@@ -223,14 +223,6 @@ func objectData(objs []*unstructured.Unstructured) lookups {
 			}
 			return out, nil
 		},
-		configMap: func(_ context.Context, namespace, name string) (map[string]string, error) {
-			o, err := find("ConfigMap", namespace, name)
-			if err != nil {
-				return nil, err
-			}
-			data, _, _ := unstructured.NestedStringMap(o.Object, "data")
-			return data, nil
-		},
 	}
 }
 

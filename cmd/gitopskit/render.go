@@ -35,7 +35,7 @@ or written to a cluster; no kubeconfig is needed.
 
 What a reconcile would read from the cluster comes from the units rendered before (a
 ConfigMap one unit renders is what a later unit's substituteFrom reads), or from the
-ConfigMaps and Secrets of --objects (or --secrets-dir); what neither has is reported as
+ConfigMaps and Secrets of --objects; what neither has is reported as
 a gap, never guessed. Helm charts are rendered with Helm's default capabilities, and
 lookup finds nothing.
 

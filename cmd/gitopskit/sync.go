@@ -32,8 +32,9 @@ With --watch every unit is reconciled on its own interval (--interval sets them 
 drift is put back, failed units are retried, until Ctrl-C or SIGTERM: then the last
 status is printed and the exit code is 0.
 
-The Secrets and ConfigMaps a configuration names (credentials, substituteFrom, values)
-are read from the cluster, or with --secrets-dir from files.`,
+Sources' credentials are read from the cluster's Secrets, or with --secrets-dir from
+files; the ConfigMaps and Secrets of substituteFrom and valuesFrom from the cluster,
+each time their unit runs.`,
 		Example: `  # Flux objects: GitRepository, Kustomization, HelmRelease..., in any namespaces.
   gitopskit sync -f clusters/prod/flux-system/gotk-sync.yaml
 

@@ -1,7 +1,7 @@
 // Command gitops-sync is the smallest program that keeps a cluster in sync
 // with a Flux-format configuration using package reconcile: load the
-// configuration with reconcile.LoadFlux (Secrets and ConfigMaps read from
-// the cluster, or from files as mounted in a Pod), reconcile it once, print
+// configuration with reconcile.LoadFlux (sources' credential Secrets read
+// from the cluster, or from files as mounted in a Pod), reconcile it once, print
 // the compliance table.
 //
 //	go run ./examples/gitops-sync -config flux-system/gotk-sync.yaml
@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gitops-sync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "Flux-format YAML file (GitRepository, Kustomization, HelmRelease...)")
-	secretsDir := fs.String("secrets-dir", "", "read Secret and ConfigMap NAME from the files of DIR/NAME/ instead of the cluster")
+	secretsDir := fs.String("secrets-dir", "", "read Secret NAME (source credentials) from the files of DIR/NAME/ instead of the cluster")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,14 +67,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	// The configuration, with the Secrets and ConfigMaps it names.
+	// The configuration, with its sources' credentials.
 	data, err := os.ReadFile(*config)
 	if err != nil {
 		return err
 	}
-	opts := reconcile.FluxOptions{SecretData: clusterSecret(c.Kubernetes()), ConfigMapData: clusterConfigMap(c.Kubernetes())}
+	opts := reconcile.FluxOptions{SecretData: clusterSecret(c.Kubernetes())}
 	if *secretsDir != "" {
-		opts.SecretData, opts.ConfigMapData = dirSecret(*secretsDir), dirConfigMap(*secretsDir)
+		opts.SecretData = dirSecret(*secretsDir)
 	}
 	conf, err := reconcile.LoadFlux(ctx, data, opts)
 	if err != nil {
@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// clusterSecret and clusterConfigMap read from the cluster. A missing object
+// clusterSecret reads from the cluster. A missing object
 // is a NotFound API error, which LoadFlux understands.
 func clusterSecret(cs kubernetes.Interface) func(context.Context, string, string) (map[string][]byte, error) {
 	return func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
@@ -117,17 +117,7 @@ func clusterSecret(cs kubernetes.Interface) func(context.Context, string, string
 	}
 }
 
-func clusterConfigMap(cs kubernetes.Interface) func(context.Context, string, string) (map[string]string, error) {
-	return func(ctx context.Context, namespace, name string) (map[string]string, error) {
-		cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return cm.Data, nil
-	}
-}
-
-// dirSecret and dirConfigMap read NAME from the files of dir/NAME/, one key
+// dirSecret reads NAME from the files of dir/NAME/, one key
 // per file, as Kubernetes mounts them into a Pod. A missing directory wraps
 // reconcile.ErrNotFound.
 func dirSecret(dir string) func(context.Context, string, string) (map[string][]byte, error) {
@@ -149,21 +139,6 @@ func dirSecret(dir string) func(context.Context, string, string) (map[string][]b
 					return nil, err
 				}
 			}
-		}
-		return data, nil
-	}
-}
-
-func dirConfigMap(dir string) func(context.Context, string, string) (map[string]string, error) {
-	secret := dirSecret(dir)
-	return func(ctx context.Context, namespace, name string) (map[string]string, error) {
-		raw, err := secret(ctx, namespace, name)
-		if err != nil {
-			return nil, err
-		}
-		data := map[string]string{}
-		for k, v := range raw {
-			data[k] = string(v)
 		}
 		return data, nil
 	}
