@@ -37,12 +37,9 @@
 //   - every object gets the unit's ownership labels (inventory.Owner);
 //   - an object that belongs to another unit is refused with an
 //     [*OwnershipError] unless the [Policy] allows adopting it;
-//   - a crash never forgets an object we created: when an inventory is
-//     stored, it is written before any new object is created, listing the
-//     new objects; when none is stored yet, the objects' labels let the
-//     next apply's search (or [ApplyOptions.Recover]) find them, so the first
-//     apply writes the inventory once, after the apply. The write after the
-//     apply records per object the hash of the applied manifest
+//   - the inventory is written before any new object is created (listing
+//     the new objects, so a crash never forgets an object we created) and
+//     after the apply, recording per object the hash of the applied manifest
 //     ([ManifestHash]) and the resourceVersion the server returned;
 //   - before each stage, one metadata-only LIST per resource and namespace
 //     (label-selected) gives every object's live resourceVersion. An object

@@ -63,10 +63,8 @@ type listKey struct {
 // field manager's managedFields entry, see [cluster.Fingerprint]) does too,
 // is reported unchanged without a request. So a change of status (or of
 // fields only others own) costs nothing, while a change of a field we
-// applied is put back. A stored inventory is saved before any object is
-// created (listing the new objects; a first apply skips this write, its
-// objects' labels find them) and after the apply (with their hashes and
-// resourceVersions).
+// applied is put back. The inventory is saved before any object is created (listing the
+// new objects) and after the apply (with their hashes and resourceVersions).
 //
 // When the inventory is empty (a first apply, or an inventory that was
 // deleted), Apply first looks for objects the unit applied before: one
@@ -127,12 +125,7 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 			prev.Entries = found[store.Owner().ID]
 		}
 	}
-	// A crash during the apply must leave no object we created unknown to
-	// the next apply. With an inventory stored, the new objects are added
-	// to it first. With none stored, the next apply finds them by their
-	// labels (it searches, or Recover does), so no write is needed.
-	searched := opts.Recover != nil || opts.LostInventory == SearchIfEmpty
-	if store != nil && !opts.DryRun && (len(stored.Entries) > 0 || !searched) {
+	if store != nil && !opts.DryRun {
 		if stored, err = writeAhead(ctx, store, stored, prev, items); err != nil {
 			return nil, fmt.Errorf("apply: record new objects before applying them: %w", err)
 		}

@@ -90,10 +90,7 @@ type ApplyOptions struct {
 	// inventory is empty, and returns the objects the unit owned before:
 	// for callers that know whether the unit existed and search for many
 	// units in one pass (see [Manager.FindOwned]). An error fails the apply
-	// before anything is changed. Its caller must know a unit as existing
-	// before the unit's first apply: that apply writes no inventory before
-	// it creates objects, so a crash during it leaves objects that only
-	// Recover (a search by their labels) finds.
+	// before anything is changed.
 	Recover func(ctx context.Context) ([]inventory.Entry, error)
 	// WaitTimeout bounds the wait for CRDs to be Established and for an
 	// object being recreated to be gone. Default 1 minute.

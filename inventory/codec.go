@@ -3,9 +3,11 @@ package inventory
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 )
 
@@ -64,16 +66,16 @@ func Marshal(inv Inventory) ([]byte, error) {
 		return nil, fmt.Errorf("inventory: encode: %w", err)
 	}
 	raw = append(raw, '\n')
-	// A compressor costs about 1 MiB of allocations (its window and hash
-	// tables) whatever the input: a run of 1,000 small units spent half of
-	// its allocations there. Small inventories are stored (gzip's stored
-	// blocks, still read by every version), large ones compressed to fit.
-	level := gzip.BestCompression
+	// A compressor costs hundreds of KiB of allocations (its window and
+	// hash tables) whatever the input and level: a run of 1,000 small
+	// units spent half of its allocations there. Small inventories are
+	// stored (a gzip stream of one stored block, read by every version),
+	// large ones compressed to fit.
 	if len(raw) < storeBelow {
-		level = gzip.NoCompression
+		return storedGzip(raw), nil
 	}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, level)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +86,24 @@ func Marshal(inv Inventory) ([]byte, error) {
 		return nil, fmt.Errorf("inventory: compress: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// storedGzip returns data as a gzip stream (RFC 1952) of one stored
+// deflate block (RFC 1951, 3.2.4): no compressor, no allocation but the
+// result. len(data) must be below 65,536.
+func storedGzip(data []byte) []byte {
+	out := make([]byte, 0, 10+5+len(data)+8)
+	// Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+	out = append(out, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff)
+	// The final block, stored: its length and the length's complement.
+	n := uint16(len(data))
+	out = append(out, 1)
+	out = binary.LittleEndian.AppendUint16(out, n)
+	out = binary.LittleEndian.AppendUint16(out, ^n)
+	out = append(out, data...)
+	// Trailer: CRC-32 and size of the data.
+	out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(data))
+	return binary.LittleEndian.AppendUint32(out, uint32(len(data)))
 }
 
 // ErrCorrupt is returned (wrapped) by [Unmarshal] for data that is not an

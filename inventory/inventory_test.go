@@ -168,3 +168,37 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// TestMarshalSmallIsStoredGzip: a small inventory is a gzip stream that
+// any gzip reader reads, stored rather than compressed, and round-trips.
+func TestMarshalSmallIsStoredGzip(t *testing.T) {
+	for _, n := range []int{0, 1, 4, 100} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			inv := bigInventory(n)
+			data, err := inventory.Marshal(inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw bytes.Buffer
+			if _, err := raw.ReadFrom(zr); err != nil {
+				t.Fatalf("not a valid gzip stream: %v", err)
+			}
+			if got, want := len(data), raw.Len()+23; got != want {
+				t.Errorf("%d bytes for %d bytes of JSON, want %d (stored: header, block header, trailer)", got, raw.Len(), want)
+			}
+			back, err := inventory.Unmarshal(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := inventory.Inventory{Entries: slices.Clone(inv.Entries)}
+			want.Sort()
+			if !inventory.Equal(back, want) {
+				t.Fatal("round trip changed the entries")
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -112,21 +113,20 @@ func (rd *round) recoverFor(unit string) func(ctx context.Context) ([]inventory.
 		r := rd.r
 		r.recMu.Lock()
 		existed := r.existed[unit]
-		var owners []inventory.Owner
-		var names []string
-		for name := range r.existed {
-			names = append(names, name)
-		}
 		r.recMu.Unlock()
-		for _, name := range names {
-			if st := r.unit(name); st != nil {
-				owners = append(owners, st.store.Owner())
-			}
-		}
 		if !existed {
-			return nil, nil
+			return nil, nil // a new unit: nothing to search for
 		}
 		rd.recoverOnce.Do(func() {
+			r.recMu.Lock()
+			names := slices.Collect(maps.Keys(r.existed))
+			r.recMu.Unlock()
+			var owners []inventory.Owner
+			for _, name := range names {
+				if st := r.unit(name); st != nil {
+					owners = append(owners, st.store.Owner())
+				}
+			}
 			id, err := r.identityFor("")
 			if err != nil {
 				rd.recoverErr = err

@@ -231,9 +231,9 @@ func (rd *round) declare(ctx context.Context, st *unitState, u Unit, flux []*uns
 		return nil, err
 	}
 	if d.changed && !rd.dryRun {
-		// The record lists a unit before it first applies, so that a
-		// process that dies during that apply leaves its objects
-		// findable (see recoverFor).
+		// The record lists a unit a build declares before it first
+		// applies, so that a new process knows it (and removes it with
+		// its parent) even if this one dies before the round ends.
 		if err := r.saveRecord(ctx); err != nil {
 			return nil, err
 		}

@@ -89,10 +89,7 @@ type Reconciler struct {
 	recMu     sync.Mutex // guards recLoaded, removed and existed
 	recLoaded bool
 	removed   map[string]recordUnit // units in the record, not in the configuration
-	// existed are the units the record knows: they may have applied
-	// objects (the record lists every unit before it first applies), so a
-	// missing inventory of theirs is searched for.
-	existed map[string]bool
+	existed   map[string]bool       // units the record says applied something
 	// dormant are units the record says a build declared, not declared
 	// again yet by this process.
 	dormant map[string]recordUnit

@@ -82,10 +82,9 @@ func (r *Reconciler) loadRecord(ctx context.Context) (removed map[string]recordU
 			return nil, fmt.Errorf("reconcile: record %s/%s is corrupt: %w", r.conf.Namespace, r.recordName(), err)
 		}
 		for name, ru := range rec.Units {
-			// The record lists a unit before it first applies: it may
-			// have applied something (a process may have died before
-			// the unit saved its inventory).
-			r.existed[name] = true
+			if ru.LastAppliedRevision != "" || ru.Phase == PhaseReady || ru.Reason == ReasonHealthCheckFailed || ru.Reason == ReasonPruneFailed {
+				r.existed[name] = true // it applied something
+			}
 			st := r.unit(name)
 			if st == nil {
 				r.removed[name] = ru

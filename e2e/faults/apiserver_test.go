@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/inventory"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -37,6 +38,17 @@ func wrapConfig(cfg *rest.Config, mw middleware) *rest.Config {
 
 func isApply(r *http.Request) bool {
 	return r.Method == http.MethodPatch && strings.HasPrefix(r.Header.Get("Content-Type"), "application/apply-patch")
+}
+
+// isInventoryLoad reports whether r reads the inventory named name: a GET
+// of its Secret, or the LIST of every inventory of the configuration a
+// reconcile round makes once.
+func isInventoryLoad(r *http.Request, name string) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	return strings.HasSuffix(r.URL.Path, "/secrets/"+name) ||
+		(strings.HasSuffix(r.URL.Path, "/secrets") && strings.Contains(r.URL.Query().Get("labelSelector"), inventory.LabelApplySetID))
 }
 
 // isInventoryWrite reports whether r creates (POST) or updates (PUT) the
@@ -70,10 +82,7 @@ func TestAPIServerStoppedMidReconcile(t *testing.T) {
 		stopAt func(n *counters, r *http.Request, inventory string) bool
 	}{
 		{
-			// A first apply writes no inventory before it creates
-			// objects: this is its only write, after the apply, and the
-			// re-run finds the objects by their labels.
-			name: "at the first inventory write",
+			name: "at the write-ahead inventory record",
 			stopAt: func(_ *counters, r *http.Request, inv string) bool {
 				return isInventoryWrite(r, http.MethodPost, inv)
 			},

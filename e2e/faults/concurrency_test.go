@@ -108,13 +108,8 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			var racing, armed atomic.Bool
 			loaded, aDone := make(chan struct{}), make(chan struct{})
 			var once sync.Once
-			invPath := "/secrets/" + name + "-app"
 			bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-				// B loads the inventory with a GET, or with the LIST of
-				// every inventory of the configuration.
-				load := strings.HasSuffix(r.URL.Path, invPath) ||
-					(strings.HasSuffix(r.URL.Path, "/secrets") && strings.Contains(r.URL.Query().Get("labelSelector"), inventory.LabelApplySetID))
-				if !armed.Load() || r.Method != http.MethodGet || !load {
+				if !armed.Load() || !isInventoryLoad(r, name+"-app") {
 					return next()
 				}
 				resp, err := next()
@@ -164,9 +159,9 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 // armAtApply returns an OnEvent function that, while racing is set, sets
 // armed when the unit reaches the apply stage (events are delivered
 // synchronously, before the apply loads the inventory). A hook on the
-// inventory GET that waits for armed then holds the apply's load, not the
-// reads of the same inventory at admission (claims are checked against the
-// stored inventories).
+// inventory's load (isInventoryLoad) that waits for armed then holds the
+// apply's load, not the reads of the same inventory at admission (claims
+// are checked against the stored inventories).
 func armAtApply(racing, armed *atomic.Bool) func(reconcile.Event) {
 	return func(ev reconcile.Event) {
 		if racing.Load() && ev.Stage == reconcile.StageApply {

@@ -116,7 +116,7 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	loaded, aDone := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-		if !armed.Load() || r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/secrets/"+name+"-app") {
+		if !armed.Load() || !isInventoryLoad(r, name+"-app") {
 			return next()
 		}
 		resp, err := next()
