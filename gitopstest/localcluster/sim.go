@@ -55,6 +55,10 @@ func (c *Cluster) startSimulation(ctx context.Context) error {
 	}
 	p := c.pki.path
 	kcm := paths["controller-manager"]
+	qps := c.opts.ControllerQPS
+	if qps <= 0 {
+		qps = 50
+	}
 	if err := c.start("kube-controller-manager", c.bin(kubeassets.KubeControllerManager),
 		"--kubeconfig="+kcm, "--authentication-kubeconfig="+kcm, "--authorization-kubeconfig="+kcm,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
@@ -70,7 +74,7 @@ func (c *Cluster) startSimulation(ctx context.Context) error {
 		// grace would mark nodes NotReady (and taint them, and evict their
 		// Pods) for lack of a lease renewal a real kubelet would have sent.
 		"--node-monitor-grace-period=2m",
-		"--kube-api-qps=50", "--kube-api-burst=100"); err != nil {
+		"--kube-api-qps="+strconv.Itoa(qps), "--kube-api-burst="+strconv.Itoa(2*qps)); err != nil {
 		return err
 	}
 	sched := paths["scheduler"]

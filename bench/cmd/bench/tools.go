@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
 
@@ -63,7 +64,7 @@ func inProcess(cnt *counter, fn func() error) (sample, error) {
 // ---- gitopskit ----
 
 type gitopskitTool struct {
-	cfg   *rest.Config
+	cl    *cluster.Cluster
 	cnt   *counter
 	m     *apply.Manager
 	store *inventory.Store
@@ -71,8 +72,12 @@ type gitopskitTool struct {
 
 func newGitopskit(base *rest.Config) (*gitopskitTool, error) {
 	t := &gitopskitTool{cnt: newCounter()}
-	t.cfg = t.cnt.wrap(base)
-	m, err := apply.NewManager(t.cfg, apply.ManagerOptions{})
+	cl, err := cluster.New(t.cnt.wrap(base), cluster.Options{})
+	if err != nil {
+		return nil, err
+	}
+	t.cl = cl
+	m, err := apply.NewManager(cl, apply.ManagerOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +92,7 @@ func (t *gitopskitTool) note() string {
 }
 
 func (t *gitopskitTool) begin(_ context.Context, unit string) error {
-	s, err := inventory.NewStore(t.cfg, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
+	s, err := inventory.NewStore(t.cl, inventory.StoreOptions{Name: unit, Namespace: inventoryNamespace})
 	t.store = s
 	return err
 }

@@ -51,7 +51,7 @@ func newEngine(cfg *rest.Config, s spec) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := reconcile.New(c, conf, reconcile.Options{})
+	r, err := reconcile.New(c, conf, reconcile.Options{Workers: s.Workers})
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,8 @@ type spec struct {
 	ServiceAccount string
 	Units          int
 	Timeout        time.Duration
+	// Workers is reconcile.Options.Workers; 0: its default.
+	Workers int
 }
 
 // outcome is what one run left: Ready units out of Units, and why the
@@ -58,6 +60,7 @@ func main() {
 	flag.StringVar(&s.ServiceAccount, "service-account", "tenant", "service account every unit impersonates")
 	flag.IntVar(&s.Units, "units", 20, "number of units")
 	flag.DurationVar(&s.Timeout, "timeout", time.Minute, "unit timeout")
+	flag.IntVar(&s.Workers, "workers", 0, "reconcile.Options.Workers (0: the default)")
 	profile := flag.String("profile", "", "folder for a CPU profile of each run (run-<i>.cpu.pprof) and a heap profile after it (run-<i>.heap.pprof)")
 	flag.Parse()
 	if err := run(*kubeconfig, *deadline, *profile, s); err != nil {

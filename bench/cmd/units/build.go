@@ -88,10 +88,17 @@ type info struct {
 	Go        string `json:"go"`
 	Kube      string `json:"kube"`
 	Gitopskit string `json:"gitopskit"`
+	// ControllerQPS is kube-controller-manager's --kube-api-qps.
+	ControllerQPS int `json:"controllerQPS,omitempty"`
+	// LoadAvg is /proc/loadavg when the benchmark started.
+	LoadAvg string `json:"loadavg,omitempty"`
 }
 
 func collectInfo(ctx context.Context) info {
 	in := info{Date: time.Now().UTC().Format("2006-01-02"), CPUs: runtime.NumCPU()}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		in.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(l, "model name"); ok {

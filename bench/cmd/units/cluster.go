@@ -92,10 +92,11 @@ func startEnv(ctx context.Context, c config, n int, dir string) (_ *env, err err
 	}()
 	t0 := time.Now()
 	e.cluster, err = localcluster.Start(ctx, localcluster.Options{
-		Simulated: !c.bare,
-		AssetsDir: c.assets,
-		Dir:       filepath.Join(dir, "cluster"),
-		Log:       logWriter{},
+		Simulated:     !c.bare,
+		ControllerQPS: c.controllerQPS,
+		AssetsDir:     c.assets,
+		Dir:           filepath.Join(dir, "cluster"),
+		Log:           logWriter{},
 	})
 	if err != nil {
 		return nil, err

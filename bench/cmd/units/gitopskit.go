@@ -51,7 +51,7 @@ func runGitopskit(ctx context.Context, c config, e *env, bins binaries) (row, er
 		return r, err
 	}
 	args := []string{"-kubeconfig=" + kc, "-url=" + e.repoURL, "-namespace=" + ns, "-service-account=" + tenantSA,
-		"-units=" + strconv.Itoa(e.n), "-timeout=1m", "-deadline=" + c.deadline.String()}
+		"-units=" + strconv.Itoa(e.n), "-timeout=1m", "-deadline=" + c.deadline.String(), "-workers=" + strconv.Itoa(c.workers)}
 	if c.profile != "" {
 		dir := filepath.Join(c.profile, "n"+strconv.Itoa(e.n))
 		if err := os.MkdirAll(dir, 0o755); err != nil {

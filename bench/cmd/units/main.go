@@ -42,6 +42,11 @@ type config struct {
 	assets   string
 	bare     bool
 	profile  string
+	// controllerQPS is kube-controller-manager's per-controller rate
+	// limit in the simulated cluster.
+	controllerQPS int
+	// workers is gitopskit's reconcile.Options.Workers (0: its default).
+	workers int
 }
 
 func main() {
@@ -52,6 +57,8 @@ func main() {
 	quick := flag.Bool("quick", false, "smoke test: 20 units, report on stdout only (same as -sizes 20 -out '' -results '')")
 	flag.StringVar(&sizes, "sizes", "100", "comma-separated unit counts, e.g. 100,500,1000 (one cluster per size)")
 	flag.StringVar(&tools, "tools", "gitopskit,flux", "tools in the order they run on each cluster")
+	flag.IntVar(&c.workers, "gitopskit-workers", 0, "gitopskit's reconcile.Options.Workers (0: the library's default)")
+	flag.IntVar(&c.controllerQPS, "controller-qps", 50, "kube-controller-manager's --kube-api-qps in the simulated cluster (its deployment controller spends 2-3 requests per new Deployment, so at 50 it takes about a minute to roll out 1,000 whoever applied them)")
 	flag.StringVar(&c.out, "out", "RESULTS.md", "Markdown file whose units section is (re)written; empty: stdout only")
 	flag.StringVar(&c.results, "results", "units-results.json", "JSON file keeping the figures per size across runs; a run replaces the sizes it measured; empty: none")
 	flag.DurationVar(&c.deadline, "deadline", 20*time.Minute, "give up waiting for a phase (first run, no-op) after this long")
@@ -114,6 +121,7 @@ func run(ctx context.Context, c config) (err error) {
 		return err
 	}
 	info := collectInfo(ctx)
+	info.ControllerQPS = c.controllerQPS
 	var rows []row
 	for _, n := range c.sizes {
 		dir := filepath.Join(c.workdir, "n"+strconv.Itoa(n))

@@ -234,7 +234,14 @@ func markdown(rows []row, in info) string {
 			p("- **%s**: %s.\n", r.Tool, r.Config)
 		}
 	}
-	p("\nMachine: %d CPUs (%s), %s memory; %s; k8s.io/client-go %s; gitopskit %s; %s.\n\n", in.CPUs, in.CPU, in.Memory, in.Go, in.Kube, in.Gitopskit, in.Date)
+	p("\nMachine: %d CPUs (%s), %s memory; %s; k8s.io/client-go %s; gitopskit %s; %s.", in.CPUs, in.CPU, in.Memory, in.Go, in.Kube, in.Gitopskit, in.Date)
+	if in.LoadAvg != "" {
+		p(" Load average when the run started: %s.", in.LoadAvg)
+	}
+	if in.ControllerQPS != 0 {
+		p(" kube-controller-manager `--kube-api-qps=%d`.", in.ControllerQPS)
+	}
+	p("\n\n")
 	return b.String()
 }
 
