@@ -154,13 +154,28 @@ type treeFixture struct {
 
 func newTreeFixture(t *testing.T) *treeFixture {
 	t.Helper()
+	return newTreeFixtureVersions(t, nil)
+}
+
+// newTreeFixtureVersions is newTreeFixture with the Flux API versions of
+// every file rewritten by versions (nil: as written, v1 and v1beta2).
+func newTreeFixtureVersions(t *testing.T, versions *strings.Replacer) *treeFixture {
+	t.Helper()
+	if versions == nil {
+		versions = strings.NewReplacer()
+	}
 	id := fmt.Sprintf("%05d", time.Now().UnixNano()%100000)
 	f := &treeFixture{sys: "tree-sys-" + id, infra: "tree-infra-" + id, apps: "tree-apps-" + id}
 	f.names = strings.NewReplacer("SYS", f.sys, "INFRA", f.infra, "APPS", f.apps)
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
 	f.repo = gitopstest.NewGitRepo(t, srv, "fleet")
-	gitopstest.GitCommit(t, f.repo, gitserver.CommitOptions{Files: treeRepo(f.names), Message: "bootstrap"})
-	conf, err := reconcile.LoadFlux(t.Context(), []byte(f.names.Replace(fmt.Sprintf(treeRoot, f.repo.HTTPURL()))), reconcile.FluxOptions{})
+	files := treeRepo(f.names)
+	for k, v := range files {
+		files[k] = versions.Replace(v)
+	}
+	gitopstest.GitCommit(t, f.repo, gitserver.CommitOptions{Files: files, Message: "bootstrap"})
+	root := versions.Replace(f.names.Replace(fmt.Sprintf(treeRoot, f.repo.HTTPURL())))
+	conf, err := reconcile.LoadFlux(t.Context(), []byte(root), reconcile.FluxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +264,50 @@ func TestFluxTree(t *testing.T) {
 	}
 	if strings.Contains(rec.Data["status.json"], `"infra"`) {
 		t.Errorf("the record still holds infra: %s", rec.Data["status.json"])
+	}
+}
+
+// TestFluxTreeAPIVersions: the bootstrap tree with every Flux object in
+// the older served API versions (source v1beta1/v1beta2, kustomize
+// v1beta1/v1beta2) reconciles, in order, with substituteFrom, and a second
+// run changes nothing.
+func TestFluxTreeAPIVersions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	for _, v := range []struct {
+		source, kustomize string
+		wait              string // spec.wait, which v1beta1 does not have
+	}{{"v1beta2", "v1beta2", "  wait: true\n"}, {"v1beta1", "v1beta1", ""}} {
+		t.Run(v.source+"-"+v.kustomize, func(t *testing.T) {
+			versions := strings.NewReplacer(
+				"source.toolkit.fluxcd.io/v1\n", "source.toolkit.fluxcd.io/"+v.source+"\n",
+				"kustomize.toolkit.fluxcd.io/v1\n", "kustomize.toolkit.fluxcd.io/"+v.kustomize+"\n",
+				"kustomize.toolkit.fluxcd.io/v1beta2\n", "kustomize.toolkit.fluxcd.io/"+v.kustomize+"\n",
+				"  wait: true\n", v.wait)
+			f := newTreeFixtureVersions(t, versions)
+			r := newReconciler(t, f.conf, reconcile.Options{})
+			s := run(t, r)
+			if !s.Compliant() || len(s.Units) != 3 {
+				t.Fatalf("want flux-system, infra and apps Ready: %s", s)
+			}
+			if got := unit(t, s, "apps").FluxObject; got != "Kustomization "+f.sys+"/apps" {
+				t.Errorf("apps: Flux object %q", got)
+			}
+			d, err := clientset(t).AppsV1().Deployments(f.apps).Get(t.Context(), "web", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *d.Spec.Replicas != 2 {
+				t.Errorf("web: %d replicas, want 2 from infra's cluster-vars", *d.Spec.Replicas)
+			}
+			s = run(t, r)
+			for _, u := range s.Units {
+				if !u.Compliant() || u.Counts.Created+u.Counts.Configured+u.Counts.Deleted != 0 {
+					t.Errorf("second run: %s %s %v", u.Name, u.Phase, u.Counts)
+				}
+			}
+		})
 	}
 }
 
