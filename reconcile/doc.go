@@ -47,9 +47,10 @@
 // A scheduler starts each unit as soon as its own dependencies are done (no
 // level barriers), on at most [Options.Workers] workers; a unit's
 // [Unit.Timeout] starts when a worker picks it up. The units of a round
-// share one LIST per (resource, namespace, identity) and one watch per
-// (resource, namespace) for their waits; an inventory found empty for a
-// unit the records know is searched for once per round for all such units.
+// share one LIST per (resource, namespace, identity), one watch per
+// (resource, namespace) for their waits, and one LIST of the
+// configuration's inventories; an inventory found empty for a unit the
+// records know is searched for once per round for all such units.
 // [Reconciler.Plan] runs the pipeline as server-side dry runs: objects in a
 // namespace the unit creates "would be created", and a refused prune is the
 // refusal Run would give.
