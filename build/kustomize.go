@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -122,17 +123,8 @@ func kustomizeOnce(ctx context.Context, root *os.Root, unitPath string, opts *Ku
 
 	var rm resmap.ResMap
 	run := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("kustomize panicked: %v", r)
-			}
-		}()
-		k := krusty.MakeKustomizer(&krusty.Options{
-			Reorder:          krusty.ReorderOptionNone,
-			LoadRestrictions: types.LoadRestrictionsNone, // confinement is the filesystem's job
-			PluginConfig:     types.DisabledPluginConfig(),
-		})
-		rm, err = k.Run(fsys, virtOverlay)
+		// Confinement is the filesystem's job.
+		rm, err = runKrusty(fsys, virtOverlay, types.LoadRestrictionsNone)
 		return err
 	}
 	// Kustomize does not take a context, and once the files are read the
@@ -289,4 +281,21 @@ func removeAnnotation(u *unstructured.Unstructured, key string) {
 		return
 	}
 	u.SetAnnotations(a)
+}
+
+// runKrusty runs kustomize on dir of fsys with gitopskit's options: no
+// reordering (the output is sorted afterwards), plugins disabled. A panic of
+// kustomize's is an error.
+func runKrusty(fsys filesys.FileSystem, dir string, restrictions types.LoadRestrictions) (rm resmap.ResMap, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kustomize panicked: %v", r)
+		}
+	}()
+	k := krusty.MakeKustomizer(&krusty.Options{
+		Reorder:          krusty.ReorderOptionNone,
+		LoadRestrictions: restrictions,
+		PluginConfig:     types.DisabledPluginConfig(),
+	})
+	return k.Run(fsys, dir)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -83,17 +82,7 @@ func Transform(ctx context.Context, manifests []byte, opts TransformOptions) ([]
 
 	var rm resmap.ResMap
 	run := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("kustomize panicked: %v", r)
-			}
-		}()
-		k := krusty.MakeKustomizer(&krusty.Options{
-			Reorder:          krusty.ReorderOptionNone,
-			LoadRestrictions: types.LoadRestrictionsRootOnly,
-			PluginConfig:     types.DisabledPluginConfig(),
-		})
-		rm, err = k.Run(fsys, ".")
+		rm, err = runKrusty(fsys, ".", types.LoadRestrictionsRootOnly)
 		return err
 	}
 	// The generated kustomization has no openapi field: a shared build.
