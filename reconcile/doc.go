@@ -72,9 +72,12 @@
 // [Reconciler.Status] returns a [Status]: per unit a [Phase] (Ready,
 // NotReady, Pending, Suspended) with a reason and message, the last applied
 // and attempted revisions and what the last reconcile did. A configuration
-// is compliant when every unit is Ready. [Status.WriteTable] renders it for
-// terminals. [ReadStatus] reads the same from the configuration's record in
-// the cluster, with no configuration at hand (the CLI's status command).
+// is compliant when every unit is Ready. [Status.Sources] holds each
+// source's last fetched revision or fetch error, and the unit whose build
+// declared it (a source that fails fails its units, so compliance covers
+// it). [Status.WriteTable] renders the units for terminals. [ReadStatus]
+// reads the units' status from the configuration's record in the cluster,
+// with no configuration at hand (the CLI's status command).
 //
 // # Events
 //

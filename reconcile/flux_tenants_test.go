@@ -154,6 +154,20 @@ func TestFluxTenants(t *testing.T) {
 	if n := unit(t, s, nestedUnit); n.DeclaredBy != tenantUnit {
 		t.Errorf("nested declared by %q", n.DeclaredBy)
 	}
+	// The tenant's GitRepository, declared by the platform's build, is in
+	// the status tree under the platform.
+	declared := 0
+	for _, src := range s.Sources {
+		if src.DeclaredBy != "" {
+			declared++
+			if !src.Ready || src.Revision == "" || src.DeclaredBy != unit(t, s, tenantUnit).DeclaredBy {
+				t.Errorf("source %+v, want Ready, declared by the unit that declared %s", src, tenantUnit)
+			}
+		}
+	}
+	if declared != 1 {
+		t.Errorf("sources %+v: want one declared by a build", s.Sources)
+	}
 	// A render with no cluster gives what the reconcile applied.
 	rendering, err := reconcile.Render(ctx, conf, reconcile.RenderOptions{})
 	if err != nil {

@@ -208,6 +208,9 @@ func TestFluxTree(t *testing.T) {
 	if apps.DeclaredBy != "flux-system" || apps.FluxObject != "Kustomization "+f.sys+"/apps" || apps.DependsOn[0] != "infra" {
 		t.Errorf("apps status %+v", apps)
 	}
+	if len(s.Sources) != 1 || !s.Sources[0].Ready || s.Sources[0].DeclaredBy != "" || s.Sources[0].Revision != apps.LastAppliedRevision {
+		t.Errorf("sources: %+v, want the configuration's GitRepository Ready at %s", s.Sources, apps.LastAppliedRevision)
+	}
 	if fs := unit(t, s, "flux-system"); fs.Objects != 0 || fs.DeclaredBy != "" {
 		t.Errorf("flux-system applied %d objects (want none: its build is Flux objects only), declared by %q", fs.Objects, fs.DeclaredBy)
 	}

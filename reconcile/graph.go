@@ -461,7 +461,7 @@ func (r *Reconciler) adopt(parent *unitState, d *declared) ([]string, error) {
 			ss.mu.Unlock()
 			continue
 		}
-		r.sources[s.Name] = &sourceState{spec: s}
+		r.sources[s.Name] = &sourceState{spec: s, declaredBy: parent.spec.Name}
 	}
 	var schedule []string
 	for _, c := range d.conf.Units {

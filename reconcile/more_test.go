@@ -264,7 +264,8 @@ func TestEmptyBuildRefusesToPrune(t *testing.T) {
 }
 
 // TestFetchFailureKeepsLastRevision: the Git server failing leaves the unit
-// NotReady with the reason, at its last applied revision, nothing pruned.
+// NotReady with the reason, at its last applied revision, nothing pruned;
+// the source's status says it failed and keeps the last revision.
 func TestFetchFailureKeepsLastRevision(t *testing.T) {
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, srv, "down")
@@ -275,11 +276,22 @@ func TestFetchFailureKeepsLastRevision(t *testing.T) {
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
 		Units:   []reconcile.Unit{{Name: "app", Prune: true}},
 	}, reconcile.Options{})
-	before := unit(t, run(t, r), "app")
+	if s := r.Status(); len(s.Sources) != 1 || s.Sources[0].Message != "not fetched yet" || s.Sources[0].Ready {
+		t.Errorf("before the first run: %+v", s.Sources)
+	}
+	s := run(t, r)
+	before := unit(t, s, "app")
+	if src := s.Sources; len(src) != 1 || !src[0].Ready || src[0].Revision != before.LastAppliedRevision || src[0].URL != repo.HTTPURL() {
+		t.Errorf("sources: %+v, want repo Ready at %s", src, before.LastAppliedRevision)
+	}
 	srv.SetHTTPFault(gitserver.FailHTTP(500))
-	u := unit(t, run(t, r), "app")
+	s = run(t, r)
+	u := unit(t, s, "app")
 	if u.Phase != reconcile.PhaseNotReady || u.Reason != reconcile.ReasonFetchFailed || u.LastAppliedRevision != before.LastAppliedRevision {
 		t.Errorf("git down: %+v", u)
+	}
+	if src := s.Sources[0]; src.Ready || src.Message == "" || src.Revision != before.LastAppliedRevision {
+		t.Errorf("source while git is down: %+v, want not Ready with a message, at the last revision", src)
 	}
 	if _, err := configMapValue(t, "down", "cm"); err != nil {
 		t.Errorf("object lost while Git was down: %v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -133,9 +134,40 @@ func (st *unitState) specOf() Unit {
 }
 
 type sourceState struct {
-	spec     Source
-	mu       sync.Mutex
-	artifact *source.Artifact // last fetched
+	spec       Source
+	declaredBy string           // the unit whose build declared it
+	mu         sync.Mutex       // held during a fetch
+	artifact   *source.Artifact // last fetched
+
+	// last is what Status reports; its own lock, so that Status never
+	// waits for a fetch.
+	lastMu sync.Mutex
+	last   SourceStatus
+}
+
+func (ss *sourceState) status(name string) SourceStatus {
+	ss.lastMu.Lock()
+	s := ss.last
+	ss.lastMu.Unlock()
+	s.Name, s.DeclaredBy = name, ss.declaredBy
+	if s.LastFetched.IsZero() {
+		s.Message = "not fetched yet"
+	}
+	return s
+}
+
+// fetched records the outcome of a fetch for Status.
+func (ss *sourceState) fetched(err error) {
+	s := SourceStatus{URL: source.RedactURL(ss.spec.URL), LastFetched: time.Now(), Ready: err == nil && ss.artifact != nil}
+	if ss.artifact != nil {
+		s.Revision = ss.artifact.Revision
+	}
+	if err != nil {
+		s.Message = err.Error()
+	}
+	ss.lastMu.Lock()
+	ss.last = s
+	ss.lastMu.Unlock()
 }
 
 // New checks the configuration (names, sources, dependencies: a cycle or a
@@ -252,6 +284,9 @@ func (r *Reconciler) Status() Status {
 	var s Status
 	for _, name := range r.order {
 		s.Units = append(s.Units, r.units[name].status())
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.sources)) {
+		s.Sources = append(s.Sources, r.sources[name].status(name))
 	}
 	return s
 }
@@ -394,11 +429,13 @@ func (r *Reconciler) fetch(ctx context.Context, name string) (*source.Artifact, 
 	defer cancel()
 	res, err := source.Fetch(ctx, ss.spec.URL, opts)
 	if err != nil {
+		ss.fetched(err)
 		return nil, err
 	}
 	if !res.Unchanged {
 		ss.artifact = res.Artifact
 	}
+	ss.fetched(nil)
 	if ss.artifact == nil {
 		return nil, errors.New("reconcile: source reported unchanged without a previous artifact")
 	}

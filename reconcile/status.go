@@ -81,10 +81,34 @@ type UnitStatus struct {
 // Compliant reports whether the unit is Ready.
 func (s UnitStatus) Compliant() bool { return s.Phase == PhaseReady }
 
+// SourceStatus is the state of one source of the configuration (a Flux
+// GitRepository, or a Source declared in Go): the revision its units build
+// from, or why it could not be fetched. A source that fails fails the units
+// that build from it, so compliance covers sources through their units.
+type SourceStatus struct {
+	Name string
+	// URL is the repository's URL with any credential removed.
+	URL string
+	// DeclaredBy is the unit whose build declared the source, "" for a
+	// source of the configuration.
+	DeclaredBy string
+	// Ready reports that the last fetch succeeded; false also before the
+	// first fetch.
+	Ready bool
+	// Revision is the revision last fetched, such as "main@sha1:<hash>".
+	Revision string
+	// Message says why the last fetch failed, or "not fetched yet".
+	Message     string
+	LastFetched time.Time
+}
+
 // Status is the compliance state of a configuration: compliant only when
 // every unit is.
 type Status struct {
 	Units []UnitStatus // in dependency order
+	// Sources are the configuration's sources and those its units' builds
+	// declared, by name.
+	Sources []SourceStatus
 }
 
 // Compliant reports whether every unit is Ready.
