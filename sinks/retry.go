@@ -103,6 +103,11 @@ func (r *request) do(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The caller's context cut this attempt short: the answer
+			// worth reporting is the previous attempt's.
+			return fmt.Errorf("%s %s: %w (after %d attempts; last: %w)", r.method, r.shown, ctx.Err(), attempt, last)
+		}
 		last = err
 		if wait < 0 || attempt >= r.retry.MaxAttempts {
 			break

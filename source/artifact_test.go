@@ -15,6 +15,7 @@ import (
 )
 
 func TestIgnoreRulesAndTreeContent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "ignore")
 	commit(t, repo, gitserver.CommitOptions{
@@ -72,6 +73,7 @@ func TestIgnoreRulesAndTreeContent(t *testing.T) {
 // TestDigestChangesOnlyWithIncludedFiles makes commits that touch ignored
 // and included files and checks the digest after each.
 func TestDigestChangesOnlyWithIncludedFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "digest")
 	commit(t, repo, gitserver.CommitOptions{
@@ -120,6 +122,7 @@ func TestDigestChangesOnlyWithIncludedFiles(t *testing.T) {
 }
 
 func TestPaths(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "paths")
 	commit(t, repo, gitserver.CommitOptions{Files: map[string]string{
@@ -137,6 +140,7 @@ func TestPaths(t *testing.T) {
 
 // TestDirDigestDefinition recomputes the documented digest by hand.
 func TestDirDigestDefinition(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(p, content string, perm os.FileMode) {
 		full := filepath.Join(dir, p)

@@ -21,6 +21,7 @@ import (
 )
 
 func TestHTTPBasicAuth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{Username: "alice", Password: "s3cret"})
 	f := newFixture(t, e.srv, "private")
 	cases := []struct {
@@ -50,6 +51,7 @@ func TestHTTPBasicAuth(t *testing.T) {
 // TestBearerToken puts a proxy in front of the server that accepts only
 // "Authorization: Bearer tok" and forwards with the server's basic auth.
 func TestBearerToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{Username: "u", Password: "p"})
 	f := newFixture(t, e.srv, "app")
 	target, _ := url.Parse("http://" + e.srv.HTTPAddr())
@@ -79,6 +81,7 @@ func TestBearerToken(t *testing.T) {
 // TestCABundle serves the repository over HTTPS with a certificate from
 // a private CA: it fails without the bundle and works with it.
 func TestCABundle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	target, _ := url.Parse("http://" + e.srv.HTTPAddr())
@@ -98,6 +101,7 @@ func TestCABundle(t *testing.T) {
 }
 
 func TestCredentialsOverPlainHTTP(t *testing.T) {
+	t.Parallel()
 	// Refused before any connection is made.
 	_, err := source.Fetch(t.Context(), "http://git.example.com/app.git", source.Options{
 		Auth: &source.Auth{Username: "u", Password: "p"}, Dir: t.TempDir(),
@@ -108,6 +112,7 @@ func TestCredentialsOverPlainHTTP(t *testing.T) {
 }
 
 func TestSSHAuth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	url := f.repo.SSHURL()
@@ -172,6 +177,7 @@ func TestSSHAuth(t *testing.T) {
 }
 
 func TestAuthFromSecretData(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		data    map[string][]byte
@@ -206,6 +212,7 @@ func TestAuthFromSecretData(t *testing.T) {
 }
 
 func TestAuthStringHasNoSecrets(t *testing.T) {
+	t.Parallel()
 	a := &source.Auth{Username: "u", Password: "hunter2", Identity: []byte("PRIVATE"), IdentityPassphrase: "pp-secret", BearerToken: "tok-secret"}
 	s := a.String()
 	for _, secret := range []string{"hunter2", "PRIVATE", "pp-secret", "tok-secret"} {

@@ -30,6 +30,7 @@ func manyFiles(n int, seed string) map[string]string {
 // listing and no pack: over HTTP exactly one GET of info/refs, over SSH one
 // session.
 func TestNoOpWhenUnchanged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	for _, tr := range e.transports() {
@@ -78,6 +79,7 @@ func TestNoOpWhenUnchanged(t *testing.T) {
 // existing clone: one pack request whose pack is a small fraction of the
 // first one, while a fresh cache needs the whole tree again.
 func TestIncrementalFetch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	for _, tr := range e.transports() {
 		t.Run(tr.name, func(t *testing.T) {
@@ -142,6 +144,7 @@ func TestIncrementalFetch(t *testing.T) {
 // TestForcePushedBranch rewrites main to an unrelated history and back to
 // an older commit; the cache follows without getting stuck.
 func TestForcePushedBranch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	for _, tr := range e.transports() {
 		t.Run(tr.name, func(t *testing.T) {
@@ -193,6 +196,7 @@ func TestForcePushedBranch(t *testing.T) {
 // same ref, some of others) from several goroutines on one cache, and
 // through two Cache values on one directory (file lock). Run with -race.
 func TestParallelFetchesShareCache(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	dir := t.TempDir()
@@ -245,6 +249,7 @@ func TestParallelFetchesShareCache(t *testing.T) {
 }
 
 func TestCachePrune(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	cache := newCache(t)
@@ -277,6 +282,7 @@ func TestCachePrune(t *testing.T) {
 // (as an interrupted fetch leaves it) and checks that the next fetch
 // fetches the tree again instead of failing forever.
 func TestCacheRepairsMissingObjects(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "repair")
 	commit(t, repo, gitserver.CommitOptions{Files: map[string]string{"a": "1\n", "b": "2\n"}})

@@ -14,6 +14,7 @@ import (
 )
 
 func TestRefNotFound(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	missing := strings.Repeat("ab", 20)
@@ -43,6 +44,7 @@ func TestRefNotFound(t *testing.T) {
 }
 
 func TestRepositoryNotFoundAndEmpty(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	empty := gitopstest.NewGitRepo(t, e.srv, "empty")
 	for _, tr := range e.transports() {
@@ -61,6 +63,7 @@ func TestRepositoryNotFoundAndEmpty(t *testing.T) {
 }
 
 func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	addr := closedPort(t)
 	for _, u := range []string{"http://" + addr + "/app.git", "ssh://git@" + addr + "/app.git"} {
@@ -149,6 +152,7 @@ func TestContextCancelledAndDeadline(t *testing.T) {
 }
 
 func TestInvalidInput(t *testing.T) {
+	t.Parallel()
 	cache := newCache(t)
 	good := "https://git.example.com/app.git"
 	cases := []struct {
@@ -194,6 +198,7 @@ func TestInvalidInput(t *testing.T) {
 }
 
 func TestURLForms(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "team/app")
 	for _, u := range []string{
@@ -226,6 +231,7 @@ func TestURLForms(t *testing.T) {
 // HTTP and SSH by ID (the server allows it), over file:// (plain git
 // upload-pack, which does not) through the branch's history.
 func TestCommitNotAdvertised(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	for _, u := range []string{f.repo.HTTPURL(), f.repo.SSHURL(), "file://" + f.repo.Dir()} {

@@ -69,60 +69,66 @@ func (f *fixture) refCases() []struct {
 }
 
 func TestFetchEveryRefKind(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	for _, tr := range e.transports() {
 		for _, mode := range []string{"cache", "dir"} {
-			// One cache per transport and mode, shared by the cases: later
-			// cases reuse what earlier ones fetched.
-			cache := newCache(t)
-			for _, tc := range f.refCases() {
-				t.Run(tr.name+"/"+mode+"/"+tc.name, func(t *testing.T) {
-					opts := source.Options{Ref: tc.ref, Auth: tr.auth(t)}
-					if mode == "cache" {
-						opts.Cache = cache
-					} else {
-						opts.Dir = t.TempDir()
-					}
-					res := mustFetch(t, tr.url(f.repo), opts)
-					a := res.Artifact
-					if res.Unchanged || a == nil {
-						t.Fatalf("got Unchanged=%v Artifact=%v", res.Unchanged, a)
-					}
-					if a.Revision != tc.want || res.Revision != tc.want {
-						t.Errorf("revision = %q (result %q), want %q", a.Revision, res.Revision, tc.want)
-					}
-					_, wantCommit, _ := source.ParseRevision(tc.want)
-					if a.Commit != wantCommit {
-						t.Errorf("commit = %s, want %s", a.Commit, wantCommit)
-					}
-					if a.URL != tr.url(f.repo) {
-						t.Errorf("URL = %q", a.URL)
-					}
-					files := readTree(t, a.Dir)
-					if got := files["app/config.yaml"]; got != f.wantConfig[wantCommit] {
-						t.Errorf("app/config.yaml = %q, want %q", got, f.wantConfig[wantCommit])
-					}
-					if _, ok := files[".git"]; ok {
-						t.Error(".git in artifact")
-					}
-					digest, size, err := source.DirDigest(a.Dir)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if digest != a.Digest || size != a.Size {
-						t.Errorf("DirDigest = %s %d, artifact says %s %d", digest, size, a.Digest, a.Size)
-					}
-					if mode == "dir" && a.Dir != opts.Dir {
-						t.Errorf("Dir = %s, want %s", a.Dir, opts.Dir)
-					}
-				})
-			}
+			// One cache per transport and mode, shared by the cases, which
+			// run in order: later cases reuse what earlier ones fetched.
+			// The four groups are independent and run in parallel.
+			t.Run(tr.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				cache := newCache(t)
+				for _, tc := range f.refCases() {
+					t.Run(tc.name, func(t *testing.T) {
+						opts := source.Options{Ref: tc.ref, Auth: tr.auth(t)}
+						if mode == "cache" {
+							opts.Cache = cache
+						} else {
+							opts.Dir = t.TempDir()
+						}
+						res := mustFetch(t, tr.url(f.repo), opts)
+						a := res.Artifact
+						if res.Unchanged || a == nil {
+							t.Fatalf("got Unchanged=%v Artifact=%v", res.Unchanged, a)
+						}
+						if a.Revision != tc.want || res.Revision != tc.want {
+							t.Errorf("revision = %q (result %q), want %q", a.Revision, res.Revision, tc.want)
+						}
+						_, wantCommit, _ := source.ParseRevision(tc.want)
+						if a.Commit != wantCommit {
+							t.Errorf("commit = %s, want %s", a.Commit, wantCommit)
+						}
+						if a.URL != tr.url(f.repo) {
+							t.Errorf("URL = %q", a.URL)
+						}
+						files := readTree(t, a.Dir)
+						if got := files["app/config.yaml"]; got != f.wantConfig[wantCommit] {
+							t.Errorf("app/config.yaml = %q, want %q", got, f.wantConfig[wantCommit])
+						}
+						if _, ok := files[".git"]; ok {
+							t.Error(".git in artifact")
+						}
+						digest, size, err := source.DirDigest(a.Dir)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if digest != a.Digest || size != a.Size {
+							t.Errorf("DirDigest = %s %d, artifact says %s %d", digest, size, a.Digest, a.Size)
+						}
+						if mode == "dir" && a.Dir != opts.Dir {
+							t.Errorf("Dir = %s, want %s", a.Dir, opts.Dir)
+						}
+					})
+				}
+			})
 		}
 	}
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	for _, tr := range e.transports() {
@@ -143,6 +149,7 @@ func TestResolve(t *testing.T) {
 // TestRefPrecedence sets several fields at once and drops the winner one
 // by one: commit > name > semver > tag > branch.
 func TestRefPrecedence(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	ref := source.Ref{Commit: f.c1, Name: f.pullRef, SemVer: ">=2.0.0", Tag: f.v1Light, Branch: "feature"}
@@ -170,6 +177,7 @@ func TestRefPrecedence(t *testing.T) {
 }
 
 func TestSemVerPicksHighestInRange(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "tags")
 	tags := []string{
@@ -237,6 +245,7 @@ func TestSemVerPicksHighestInRange(t *testing.T) {
 // TestDefaultBranchFollowsRemoteHEAD points the remote's HEAD at another
 // branch: the zero Ref follows it.
 func TestDefaultBranchFollowsRemoteHEAD(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	f := newFixture(t, e.srv, "app")
 	if err := f.repo.SetDefaultBranch(t.Context(), "feature"); err != nil {

@@ -20,6 +20,7 @@ import (
 // it, with a *TooLargeError, and leaves nothing behind (into Dir or into a
 // Cache).
 func TestLimitsBytes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "blob")
 	blob := strings.Repeat("0", 1<<20)
@@ -69,6 +70,7 @@ func TestLimitsBytes(t *testing.T) {
 
 // TestLimitsFiles: the file count is bounded (symlinks count).
 func TestLimitsFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "many")
 	files := map[string]string{}
@@ -129,6 +131,7 @@ func TestFetchStopsWritingAtContextEnd(t *testing.T) {
 // content) fails with a *TooLargeError marked Pack and leaves nothing
 // behind; the same fetch within the bound succeeds.
 func TestLimitsPackBytes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, e.srv, "noise")
 	noise := make([]byte, 256<<10)

@@ -128,6 +128,7 @@ func newSignedRepo(t *testing.T, srv *gitserver.Server) *signedRepo {
 }
 
 func TestVerifySignatures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, gitserver.Options{})
 	r := newSignedRepo(t, e.srv)
 	both := append(append([]byte{}, r.pgp.armoredPub...), r.ssh.public...)
@@ -166,6 +167,7 @@ func TestVerifySignatures(t *testing.T) {
 	for _, tr := range e.transports() {
 		for _, tc := range cases {
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel() // each case has its own cache; the repository is only read
 				cache := newCache(t)
 				res, err := source.Fetch(t.Context(), tr.url(r.repo), source.Options{Ref: tc.ref, Auth: tr.auth(t), Cache: cache, Verify: tc.verify})
 				if tc.signer == "" {

@@ -10,9 +10,11 @@
 //
 // [Start] listens on two loopback ports:
 //
-//   - smart HTTP, served by `git http-backend` through net/http/cgi, with
-//     optional HTTP basic auth ([Options.Username], [Options.Password]).
-//     Both fetch (upload-pack) and push (receive-pack) are enabled.
+//   - smart HTTP, with optional HTTP basic auth ([Options.Username],
+//     [Options.Password]). Both fetch (upload-pack) and push (receive-pack)
+//     are enabled. Fetches run `git upload-pack --stateless-rpc` directly,
+//     one process per request; pushes and the dumb protocol are served by
+//     `git http-backend` through net/http/cgi.
 //   - SSH, served with golang.org/x/crypto/ssh: public-key authentication
 //     against [Options.AuthorizedKeys] (or keys added later with
 //     [Server.AuthorizeKey]), and `exec` requests for git-upload-pack and

@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
+	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -165,8 +168,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if repo != "" {
-		if _, err := s.resolveRepo(repo); err != nil {
+		dir, err := s.resolveRepo(repo)
+		if err != nil {
 			http.Error(rec, "repository not found", http.StatusNotFound)
+			return
+		}
+		if s.serveUploadPack(rec, r, dir, service) {
 			return
 		}
 	}
@@ -183,6 +190,83 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.TransferEncoding = nil
 	}
 	s.cgi.ServeHTTP(rec, r)
+}
+
+// serveUploadPack answers the two requests of a fetch, the ref
+// advertisement (GET info/refs?service=git-upload-pack) and the pack
+// negotiation (POST git-upload-pack), by running "git upload-pack" itself the
+// way git http-backend does, and reports whether it handled the request.
+// Every fetch and ls-remote makes these requests; through the CGI they cost
+// three processes each (git, git-http-backend, git upload-pack), here one.
+// Pushes and the dumb protocol still go through git http-backend.
+func (s *Server) serveUploadPack(w http.ResponseWriter, r *http.Request, dir, service string) bool {
+	if service != "git-upload-pack" {
+		return false
+	}
+	advertise := r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/info/refs")
+	if !advertise && (r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/git-upload-pack")) {
+		return false
+	}
+	args := []string{"upload-pack", "--stateless-rpc"}
+	env := append([]string(nil), s.env...)
+	proto := r.Header.Get("Git-Protocol")
+	if proto != "" {
+		env = append(env, "GIT_PROTOCOL="+proto)
+	}
+	h := w.Header()
+	h.Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
+	h.Set("Pragma", "no-cache")
+	h.Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
+	var stdin io.Reader
+	if advertise {
+		args = append(args, "--advertise-refs")
+		h.Set("Content-Type", "application/x-git-upload-pack-advertisement")
+	} else {
+		if r.Header.Get("Content-Type") != "application/x-git-upload-pack-request" {
+			http.Error(w, "Unsupported Media Type", http.StatusUnsupportedMediaType)
+			return true
+		}
+		stdin = r.Body
+		switch r.Header.Get("Content-Encoding") {
+		case "gzip", "x-gzip":
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("reading request body: %v", err), http.StatusBadRequest)
+				return true
+			}
+			defer zr.Close()
+			stdin = zr
+		}
+		h.Set("Content-Type", "application/x-git-upload-pack-result")
+	}
+	cmd := exec.CommandContext(r.Context(), s.git, append(args, ".")...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = stdin
+	cmd.Stderr = logWriter{log: s.log, msg: "gitserver: git upload-pack"}
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return true
+	}
+	if err := cmd.Start(); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return true
+	}
+	w.WriteHeader(http.StatusOK)
+	// Like http-backend: protocol v0/v1 advertisements start with a
+	// service line; version 2 has none.
+	if advertise && !slices.Contains(strings.Split(proto, ":"), "version=2") {
+		_, _ = io.WriteString(w, "001e# service=git-upload-pack\n0000")
+	}
+	if _, err := io.Copy(w, stdout); err != nil {
+		s.log.Debug("gitserver: http upload-pack", "dir", dir, "err", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		s.log.Debug("gitserver: http upload-pack", "dir", dir, "err", err)
+	}
+	return true
 }
 
 // checkBasicAuth compares the request's credentials in constant time.
