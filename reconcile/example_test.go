@@ -71,6 +71,11 @@ func ExampleStatus_WriteTable() {
 			LastAppliedRevision: "main@sha1:7481fd9bc3510ca8b6e4c2b8d3bbb1f7c1d6d5e1"},
 		{Name: "apps-dev", Phase: reconcile.PhasePending, Reason: reconcile.ReasonDependencyNotReady,
 			DependsOn: []string{"infra"}, Message: "dependency infra is NotReady (HealthCheckFailed)"},
+	}, Sources: []reconcile.SourceStatus{
+		{Name: "fleet", URL: "https://git.example.com/fleet.git", Ready: true,
+			Revision: "main@sha1:7481fd9bc3510ca8b6e4c2b8d3bbb1f7c1d6d5e1"},
+		{Name: "prometheus-community", URL: "https://charts.example.com", DeclaredBy: "infra",
+			Message: "fetch index: 503 Service Unavailable"},
 	}}
 	fmt.Println(s)
 	_ = s.WriteTable(os.Stdout)
@@ -79,4 +84,8 @@ func ExampleStatus_WriteTable() {
 	// UNIT      READY                         REVISION                OBJECTS  CREATED  CONFIGURED  PRUNED  DEPENDS ON  MESSAGE
 	// infra     True                          main@sha1:7481fd9bc351  9        9        0           0       -
 	// apps-dev  Pending (DependencyNotReady)  -                       0        0        0           0       infra       dependency infra is NotReady (HealthCheckFailed)
+	//
+	// SOURCE                READY  REVISION                DECLARED BY  URL                                MESSAGE
+	// fleet                 True   main@sha1:7481fd9bc351  -            https://git.example.com/fleet.git
+	// prometheus-community  False  -                       infra        https://charts.example.com         fetch index: 503 Service Unavailable
 }

@@ -156,7 +156,9 @@ func (s Status) String() string {
 
 // WriteTable writes the status as a table for terminals: unit, phase,
 // revision, object counts, dependencies and the reason when not Ready. A
-// unit a build declared is indented under the unit that declared it.
+// unit a build declared is indented under the unit that declared it. When
+// the status has sources, a second table follows: source, ready, revision,
+// the unit that declared it, URL and the reason when not Ready.
 func (s Status) WriteTable(w io.Writer) error {
 	var buf strings.Builder
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
@@ -187,6 +189,21 @@ func (s Status) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", strings.Repeat("  ", depth(u.Name)), u.Name, readyColumn(u), shortRevision(rev),
 			u.Objects, u.Counts.Created, u.Counts.Configured, u.Counts.Deleted, deps, oneLine(msg))
+	}
+	if len(s.Sources) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "SOURCE\tREADY\tREVISION\tDECLARED BY\tURL\tMESSAGE")
+		for _, src := range s.Sources {
+			ready, msg := "True", ""
+			if !src.Ready {
+				ready, msg = "False", src.Message
+			}
+			declaredBy := src.DeclaredBy
+			if declaredBy == "" {
+				declaredBy = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", src.Name, ready, shortRevision(src.Revision), declaredBy, src.URL, oneLine(msg))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
