@@ -17,11 +17,21 @@ import (
 // by their path in the repository) and post renderers (a strategic merge
 // patch, a JSON 6902 patch with a target, an image override), renders it
 // with no cluster, reconciles it, and checks the cluster holds what was
-// rendered: the files' values and the patches.
+// rendered: the files' values and the patches. It does so in each API
+// version of HelmRelease Flux has served since 2.0, with the GitRepository
+// in a version of the same era.
 func TestFluxHelmReleasePostRenderersAndValuesFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")
 	}
+	for _, v := range []struct{ helm, source string }{
+		{"v2", "v1"}, {"v2beta2", "v1beta2"}, {"v2beta1", "v1beta2"},
+	} {
+		t.Run(v.helm, func(t *testing.T) { testHelmReleasePostRenderersAndValuesFiles(t, v.helm, v.source) })
+	}
+}
+
+func testHelmReleasePostRenderersAndValuesFiles(t *testing.T, helmVersion, sourceVersion string) {
 	ns := fmt.Sprintf("hr-post-%08x", rand.Uint32())
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, srv, "charts")
@@ -35,7 +45,7 @@ func TestFluxHelmReleasePostRenderersAndValuesFiles(t *testing.T) {
 			"spec:\n  schedule: \"0 0 * * *\"\n  suspend: true\n  jobTemplate:\n    spec:\n      template:\n        spec:\n" +
 			"          restartPolicy: Never\n          containers:\n          - name: c\n            image: example.com/app:1.0\n",
 	}})
-	fluxYAML := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+	fluxYAML := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/%s
 kind: GitRepository
 metadata: {name: charts, namespace: flux-system}
 spec:
@@ -43,7 +53,7 @@ spec:
   url: %s
   ref: {branch: main}
 ---
-apiVersion: helm.toolkit.fluxcd.io/v2
+apiVersion: helm.toolkit.fluxcd.io/%s
 kind: HelmRelease
 metadata: {name: greeter, namespace: flux-system}
 spec:
@@ -72,8 +82,8 @@ spec:
               - op: add
                 path: /data/patched
                 value: "yes"
-`, repo.HTTPURL(), ns)
-	conf, err := reconcile.LoadFlux(t.Context(), []byte(fluxYAML), reconcile.FluxOptions{Name: "hr-post"})
+`, sourceVersion, repo.HTTPURL(), helmVersion, ns)
+	conf, err := reconcile.LoadFlux(t.Context(), []byte(fluxYAML), reconcile.FluxOptions{Name: ns})
 	if err != nil {
 		t.Fatal(err)
 	}
