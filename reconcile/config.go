@@ -86,7 +86,12 @@ type Unit struct {
 	// Wait waits for every applied object to be healthy before the unit is
 	// Ready. Without it a unit is Ready once applied.
 	Wait bool
-	// Timeout bounds the apply, prune and wait. Default 5 minutes.
+	// Timeout bounds each stage of the unit on its own, from when the stage
+	// starts: the build with its admission, the apply, the prune and the
+	// wait (for a Helm unit, its Helm actions), as Flux's spec.timeout
+	// bounds each operation. A stage starts when a worker picks the unit
+	// up, so time queued behind other units does not count. The fetch is
+	// bounded by [Source.Timeout]. Default 5 minutes.
 	Timeout time.Duration
 	// Interval is how often [Reconciler.Start] reconciles the unit (and
 	// puts drift back). Default 5 minutes.

@@ -46,7 +46,8 @@
 //
 // A scheduler starts each unit as soon as its own dependencies are done (no
 // level barriers), on at most [Options.Workers] workers; a unit's
-// [Unit.Timeout] starts when a worker picks it up. The units of a round
+// [Unit.Timeout] bounds each of its stages (build, apply, prune, wait) from
+// when the stage starts, so time queued behind other units does not count. The units of a round
 // share one LIST per (resource, namespace, identity), one watch per
 // (resource, namespace) for their waits, and one LIST of the
 // configuration's inventories; an inventory found empty for a unit the

@@ -1,7 +1,11 @@
 package reconcile_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -12,10 +16,14 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/health"
 	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
@@ -366,5 +374,71 @@ func TestEngineOwnershipConflict(t *testing.T) {
 	}
 	if loser.Reason != reconcile.ReasonPolicyViolation || !strings.Contains(loser.Message, "also declared by unit") {
 		t.Errorf("conflict: %+v", loser)
+	}
+}
+
+// TestEngineTimeoutPerStage: Unit.Timeout bounds each stage on its own. The
+// unit's build fetches a remote file that a loopback server sends after
+// stageTime, and its wait lasts stageTime more (the ConfigMap it applies is
+// ready, by its CEL check, only when the test marks it so): the unit as a
+// whole takes longer than its Timeout, each stage less, and it is Ready.
+func TestEngineTimeoutPerStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	const stageTime, timeout = 5 * time.Second, 8 * time.Second
+	ns := gitopstest.UniqueName("eng-stages")
+	remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(stageTime):
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, configMapYAML(ns, "gate", "1"))
+	}))
+	t.Cleanup(remote.Close)
+	srv := gitopstest.StartGitServer(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, srv, ns)
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
+		"app/ns.yaml":            namespaceYAML(ns),
+		"app/kustomization.yaml": "resources: [ns.yaml, " + remote.URL + "/gate.yaml]\n"}})
+
+	// Once the unit applied the ConfigMap, mark it ready stageTime later.
+	marked := make(chan error, 1)
+	go func() {
+		cms := clientset(t).CoreV1().ConfigMaps(ns)
+		err := wait.PollUntilContextCancel(t.Context(), 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			_, err := cms.Get(ctx, "gate", metav1.GetOptions{})
+			return err == nil, nil
+		})
+		if err == nil {
+			select {
+			case <-time.After(stageTime):
+				_, err = cms.Patch(t.Context(), "gate", types.MergePatchType, []byte(`{"data":{"ready":"yes"}}`), metav1.PatchOptions{})
+			case <-t.Context().Done():
+				err = t.Context().Err()
+			}
+		}
+		marked <- err
+	}()
+
+	r := newReconciler(t, reconcile.Configuration{
+		Name:    ns,
+		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
+		Units: []reconcile.Unit{{Name: "app", Path: "app", Wait: true, Timeout: timeout,
+			Build: build.KustomizeOptions{AllowRemoteBases: true},
+			HealthChecks: []health.CELCheck{{APIVersion: "v1", Kind: "ConfigMap",
+				Current: `has(self.data.ready) && self.data.ready == "yes"`}}}},
+	}, reconcile.Options{})
+	s := run(t, r)
+	if err := <-marked; err != nil {
+		t.Fatalf("marking the ConfigMap ready: %v", err)
+	}
+	u := unit(t, s, "app")
+	if u.Phase != reconcile.PhaseReady {
+		t.Fatalf("app: %s (%s) %s; want Ready, each stage within its own %s", u.Phase, u.Reason, u.Message, timeout)
+	}
+	if u.Duration <= timeout {
+		t.Fatalf("app took %s, not more than its Timeout %s: the test did not make two slow stages", u.Duration, timeout)
 	}
 }

@@ -118,14 +118,18 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		}
 	}
 	// The unit's time starts now, when a worker picked it up: time spent
-	// queued behind other units does not count against it.
-	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
-	defer cancel()
+	// queued behind other units does not count against it. Each stage
+	// (build and admission, apply, prune, wait) has a deadline of its own,
+	// u.Timeout from the moment it starts, as Flux's timeout bounds each
+	// of its operations; a Helm unit's actions are one stage.
+	stage := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, u.Timeout) }
+	buildCtx, cancelBuild := stage()
+	defer cancelBuild()
 	if r.offline != nil {
-		return rd.render(ctx, st, u, art, out, fail)
+		return rd.render(buildCtx, st, u, art, out, fail)
 	}
 	if !rd.dryRun {
-		if err := r.ensureNamespace(ctx); err != nil {
+		if err := r.ensureNamespace(buildCtx); err != nil {
 			return fail(StageApply, ReasonApplyFailed, err)
 		}
 	}
@@ -134,10 +138,10 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		return fail(StageApply, ReasonApplyFailed, err)
 	}
 	if u.Helm != nil {
-		return rd.helm(ctx, st, id, art, out, ev, fail)
+		return rd.helm(buildCtx, st, id, art, out, ev, fail)
 	}
 
-	objs, gone, err := rd.build(ctx, st, u, art, id, progress)
+	objs, gone, err := rd.build(buildCtx, st, u, art, id, progress)
 	out.gone = gone
 	if err != nil {
 		switch {
@@ -149,12 +153,15 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		return fail(StageBuild, ReasonBuildFailed, err)
 	}
 
-	if err := rd.admit(ctx, u.Name, objs, id); err != nil {
+	if err := rd.admit(buildCtx, u.Name, objs, id); err != nil {
 		return fail(StagePolicy, ReasonPolicyViolation, err)
 	}
+	cancelBuild()
 
 	progress(StageApply, fmt.Sprintf("applying %d objects", len(objs)))
-	cs, err := id.manager.Apply(ctx, objs, apply.ApplyOptions{
+	applyCtx, cancelApply := stage()
+	defer cancelApply()
+	cs, err := id.manager.Apply(applyCtx, objs, apply.ApplyOptions{
 		Inventory: rd.storeFor(st), Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
 		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: rd.dryRun,
 		Reads: rd.reads, Recover: rd.recoverFor(u.Name),
@@ -181,7 +188,9 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		if r.opts.ApprovePrune != nil {
 			popts.Approve = func(ctx context.Context, d []inventory.Entry) error { return r.opts.ApprovePrune(ctx, u.Name, d) }
 		}
-		pruned, err := id.manager.Prune(ctx, cs, popts)
+		pruneCtx, cancelPrune := stage()
+		defer cancelPrune()
+		pruned, err := id.manager.Prune(pruneCtx, cs, popts)
 		out.prune = pruned
 		if pruned != nil {
 			out.counts.Deleted = pruned.Count(apply.Deleted)
@@ -200,7 +209,9 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 	}
 
 	if len(out.gone) > 0 && !rd.dryRun {
-		if err := r.removeChildren(ctx, u, out.gone); err != nil {
+		removeCtx, cancelRemove := stage()
+		defer cancelRemove()
+		if err := r.removeChildren(removeCtx, u, out.gone); err != nil {
 			return fail(StageRemove, ReasonPruneFailed, err)
 		}
 	}
@@ -211,12 +222,8 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		if err != nil {
 			return fail(StageHealth, ReasonHealthCheckFailed, err)
 		}
-		timeout := u.Timeout
-		if dl, ok := ctx.Deadline(); ok {
-			timeout = time.Until(dl)
-		}
 		releaseWorker(ctx) // waiting holds no worker
-		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: timeout, Watches: rd.watches,
+		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: u.Timeout, Watches: rd.watches,
 			OnStatus: func(s health.ObjectStatus) {
 				ev(Event{Type: EventObject, Stage: StageHealth, Object: s.Object, Action: string(s.Status), Message: s.Message})
 			}}); err != nil {

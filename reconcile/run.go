@@ -6,8 +6,8 @@ import (
 
 // Run reconciles every unit once. Each unit starts as soon as the units it
 // depends on are done (no level barriers), on one of at most
-// [Options.Workers] workers; its [Unit.Timeout] starts when a worker picks it
-// up. Each source is asked once whether it moved, and the units share one
+// [Options.Workers] workers; its [Unit.Timeout] bounds each of its stages
+// from when the stage starts, after a worker picked it up. Each source is asked once whether it moved, and the units share one
 // LIST per resource and namespace and one watch per resource and namespace
 // for their waits. A unit whose dependencies are not Ready (at the same
 // revision, when they share its source) is left Pending with the reason.
