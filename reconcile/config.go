@@ -54,6 +54,11 @@ type Source struct {
 	// Timeout bounds each fetch (the remote check and, when it moved, the
 	// download). Default 60 seconds, as Flux's.
 	Timeout time.Duration
+	// Limits bound the bytes received and the bytes and files written for
+	// each revision; zero fields take [source.DefaultLimits]. Over them the
+	// fetch fails with a [*source.TooLargeError] and the units of the
+	// source keep what they applied.
+	Limits source.Limits
 }
 
 // Unit is one path of a source, built, applied, pruned and checked as a

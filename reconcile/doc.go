@@ -152,12 +152,36 @@
 // deleted when it pruned and orphaned (left, without our labels) when it did
 // not, then its inventory is removed.
 //
-// # Tenancy
+// # Tenancy and the perimeter
 //
 // A configuration for a team can be limited to namespaces (objects elsewhere
 // and cluster-scoped objects are refused with a [*PolicyError] before
 // anything is applied) and can impersonate a service account, so that RBAC
-// bounds what its units can do.
+// bounds what its units can do. A repository is untrusted input; what it can
+// make the engine do is bounded as follows.
+//
+//   - Identity: a unit acts only as its own identity ([Unit.ServiceAccountName],
+//     else a child's parent's, else the Tenancy's account) in every action:
+//     apply, prune, wait, each Helm action (lookup included) and its removal.
+//   - Admission: every object a unit would apply, a Helm unit's rendered
+//     manifest with its hooks and CRDs included, passes the same checks
+//     before anything is applied: the Tenancy's namespaces, the refusal of
+//     cluster-scoped objects under Tenancy, and the configuration's records
+//     (no unit may apply, adopt or prune an inventory or status record, or an
+//     object carrying their labels). A Flux object a build declares counts
+//     only if the unit's account may create it (one SelfSubjectAccessReview
+//     per object) and it lies in the Tenancy's namespaces.
+//   - Files and network: a build reads only its artifact and makes no
+//     network request unless [build.KustomizeOptions.AllowRemoteBases], and
+//     then within [build.RemoteOptions]' bounds (see package build); charts
+//     load from the source's artifact under the same confinement.
+//   - Bounds: the bytes and files of an artifact ([Source.Limits]), the
+//     objects and bytes of a build (package build), the depth of the graph
+//     ([Options.MaxDepth]); time: [Source.Timeout] for each fetch and
+//     [Unit.Timeout] for each stage of a unit, so a unit that overruns is cut
+//     short without holding up the others beyond their own deadlines.
+//   - Credentials never reach events, errors, records or plans: URLs are
+//     redacted wherever they are shown.
 //
 // # Logging
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -299,6 +300,40 @@ func TestFetchFailureKeepsLastRevision(t *testing.T) {
 	srv.SetHTTPFault(nil)
 	if u := unit(t, run(t, r), "app"); u.Phase != reconcile.PhaseReady {
 		t.Errorf("git back: %+v", u)
+	}
+}
+
+// TestSourceLimits: a revision over the source's Limits fails the fetch
+// with a *source.TooLargeError, and the unit keeps what it applied from the
+// revision before.
+func TestSourceLimits(t *testing.T) {
+	name := gitopstest.UniqueName("limits")
+	srv := gitopstest.StartGitServer(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, srv, name)
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
+		"ns.yaml": namespaceYAML(name), "cm.yaml": configMapYAML(name, "cm", "1")}})
+	ev := &events{}
+	r := newReconciler(t, reconcile.Configuration{
+		Name:    name,
+		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL(), Limits: source.Limits{MaxFiles: 3}}},
+		Units:   []reconcile.Unit{{Name: "app", Prune: true}},
+	}, reconcile.Options{OnEvent: ev.add})
+	before := unit(t, run(t, r), "app")
+	if before.Phase != reconcile.PhaseReady {
+		t.Fatalf("two files, at most three: %+v", before)
+	}
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Message: "two more files", Files: map[string]string{
+		"b.yaml": configMapYAML(name, "b", "1"), "c.yaml": configMapYAML(name, "c", "1")}})
+	u := unit(t, run(t, r), "app")
+	if u.Phase != reconcile.PhaseNotReady || u.Reason != reconcile.ReasonFetchFailed || u.LastAppliedRevision != before.LastAppliedRevision {
+		t.Errorf("four files, at most three: %+v", u)
+	}
+	var tooLarge *source.TooLargeError
+	if !slices.ContainsFunc(ev.of("app"), func(e reconcile.Event) bool { return errors.As(e.Err, &tooLarge) }) {
+		t.Errorf("no event carries a *source.TooLargeError")
+	}
+	if _, err := configMapValue(t, name, "cm"); err != nil {
+		t.Errorf("object lost when the revision was too large: %v", err)
 	}
 }
 

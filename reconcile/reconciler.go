@@ -417,7 +417,7 @@ func (r *Reconciler) fetch(ctx context.Context, name string) (*source.Artifact, 
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	opts := source.Options{Ref: ss.spec.Ref, Auth: ss.spec.Auth, Ignore: ss.spec.Ignore, Verify: ss.spec.Verify,
-		Cache: r.opts.SourceCache}
+		Limits: ss.spec.Limits, Cache: r.opts.SourceCache}
 	if ss.artifact != nil {
 		opts.LastRevision = ss.artifact.Revision
 	}
