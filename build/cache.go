@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"path"
 	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/gitopskit/gitopskit/internal/object"
 )
 
 // DefaultCacheEntries is the size of a [Cache] made with NewCache(0).
@@ -20,8 +24,8 @@ const DefaultCacheEntries = 64
 // so that a revision that has not changed is not built again. It holds at
 // most a fixed number of results and drops the least recently used first.
 //
-// Results are stored as private copies and every hit returns a fresh deep
-// copy, so callers may change what they get. Concurrent builds of the same
+// Results are stored as JSON, a third of the memory of decoded objects, and
+// every hit decodes a fresh copy, so callers may change what they get. Concurrent builds of the same
 // key while none is cached run once: the others wait for it.
 //
 // A Cache is safe for concurrent use. Nothing is shared between Cache
@@ -40,12 +44,12 @@ type Cache struct {
 
 type cacheEntry struct {
 	key  string
-	objs []*unstructured.Unstructured
+	objs [][]byte // the JSON of each object
 }
 
 type cacheCall struct {
 	done chan struct{}
-	objs []*unstructured.Unstructured
+	objs [][]byte
 	err  error
 }
 
@@ -94,7 +98,7 @@ func (c *Cache) do(ctx context.Context, key string, build func() ([]*unstructure
 			c.hits++
 			objs := el.Value.(*cacheEntry).objs
 			c.mu.Unlock()
-			return deepCopy(objs), nil
+			return decodeObjects(objs)
 		}
 		call, waiting := c.inflight[key]
 		if !waiting {
@@ -114,7 +118,7 @@ func (c *Cache) do(ctx context.Context, key string, build func() ([]*unstructure
 			c.mu.Lock()
 			c.hits++
 			c.mu.Unlock()
-			return deepCopy(call.objs), nil
+			return decodeObjects(call.objs)
 		}
 		// The leader failed, maybe only because its context ended: try
 		// again, possibly leading this time.
@@ -126,13 +130,20 @@ func (c *Cache) do(ctx context.Context, key string, build func() ([]*unstructure
 
 func (c *Cache) lead(key string, call *cacheCall, build func() ([]*unstructured.Unstructured, error)) (objs []*unstructured.Unstructured, err error) {
 	defer func() {
+		var encoded [][]byte
+		callErr := err
+		if err == nil {
+			// An object the cache cannot keep is not cached: the leader
+			// has its result, and those waiting build again.
+			encoded, callErr = encodeObjects(objs)
+		}
 		c.mu.Lock()
 		delete(c.inflight, key)
-		if err == nil {
-			call.objs = deepCopy(objs)
-			c.add(key, call.objs)
+		if callErr == nil {
+			call.objs = encoded
+			c.add(key, encoded)
 		} else {
-			call.err = err
+			call.err = callErr
 		}
 		c.mu.Unlock()
 		close(call.done)
@@ -140,7 +151,7 @@ func (c *Cache) lead(key string, call *cacheCall, build func() ([]*unstructured.
 	return build()
 }
 
-func (c *Cache) add(key string, objs []*unstructured.Unstructured) {
+func (c *Cache) add(key string, objs [][]byte) {
 	if el, ok := c.entries[key]; ok {
 		c.ll.MoveToFront(el)
 		el.Value.(*cacheEntry).objs = objs
@@ -154,12 +165,31 @@ func (c *Cache) add(key string, objs []*unstructured.Unstructured) {
 	}
 }
 
-func deepCopy(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
-	out := make([]*unstructured.Unstructured, len(objs))
+// encodeObjects returns the JSON of each object, as the cache keeps them.
+func encodeObjects(objs []*unstructured.Unstructured) ([][]byte, error) {
+	out := make([][]byte, len(objs))
 	for i, o := range objs {
-		out[i] = o.DeepCopy()
+		b, err := json.Marshal(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("build cache: encode %s: %w", object.KeyOf(o), err)
+		}
+		out[i] = b
 	}
-	return out
+	return out, nil
+}
+
+// decodeObjects decodes what encodeObjects returned into fresh objects, as
+// a build decodes kustomize's output (integers as int64).
+func decodeObjects(data [][]byte) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, len(data))
+	for i, b := range data {
+		var m map[string]any
+		if err := utiljson.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("build cache: decode a cached object: %w", err)
+		}
+		out[i] = &unstructured.Unstructured{Object: m}
+	}
+	return out, nil
 }
 
 // cacheKeyVersion changes whenever the build output for the same inputs may

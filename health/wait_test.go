@@ -212,3 +212,46 @@ func TestNewWaiterNilCluster(t *testing.T) {
 		t.Error("NewWaiter(nil) succeeded")
 	}
 }
+
+// TestWaitSharedWatches: waits given the same Watches are served by one
+// stream per resource and namespace; a wait that starts after the stream
+// synced reads the versions it kept, and sees updates made afterwards.
+func TestWaitSharedWatches(t *testing.T) {
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	configMaps := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	configMap := func(name string, data map[string]any) *unstructured.Unstructured {
+		return create(t, configMaps, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": name, "namespace": ns}, "data": data}})
+	}
+	ready := configMap("ready", map[string]any{"ready": "yes"})
+	later := configMap("later", map[string]any{"other": "x"})
+	waiter := newWaiter(t, health.CELCheck{APIVersion: "v1", Kind: "ConfigMap", Current: `has(self.data) && has(self.data.ready)`})
+	ws := health.NewWatches(t.Context(), health.WatchesOptions{})
+	t.Cleanup(ws.Close)
+
+	// The first wait starts the stream.
+	res, err := waiter.Wait(t.Context(), []*unstructured.Unstructured{ready}, health.WaitOptions{Timeout: 30 * time.Second, Watches: ws})
+	if err != nil || res.Count(health.Current) != 1 {
+		t.Fatalf("first wait: %v %v", res, err)
+	}
+
+	// The second starts after it synced: "ready" is read from what the
+	// stream kept, "later" becomes ready by an update the stream sees.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		u := later.DeepCopy()
+		u.Object["data"] = map[string]any{"ready": "now"}
+		_, _ = dyn(t).Resource(configMaps).Namespace(ns).Update(t.Context(), u, metav1.UpdateOptions{})
+	}()
+	res, err = waiter.Wait(t.Context(), []*unstructured.Unstructured{ready, later}, health.WaitOptions{Timeout: 30 * time.Second, Watches: ws})
+	if err != nil || res.Count(health.Current) != 2 {
+		t.Fatalf("second wait: %v %v", res, err)
+	}
+
+	// A third, after the update: both read from what the stream kept.
+	res, err = waiter.Wait(t.Context(), []*unstructured.Unstructured{later, ready}, health.WaitOptions{Timeout: 30 * time.Second, Watches: ws})
+	if err != nil || res.Count(health.Current) != 2 {
+		t.Fatalf("third wait: %v %v", res, err)
+	}
+}

@@ -26,7 +26,8 @@ type WatchesOptions struct {
 // (identity, resource, namespace), kept open until [Watches.Close], however
 // many objects and waits there are. A reconcile of many units keeps one per
 // run. It keeps the latest version of each object its streams saw, without
-// its managedFields.
+// its managedFields, as JSON: a third of the memory of the decoded object,
+// decoded again only for a wait that starts later.
 type Watches struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -46,9 +47,10 @@ type watchKey struct {
 type watchGroup struct {
 	mu      sync.Mutex
 	synced  bool
-	objects map[string]*unstructured.Unstructured
+	objects map[string][]byte // name -> JSON of the latest version
 	subs    map[int]*subscriber
 	next    int
+	log     *slog.Logger
 }
 
 type subscriber struct {
@@ -80,7 +82,7 @@ func (ws *Watches) subscribe(w *Waiter, gvr schema.GroupVersionResource, ns stri
 	ws.mu.Lock()
 	g, ok := ws.groups[k]
 	if !ok {
-		g = &watchGroup{objects: map[string]*unstructured.Unstructured{}, subs: map[int]*subscriber{}}
+		g = &watchGroup{objects: map[string][]byte{}, subs: map[int]*subscriber{}, log: ws.opts.Logger}
 		ws.groups[k] = g
 		ws.wg.Go(func() { ws.run(w, k, g) })
 	}
@@ -93,7 +95,7 @@ func (ws *Watches) subscribe(w *Waiter, gvr schema.GroupVersionResource, ns stri
 	g.subs[id] = sub
 	if g.synced {
 		for name, i := range names {
-			set(i, g.objects[name])
+			set(i, g.decode(name))
 		}
 	}
 	g.mu.Unlock()
@@ -116,15 +118,20 @@ func (ws *Watches) run(w *Waiter, k watchKey, g *watchGroup) {
 			sleep(ctx, relistDelay)
 			continue
 		}
-		objs := make(map[string]*unstructured.Unstructured, len(list.Items))
+		decoded := make(map[string]*unstructured.Unstructured, len(list.Items))
+		stored := make(map[string][]byte, len(list.Items))
 		for i := range list.Items {
-			objs[list.Items[i].GetName()] = slim(&list.Items[i])
+			u := slim(&list.Items[i])
+			decoded[u.GetName()] = u
+			if b := g.encode(u); b != nil {
+				stored[u.GetName()] = b
+			}
 		}
 		g.mu.Lock()
-		g.objects, g.synced = objs, true
+		g.objects, g.synced = stored, true
 		for _, s := range g.subs {
 			for name, i := range s.names {
-				s.set(i, objs[name])
+				s.set(i, decoded[name])
 			}
 		}
 		g.mu.Unlock()
@@ -175,13 +182,43 @@ func slim(u *unstructured.Unstructured) *unstructured.Unstructured {
 	return u
 }
 
+// encode returns u as the group keeps it, or nil (logged) if it cannot be
+// encoded, which a decoded object always can.
+func (g *watchGroup) encode(u *unstructured.Unstructured) []byte {
+	b, err := u.MarshalJSON()
+	if err != nil {
+		g.log.Debug("shared watch: cannot keep object", "name", u.GetName(), "error", err)
+		return nil
+	}
+	return b
+}
+
+// decode returns the kept version of name, or nil when there is none.
+// g.mu is held.
+func (g *watchGroup) decode(name string) *unstructured.Unstructured {
+	b, ok := g.objects[name]
+	if !ok {
+		return nil
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		g.log.Debug("shared watch: cannot decode kept object", "name", name, "error", err)
+		return nil
+	}
+	return u
+}
+
 func (g *watchGroup) update(name string, u *unstructured.Unstructured) {
+	var b []byte
+	if u != nil {
+		b = g.encode(u)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if u == nil {
+	if b == nil {
 		delete(g.objects, name)
 	} else {
-		g.objects[name] = u
+		g.objects[name] = b
 	}
 	for _, s := range g.subs {
 		if i, ok := s.names[name]; ok {
