@@ -26,7 +26,16 @@ import (
 // usage tests run without it (and with -short).
 var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
-func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
+// runAsCLI makes the test binary the command line itself, for tests that
+// run it from a shell script (TestCIRecipe).
+const runAsCLI = "GITOPSKIT_TEST_RUN_AS_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsCLI) == "1" {
+		main()
+	}
+	os.Exit(shared.Run(m))
+}
 
 // tinyRepo is a repository with a few directories of ConfigMaps.
 var tinyRepo = map[string]string{
