@@ -289,11 +289,13 @@ func TestFluxTreeAPIVersions(t *testing.T) {
 				"kustomize.toolkit.fluxcd.io/v1beta2\n", "kustomize.toolkit.fluxcd.io/"+v.kustomize+"\n",
 				"  wait: true\n", v.wait)
 			f := newTreeFixtureVersions(t, versions)
+			rendering := mustRender(t, f.conf)
 			r := newReconciler(t, f.conf, reconcile.Options{})
 			s := run(t, r)
 			if !s.Compliant() || len(s.Units) != 3 {
 				t.Fatalf("want flux-system, infra and apps Ready: %s", s)
 			}
+			assertRenderMatches(t, rendering, s)
 			if got := unit(t, s, "apps").FluxObject; got != "Kustomization "+f.sys+"/apps" {
 				t.Errorf("apps: Flux object %q", got)
 			}
