@@ -12,19 +12,21 @@ quickstart: assets
 	$(GO) run ./examples/quickstart
 
 ## test: every test, against a real kube-apiserver, a simulated cluster and a local Git server
+## (TESTFLAGS adds go test flags, e.g. TESTFLAGS=-count=1 to ignore cached results)
+TESTFLAGS ?=
 test: assets
-	$(GO) test -p 2 -timeout 40m ./...
+	$(GO) test -p 2 -timeout 40m $(TESTFLAGS) ./...
 
 ## test-short: skips the slow end-to-end tests; starts no cluster, so needs no cluster binaries
 test-short:
 	$(GO) test -p 2 -short ./...
 
 ## test-load: make test RUNS times in a row (default 5) beside LOAD_PROCS CPU-bound processes
-## (default 2), stopping at the first failure (hack/load.sh)
+## (default 2), stopping at the first failure (hack/load.sh); every run runs every test (-count=1)
 RUNS ?= 5
 LOAD_PROCS ?= 2
 test-load: assets
-	RUNS=$(RUNS) LOAD_PROCS=$(LOAD_PROCS) hack/load.sh $(MAKE) --no-print-directory test
+	RUNS=$(RUNS) LOAD_PROCS=$(LOAD_PROCS) hack/load.sh $(MAKE) --no-print-directory test TESTFLAGS=-count=1
 
 ## assets: build (or find in the cache) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
 assets:
