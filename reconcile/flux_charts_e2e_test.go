@@ -217,11 +217,19 @@ func configMapData(t *testing.T, namespace, name, key string) string {
 // everything is installed and Ready with what Render rendered, a second
 // run changes nothing, and a commit that changes inline values, an
 // overlay's patch of values and the artifact's files upgrades exactly the
-// releases it changes on the next run.
+// releases it changes on the next run. The sources are in
+// source.toolkit.fluxcd.io/v1 and, for the first run and the no-op, in
+// v1beta2, as repositories of Flux 2.3 to 2.5 have them beside helm v2.
 func TestFluxChartSources(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")
 	}
+	for _, v := range []string{"v1", "v1beta2"} {
+		t.Run("source-"+v, func(t *testing.T) { testFluxChartSources(t, v) })
+	}
+}
+
+func testFluxChartSources(t *testing.T, sourceVersion string) {
 	ctx := t.Context()
 	reg, charts := startGreeterCharts(t)
 	sys := gitopstest.UniqueName("chart-sources")
@@ -230,6 +238,9 @@ func TestFluxChartSources(t *testing.T) {
 	repo := gitopstest.NewGitRepo(t, srv, "fleet")
 	names := strings.NewReplacer("SYS", sys, "APP", app, "REGISTRY", reg.Host(), "CHARTREPO", charts.URL(), "URL", repo.HTTPURL())
 	files := chartSourcesRepo(names)
+	for path, content := range files {
+		files[path] = strings.ReplaceAll(content, "apiVersion: source.toolkit.fluxcd.io/v1\n", "apiVersion: source.toolkit.fluxcd.io/"+sourceVersion+"\n")
+	}
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: files, Message: "a release per chart source"})
 	conf, err := reconcile.LoadFlux(ctx, []byte(names.Replace(chartSourcesRoot)), reconcile.FluxOptions{Name: sys})
 	if err != nil {
@@ -273,6 +284,10 @@ func TestFluxChartSources(t *testing.T) {
 		} else if c := u.Counts; c.Created+c.Configured+c.Deleted > 0 {
 			t.Errorf("second run: %s changed objects: %+v", u.Name, c)
 		}
+	}
+
+	if sourceVersion != "v1" {
+		return
 	}
 
 	// A commit changing by-oci-tag's inline values, the overlay's patch of
