@@ -229,7 +229,8 @@ type diffView struct {
 
 type unitDiffView struct {
 	Name string `json:"name"`
-	// Change is added, removed or changed.
+	// Change is added, removed or changed; unknown for a unit that a unit
+	// which could not be rendered at --to would declare, or not.
 	Change string `json:"change"`
 	// Chart says how a Helm unit's chart changes ("prometheus 25.8.0 ->
 	// prometheus 25.9.0").
@@ -285,7 +286,7 @@ func newDiffView(src, from, to string, old, niu *reconcile.Rendering) diffView {
 	for _, u := range d.Units {
 		uv := unitDiffView{Name: u.Name, Change: u.Change, Chart: u.Chart, Error: failed[u.Name]}
 		if a := brokenAncestor(u.Name); u.Change == "removed" && a != "" {
-			uv.Error = fmt.Sprintf("unknown: declared by unit %s, which could not be rendered", a)
+			uv.Change, uv.Error = "unknown", fmt.Sprintf("declared by unit %s, which could not be rendered", a)
 		}
 		if uv.Error == "" {
 			uv.Added, uv.Removed = u.Added, u.Removed

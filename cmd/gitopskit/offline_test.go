@@ -255,7 +255,8 @@ func TestDiffCommits(t *testing.T) {
 	// A unit that cannot be rendered at --to: exit 1.
 	r = gitopskit(ctx, t, nil, testEnv{}, append([]string{"diff", "-f", config, "--to", "no-such-branch"}, noKube...)...)
 	if r.code != exitError || !strings.Contains(r.stderr, "--to: unit infra: ") ||
-		!strings.Contains(r.stdout, "infra (changed)\n  error: at --to: ") || strings.Contains(r.stdout, "  - ") {
+		!strings.Contains(r.stdout, "infra (changed)\n  error: at --to: ") || strings.Contains(r.stdout, "  - ") ||
+		!strings.Contains(r.stdout, "monitoring-prometheus (unknown)\n  error: declared by unit infra, which could not be rendered\n") {
 		t.Errorf("diff to a missing branch: exit %d, want %d", r.code, exitError)
 	}
 }
