@@ -27,7 +27,8 @@ import (
 // last reconciled; it does not hold object counts, so [UnitStatus.Objects],
 // [UnitStatus.Counts] and [UnitStatus.Duration] are zero. A unit that left
 // the configuration stays in the record, with its last status, until its
-// removal succeeds.
+// removal succeeds. [Status.Sources] hold each source's last fetch as of
+// the record's last write.
 //
 // A configuration with no record (never reconciled, or a wrong name or
 // namespace) is an error wrapping [ErrNotFound]; a record that cannot be
@@ -58,6 +59,9 @@ func ReadStatus(ctx context.Context, c *cluster.Cluster, namespace, name string)
 		s.Units = append(s.Units, UnitStatus{Name: n, Phase: ru.Phase, Reason: ru.Reason, Message: ru.Message,
 			DependsOn: slices.Clone(ru.DependsOn), DeclaredBy: ru.Parent, FluxObject: ru.FluxObject, Objects: ru.Objects, LastAppliedRevision: ru.LastAppliedRevision,
 			LastAttemptedRevision: ru.LastAttemptedRevision, LastReconciled: ru.LastReconciled})
+	}
+	for _, rs := range rec.Sources {
+		s.Sources = append(s.Sources, SourceStatus(rs))
 	}
 	return s, nil
 }

@@ -93,6 +93,11 @@ func TestReadStatus(t *testing.T) {
 	if u, _ := got.Unit("broken"); u.Phase != reconcile.PhaseNotReady || u.Reason != reconcile.ReasonBuildFailed {
 		t.Errorf("broken: %+v", u)
 	}
+	if len(got.Sources) != 1 || len(want.Sources) != 1 || got.Sources[0].Name != "repo" || !got.Sources[0].Ready ||
+		got.Sources[0].Revision != want.Sources[0].Revision || got.Sources[0].URL != want.Sources[0].URL ||
+		!got.Sources[0].LastFetched.Equal(want.Sources[0].LastFetched) {
+		t.Errorf("sources: read %+v, Run returned %+v", got.Sources, want.Sources)
+	}
 
 	// A record someone damaged is an error, not an empty status.
 	cs := clientset(t)

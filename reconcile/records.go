@@ -31,6 +31,19 @@ const (
 
 type record struct {
 	Units map[string]recordUnit `json:"units"`
+	// Sources are the sources' last fetches, for ReadStatus.
+	Sources []recordSource `json:"sources,omitempty"`
+}
+
+// recordSource is what the record keeps of a source: its SourceStatus.
+type recordSource struct {
+	Name        string    `json:"name"`
+	URL         string    `json:"url,omitempty"`
+	DeclaredBy  string    `json:"declaredBy,omitempty"`
+	Ready       bool      `json:"ready"`
+	Revision    string    `json:"revision,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	LastFetched time.Time `json:"lastFetched,omitzero"`
 }
 
 type recordUnit struct {
@@ -241,6 +254,10 @@ func (r *Reconciler) saveRecord(ctx context.Context) error {
 	r.graphMu.RLock()
 	for name, st := range r.units {
 		rec.Units[name] = st.record()
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.sources)) {
+		ss := r.sources[name].status(name)
+		rec.Sources = append(rec.Sources, recordSource(ss))
 	}
 	r.graphMu.RUnlock()
 	data, err := json.Marshal(rec)

@@ -104,7 +104,10 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 		t.Errorf("status: exit %d", r.code)
 	}
 	mustMatch(t, "status", r.stdout, `(?m)^UNIT +READY +REVISION +LAST RECONCILED +DEPENDS ON +MESSAGE$`,
-		`(?m)^sync +True +main@sha1:\w{12} +\d+s ago +-$`, `(?m)^compliant: 1/1 units ready \(configuration flags in namespace cli-flags\)$`)
+		`(?m)^sync +True +main@sha1:\w{12} +\d+s ago +-$`,
+		`(?m)^SOURCE +READY +REVISION +DECLARED BY +LAST FETCHED +URL +MESSAGE$`,
+		`(?m)^git +True +main@sha1:\w{12} +- +\d+s ago +http://127\.0\.0\.1:\d+/\S+$`,
+		`(?m)^compliant: 1/1 units ready \(configuration flags in namespace cli-flags\)$`)
 	r = gitopskit(ctx, t, f, testEnv{}, "status", "flags", "-n", "cli-flags", "-o", "json")
 	sv = statusView{}
 	if err := json.Unmarshal([]byte(r.stdout), &sv); err != nil {
@@ -112,7 +115,8 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 	}
 	if r.code != exitOK || !sv.Compliant || sv.Namespace != "cli-flags" || len(sv.Units) != 1 || sv.Units[0].Name != "sync" ||
 		!strings.HasPrefix(sv.Units[0].LastAppliedRevision, "main@sha1:") || sv.Units[0].LastReconciled.IsZero() ||
-		sv.Units[0].Objects != nil || !strings.Contains(r.stdout, `"lastReconciled": "`) {
+		sv.Units[0].Objects != nil || !strings.Contains(r.stdout, `"lastReconciled": "`) ||
+		len(sv.Sources) != 1 || sv.Sources[0].Name != "git" || !sv.Sources[0].Ready || sv.Sources[0].Revision != sv.Units[0].LastAppliedRevision {
 		t.Errorf("status -o json: exit %d, %+v", r.code, sv)
 	}
 

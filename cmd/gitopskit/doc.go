@@ -14,8 +14,8 @@
 //     that differ) and delete, through server-side dry runs; nothing is
 //     changed.
 //   - gitopskit status [NAME]: the compliance of configurations from the
-//     records their last sync left in the cluster; no configuration file,
-//     no Git.
+//     records their last sync left in the cluster, units and sources; no
+//     configuration file, no Git.
 //   - gitopskit render: every object a configuration would apply, unit by
 //     unit, with no cluster and no kubeconfig: the units found in builds
 //     (Kustomizations, HelmReleases) included, recursively; -o yaml (the

@@ -127,13 +127,25 @@ type countsView struct {
 	Skipped    int `json:"skipped"`
 }
 
+// sourceView is a source's last fetch in json and yaml output.
+type sourceView struct {
+	Name        string    `json:"name"`
+	URL         string    `json:"url,omitempty"`
+	DeclaredBy  string    `json:"declaredBy,omitempty"`
+	Ready       bool      `json:"ready"`
+	Revision    string    `json:"revision,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	LastFetched time.Time `json:"lastFetched,omitzero"`
+}
+
 // statusView is a configuration's status in json and yaml output.
 type statusView struct {
-	Configuration string     `json:"configuration"`
-	Namespace     string     `json:"namespace"`
-	Compliant     bool       `json:"compliant"`
-	Summary       string     `json:"summary"`
-	Units         []unitView `json:"units"`
+	Configuration string       `json:"configuration"`
+	Namespace     string       `json:"namespace"`
+	Compliant     bool         `json:"compliant"`
+	Summary       string       `json:"summary"`
+	Units         []unitView   `json:"units"`
+	Sources       []sourceView `json:"sources,omitempty"`
 }
 
 func newStatusView(name, namespace string, s reconcile.Status, counts bool) statusView {
@@ -148,6 +160,10 @@ func newStatusView(name, namespace string, s reconcile.Status, counts bool) stat
 				Unchanged: u.Counts.Unchanged, Pruned: u.Counts.Deleted, Skipped: u.Counts.Skipped}
 		}
 		v.Units = append(v.Units, uv)
+	}
+	for _, src := range s.Sources {
+		v.Sources = append(v.Sources, sourceView{Name: src.Name, URL: src.URL, DeclaredBy: src.DeclaredBy, Ready: src.Ready,
+			Revision: src.Revision, Message: src.Message, LastFetched: src.LastFetched.UTC()})
 	}
 	return v
 }
@@ -188,6 +204,27 @@ func writeStatus(w io.Writer, format string, p painter, now time.Time, name, nam
 	}
 	if err := t.write(w, p); err != nil {
 		return err
+	}
+	if len(s.Sources) > 0 {
+		var st table
+		st.add(nil, "SOURCE", "READY", "REVISION", "DECLARED BY", "LAST FETCHED", "URL", "MESSAGE")
+		for _, src := range s.Sources {
+			ready, colour, msg := "True", green, ""
+			if !src.Ready {
+				ready, colour, msg = "False", red, oneLine(src.Message)
+			}
+			declaredBy := src.DeclaredBy
+			if declaredBy == "" {
+				declaredBy = "-"
+			}
+			st.add([]string{"", colour}, src.Name, ready, shortRevision(src.Revision), declaredBy, age(now, src.LastFetched), src.URL, msg)
+		}
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+		if err := st.write(w, p); err != nil {
+			return err
+		}
 	}
 	summary := s.String()
 	if s.Compliant() {
