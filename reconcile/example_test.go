@@ -74,8 +74,8 @@ func ExampleStatus_WriteTable() {
 	}, Sources: []reconcile.SourceStatus{
 		{Name: "fleet", URL: "https://git.example.com/fleet.git", Ready: true,
 			Revision: "main@sha1:7481fd9bc3510ca8b6e4c2b8d3bbb1f7c1d6d5e1"},
-		{Name: "prometheus-community", URL: "https://charts.example.com", DeclaredBy: "infra",
-			Message: "fetch index: 503 Service Unavailable"},
+		{Name: "team-a", URL: "https://git.example.com/team-a.git", DeclaredBy: "infra",
+			Message: "source: fetch https://git.example.com/team-a.git branch \"main\": authentication required"},
 	}}
 	fmt.Println(s)
 	_ = s.WriteTable(os.Stdout)
@@ -85,7 +85,7 @@ func ExampleStatus_WriteTable() {
 	// infra     True                          main@sha1:7481fd9bc351  9        9        0           0       -
 	// apps-dev  Pending (DependencyNotReady)  -                       0        0        0           0       infra       dependency infra is NotReady (HealthCheckFailed)
 	//
-	// SOURCE                READY  REVISION                DECLARED BY  URL                                MESSAGE
-	// fleet                 True   main@sha1:7481fd9bc351  -            https://git.example.com/fleet.git
-	// prometheus-community  False  -                       infra        https://charts.example.com         fetch index: 503 Service Unavailable
+	// SOURCE  READY  REVISION                DECLARED BY  URL                                 MESSAGE
+	// fleet   True   main@sha1:7481fd9bc351  -            https://git.example.com/fleet.git
+	// team-a  False  -                       infra        https://git.example.com/team-a.git  source: fetch https://git.example.com/team-a.git branch "main": authentication required
 }

@@ -27,9 +27,9 @@ func newStatusCommand(e *env, g *globalFlags) *cobra.Command {
 		Short: "Show the compliance of configurations in a cluster, from their records",
 		Long: `status reads the compliance of a configuration from the record its last sync left in
 the cluster (the ConfigMap "<NAME>-status" in the configuration's namespace): per unit
-whether it is Ready, why not, the revision it applied and when; per source (Git
-repositories, chart repositories, OCI repositories) its last fetched revision, or why the
-last fetch failed, and the unit whose build declared it. It needs no configuration
+whether it is Ready, why not, the revision it applied and when; per Git source its last
+fetched revision, or why the last fetch failed, and the unit whose build declared it (a
+Helm unit's chart and version are in its message). It needs no configuration
 file and no access to Git, and changes nothing.
 
 Without NAME it shows every configuration whose record is in the namespace (with -A: in
