@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 )
@@ -96,5 +97,29 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	if s := cache.Stats(); s.Misses != 1 || s.Hits != 7 {
 		t.Fatalf("stats = %+v, want one build shared by all", s)
+	}
+}
+
+// TestCacheHitEqualsBuild: a hit, decoded from what the cache keeps, is the
+// object a build returns, numbers included (integers beyond float64's
+// precision, floats, nested lists).
+func TestCacheHitEqualsBuild(t *testing.T) {
+	dir := writeTree(t, map[string]string{"app/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}\n" +
+		"spec:\n  count: 3\n  big: 9007199254740993\n  ratio: 0.5\n  negative: -7\n  flag: true\n  none: null\n" +
+		"  nested: [{a: [1, 2.25, \"3\"]}, [], {}]\n  text: \"\\u00e9\\u2028<&>\"\n"})
+	opts := KustomizeOptions{Cache: NewCache(0), ArtifactDigest: "sha256:numbers"}
+	built, err := Kustomize(t.Context(), dir, "app", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hit, err := Kustomize(t.Context(), dir, "app", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := opts.Cache.Stats(); s.Hits != 1 {
+		t.Fatalf("stats = %+v, want one hit", s)
+	}
+	if !reflect.DeepEqual(built, hit) {
+		t.Errorf("a cache hit differs from the build:\nbuilt %#v\nhit   %#v", built[0].Object, hit[0].Object)
 	}
 }
