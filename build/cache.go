@@ -25,8 +25,9 @@ const DefaultCacheEntries = 64
 // most a fixed number of results and drops the least recently used first.
 //
 // Results are stored as JSON, a third of the memory of decoded objects, and
-// every hit decodes a fresh copy, so callers may change what they get. Concurrent builds of the same
-// key while none is cached run once: the others wait for it.
+// every hit decodes a fresh copy, so callers may change what they get.
+// Concurrent builds of the same key while none is cached run once: the
+// others wait for it.
 //
 // A Cache is safe for concurrent use. Nothing is shared between Cache
 // values; make one per program (or per tenant) and pass it in

@@ -60,9 +60,7 @@ func ReadStatus(ctx context.Context, c *cluster.Cluster, namespace, name string)
 			DependsOn: slices.Clone(ru.DependsOn), DeclaredBy: ru.Parent, FluxObject: ru.FluxObject, Objects: ru.Objects, LastAppliedRevision: ru.LastAppliedRevision,
 			LastAttemptedRevision: ru.LastAttemptedRevision, LastReconciled: ru.LastReconciled})
 	}
-	for _, rs := range rec.Sources {
-		s.Sources = append(s.Sources, SourceStatus(rs))
-	}
+	s.Sources = rec.Sources
 	return s, nil
 }
 

@@ -285,10 +285,17 @@ func (r *Reconciler) Status() Status {
 	for _, name := range r.order {
 		s.Units = append(s.Units, r.units[name].status())
 	}
-	for _, name := range slices.Sorted(maps.Keys(r.sources)) {
-		s.Sources = append(s.Sources, r.sources[name].status(name))
-	}
+	s.Sources = r.sourceStatuses()
 	return s
+}
+
+// sourceStatuses returns every source's status, by name. r.graphMu is held.
+func (r *Reconciler) sourceStatuses() []SourceStatus {
+	var out []SourceStatus
+	for _, name := range slices.Sorted(maps.Keys(r.sources)) {
+		out = append(out, r.sources[name].status(name))
+	}
+	return out
 }
 
 func (st *unitState) status() UnitStatus {

@@ -32,18 +32,7 @@ const (
 type record struct {
 	Units map[string]recordUnit `json:"units"`
 	// Sources are the sources' last fetches, for ReadStatus.
-	Sources []recordSource `json:"sources,omitempty"`
-}
-
-// recordSource is what the record keeps of a source: its SourceStatus.
-type recordSource struct {
-	Name        string    `json:"name"`
-	URL         string    `json:"url,omitempty"`
-	DeclaredBy  string    `json:"declaredBy,omitempty"`
-	Ready       bool      `json:"ready"`
-	Revision    string    `json:"revision,omitempty"`
-	Message     string    `json:"message,omitempty"`
-	LastFetched time.Time `json:"lastFetched,omitzero"`
+	Sources []SourceStatus `json:"sources,omitempty"`
 }
 
 type recordUnit struct {
@@ -255,10 +244,7 @@ func (r *Reconciler) saveRecord(ctx context.Context) error {
 	for name, st := range r.units {
 		rec.Units[name] = st.record()
 	}
-	for _, name := range slices.Sorted(maps.Keys(r.sources)) {
-		ss := r.sources[name].status(name)
-		rec.Sources = append(rec.Sources, recordSource(ss))
-	}
+	rec.Sources = r.sourceStatuses()
 	r.graphMu.RUnlock()
 	data, err := json.Marshal(rec)
 	if err != nil {

@@ -86,20 +86,20 @@ func (s UnitStatus) Compliant() bool { return s.Phase == PhaseReady }
 // from, or why it could not be fetched. A source that fails fails the units
 // that build from it, so compliance covers sources through their units.
 type SourceStatus struct {
-	Name string
+	Name string `json:"name"`
 	// URL is the repository's URL with any credential removed.
-	URL string
+	URL string `json:"url,omitempty"`
 	// DeclaredBy is the unit whose build declared the source, "" for a
 	// source of the configuration.
-	DeclaredBy string
+	DeclaredBy string `json:"declaredBy,omitempty"`
 	// Ready reports that the last fetch succeeded; false also before the
 	// first fetch.
-	Ready bool
+	Ready bool `json:"ready"`
 	// Revision is the revision last fetched, such as "main@sha1:<hash>".
-	Revision string
+	Revision string `json:"revision,omitempty"`
 	// Message says why the last fetch failed, or "not fetched yet".
-	Message     string
-	LastFetched time.Time
+	Message     string    `json:"message,omitempty"`
+	LastFetched time.Time `json:"lastFetched,omitzero"`
 }
 
 // Status is the compliance state of a configuration: compliant only when
