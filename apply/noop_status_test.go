@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/gitopstest"
 )
 
 // A controller writing an object's status (and fields only it owns, such as
@@ -22,15 +23,18 @@ func TestApplyStatusChangeIsNoop(t *testing.T) {
 	cl := newCluster(t, cnt.config())
 	m := newManager(t, cl)
 	store := newStore(t, cl, "status-noop")
+	// The namespace is one of the applied objects: a name of its own, so
+	// that a rerun (go test -count=N) does not meet the last run's.
+	ns := gitopstest.UniqueName("status-noop")
 	objs := []*unstructured.Unstructured{
-		namespace("status-noop"),
-		deployment("status-noop", "app", nil),
-		configMap("status-noop", "cfg", map[string]any{"k": "v"}),
+		namespace(ns),
+		deployment(ns, "app", nil),
+		configMap(ns, "cfg", map[string]any{"k": "v"}),
 	}
 	opts := apply.ApplyOptions{Inventory: store, TakeOverConflicts: true}
 	mustApply(t, m, objs, opts)
 
-	deps := clientset(t).AppsV1().Deployments("status-noop")
+	deps := clientset(t).AppsV1().Deployments(ns)
 	d, err := deps.Get(ctx, "app", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +70,7 @@ func TestApplyStatusChangeIsNoop(t *testing.T) {
 	}
 	cnt.reset()
 	cs = mustApply(t, m, objs, opts)
-	if a := actions(cs)["apps/Deployment/status-noop/app"]; a != apply.Configured {
+	if a := actions(cs)["apps/Deployment/"+ns+"/app"]; a != apply.Configured {
 		t.Fatalf("hand edit of spec.replicas: %s (%s), want configured", a, cs.Summary())
 	}
 	if k := cnt.byKind(); k["apply"] != 2 {
@@ -78,7 +82,7 @@ func TestApplyStatusChangeIsNoop(t *testing.T) {
 
 	// A hand edit of the ConfigMap, which has no generation: the field
 	// moves to the editor, so our managedFields entry changes.
-	cms := clientset(t).CoreV1().ConfigMaps("status-noop")
+	cms := clientset(t).CoreV1().ConfigMaps(ns)
 	cm, err := cms.Get(ctx, "cfg", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +92,7 @@ func TestApplyStatusChangeIsNoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs = mustApply(t, m, objs, opts)
-	if a := actions(cs)["core/ConfigMap/status-noop/cfg"]; a != apply.Configured {
+	if a := actions(cs)["core/ConfigMap/"+ns+"/cfg"]; a != apply.Configured {
 		t.Fatalf("hand edit of a ConfigMap: %s (%s), want configured", a, cs.Summary())
 	}
 	if cm, err := cms.Get(ctx, "cfg", metav1.GetOptions{}); err != nil || cm.Data["k"] != "v" {

@@ -45,14 +45,21 @@ func TestReadStatus(t *testing.T) {
 	ctx := t.Context()
 	srv := gitopstest.StartGitServer(t, gitserver.Options{})
 	repo := gitopstest.NewGitRepo(t, srv, "readstatus")
+	// A namespace of the test's own for the record and the objects: a rerun
+	// (go test -count=N) finds no record and no objects of the last run.
+	ns := gitopstest.UniqueName("readstatus")
+	createNamespace(t, ns)
+	cm := func(name string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: " + ns + "\n"
+	}
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: map[string]string{
-		"base/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rs-base\n  namespace: default\ndata: {a: b}\n",
-		"apps/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rs-app\n  namespace: default\ndata: {c: d}\n",
+		"base/cm.yaml":   cm("rs-base") + "data: {a: b}\n",
+		"apps/cm.yaml":   cm("rs-app") + "data: {c: d}\n",
 		"broken/x.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
-		"zz-last/c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rs-last\n  namespace: default\n",
+		"zz-last/c.yaml": cm("rs-last"),
 	}})
 	conf := reconcile.Configuration{
-		Name: "readstatus", Namespace: "readstatus",
+		Name: "readstatus", Namespace: ns,
 		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL(), Ref: source.Ref{Branch: "main"}}},
 		Units: []reconcile.Unit{
 			// Declared out of order: ReadStatus orders by dependencies.

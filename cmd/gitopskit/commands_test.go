@@ -29,9 +29,9 @@ func mustMatch(t *testing.T, what, s string, patterns ...string) {
 func TestSyncPlanStatusFromFlags(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	f.createNamespace(t, "cli-flags")
-	args := []string{"--name", "flags", "-n", "cli-flags", "--url", f.repo.HTTPURL(), "--branch", "main", "--path", "./deploy",
-		"--target-namespace", "cli-flags", "--prune", "--wait", "--username", "bot", "--password-file", f.passwordFile}
+	ns := f.createNamespace(t, "cli-flags")
+	args := []string{"--name", "flags", "-n", ns, "--url", f.repo.HTTPURL(), "--branch", "main", "--path", "./deploy",
+		"--target-namespace", ns, "--prune", "--wait", "--username", "bot", "--password-file", f.passwordFile}
 	cs := f.clientset(t)
 
 	// Plan: something would be created (exit 3), nothing is.
@@ -39,9 +39,9 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 	if r.code != exitNotCompliant {
 		t.Errorf("plan before sync: exit %d, want %d", r.code, exitNotCompliant)
 	}
-	mustMatch(t, "plan", r.stdout, `(?m)^sync @ main@sha1:\w+$`, `(?m)^  create core/ConfigMap/cli-flags/settings$`,
+	mustMatch(t, "plan", r.stdout, `(?m)^sync @ main@sha1:\w+$`, `(?m)^  create core/ConfigMap/`+ns+`/settings$`,
 		`(?m)^plan: 1 to create, 0 to update, 0 to delete$`)
-	if _, err := cs.CoreV1().ConfigMaps("cli-flags").Get(ctx, "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("plan created the ConfigMap: %v", err)
 	}
 
@@ -52,13 +52,13 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 	}
 	mustMatch(t, "sync stdout", r.stdout, `(?m)^UNIT +READY +REVISION +OBJECTS +CREATED +CONFIGURED +PRUNED +DEPENDS ON +MESSAGE$`,
 		`(?m)^sync +True +main@sha1:\w{12} +1 +1 +0 +0 +-$`,
-		`(?m)^compliant: 1/1 units ready \(configuration flags in namespace cli-flags\)$`)
-	mustMatch(t, "sync stderr", r.stderr, `sync +fetch +checking http`, `core/ConfigMap/cli-flags/settings created`,
+		`(?m)^compliant: 1/1 units ready \(configuration flags in namespace `+ns+`\)$`)
+	mustMatch(t, "sync stderr", r.stderr, `sync +fetch +checking http`, `core/ConfigMap/`+ns+`/settings created`,
 		`sync +done +Ready \(ReconciliationSucceeded\)`)
 	if strings.Contains(r.stdout+r.stderr, "\x1b[") {
 		t.Error("colour without a terminal")
 	}
-	cm, err := cs.CoreV1().ConfigMaps("cli-flags").Get(ctx, "settings", metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
 	if err != nil || cm.Data["color"] != "blue" {
 		t.Fatalf("ConfigMap: %v, %v", cm, err)
 	}
@@ -80,14 +80,14 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 
 	// Drift made by hand: plan names the field, exit 3, as JSON too.
 	cm.Data["color"] = "red"
-	if _, err := cs.CoreV1().ConfigMaps("cli-flags").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "someone"}); err != nil {
+	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "someone"}); err != nil {
 		t.Fatal(err)
 	}
 	r = gitopskit(ctx, t, f, testEnv{}, append([]string{"plan"}, args...)...)
 	if r.code != exitNotCompliant {
 		t.Errorf("plan after drift: exit %d, want %d", r.code, exitNotCompliant)
 	}
-	mustMatch(t, "plan after drift", r.stdout, `(?m)^  update core/ConfigMap/cli-flags/settings$`, `(?m)^      /data/color: red -> blue$`)
+	mustMatch(t, "plan after drift", r.stdout, `(?m)^  update core/ConfigMap/`+ns+`/settings$`, `(?m)^      /data/color: red -> blue$`)
 	r = gitopskit(ctx, t, f, testEnv{}, append([]string{"plan", "-o", "json"}, args...)...)
 	var pv planView
 	if err := json.Unmarshal([]byte(r.stdout), &pv); err != nil {
@@ -99,7 +99,7 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 	}
 
 	// Status from the record, no configuration: text and json.
-	r = gitopskit(ctx, t, f, testEnv{}, "status", "flags", "-n", "cli-flags")
+	r = gitopskit(ctx, t, f, testEnv{}, "status", "flags", "-n", ns)
 	if r.code != exitOK {
 		t.Errorf("status: exit %d", r.code)
 	}
@@ -107,13 +107,13 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 		`(?m)^sync +True +main@sha1:\w{12} +\d+s ago +-$`,
 		`(?m)^SOURCE +READY +REVISION +DECLARED BY +LAST FETCHED +URL +MESSAGE$`,
 		`(?m)^git +True +main@sha1:\w{12} +- +\d+s ago +http://127\.0\.0\.1:\d+/\S+$`,
-		`(?m)^compliant: 1/1 units ready \(configuration flags in namespace cli-flags\)$`)
-	r = gitopskit(ctx, t, f, testEnv{}, "status", "flags", "-n", "cli-flags", "-o", "json")
+		`(?m)^compliant: 1/1 units ready \(configuration flags in namespace `+ns+`\)$`)
+	r = gitopskit(ctx, t, f, testEnv{}, "status", "flags", "-n", ns, "-o", "json")
 	sv = statusView{}
 	if err := json.Unmarshal([]byte(r.stdout), &sv); err != nil {
 		t.Fatalf("status -o json: %v", err)
 	}
-	if r.code != exitOK || !sv.Compliant || sv.Namespace != "cli-flags" || len(sv.Units) != 1 || sv.Units[0].Name != "sync" ||
+	if r.code != exitOK || !sv.Compliant || sv.Namespace != ns || len(sv.Units) != 1 || sv.Units[0].Name != "sync" ||
 		!strings.HasPrefix(sv.Units[0].LastAppliedRevision, "main@sha1:") || sv.Units[0].LastReconciled.IsZero() ||
 		sv.Units[0].Objects != nil || !strings.Contains(r.stdout, `"lastReconciled": "`) ||
 		len(sv.Sources) != 1 || sv.Sources[0].Name != "git" || !sv.Sources[0].Ready || sv.Sources[0].Revision != sv.Units[0].LastAppliedRevision {
@@ -121,11 +121,11 @@ func TestSyncPlanStatusFromFlags(t *testing.T) {
 	}
 
 	// Colour only on a terminal, and never with NO_COLOR.
-	r = gitopskit(ctx, t, f, testEnv{terminal: true}, "status", "flags", "-n", "cli-flags")
+	r = gitopskit(ctx, t, f, testEnv{terminal: true}, "status", "flags", "-n", ns)
 	if !strings.Contains(r.stdout, green+"True"+reset) {
 		t.Errorf("no colour on a terminal: %q", r.stdout)
 	}
-	r = gitopskit(ctx, t, f, testEnv{terminal: true, vars: map[string]string{"NO_COLOR": "1"}}, "status", "flags", "-n", "cli-flags")
+	r = gitopskit(ctx, t, f, testEnv{terminal: true, vars: map[string]string{"NO_COLOR": "1"}}, "status", "flags", "-n", ns)
 	if strings.Contains(r.stdout, "\x1b[") {
 		t.Errorf("colour with NO_COLOR: %q", r.stdout)
 	}
@@ -138,7 +138,7 @@ func TestSyncFlux(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	for _, ns := range []string{"cli-platform", "cli-team"} {
-		f.createNamespace(t, ns)
+		f.ensureNamespace(t, ns)
 		_, err := f.clientset(t).CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git"},
 			StringData: map[string]string{"username": "bot", "password": "s3cret"}}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -247,32 +247,32 @@ spec:
 func TestSyncOwnFormat(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	f.createNamespace(t, "cli-own")
-	_, err := f.clientset(t).CoreV1().Secrets("cli-own").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth"},
+	ns := f.createNamespace(t, "cli-own")
+	_, err := f.clientset(t).CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth"},
 		StringData: map[string]string{"username": "bot", "password": "s3cret"}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	if err != nil {
 		t.Fatal(err)
 	}
 	own := func(extra string) string {
 		return f.write(t, "own.yaml", fmt.Sprintf(`# gitopskit's own format
 apiVersion: gitopskit.io/v1alpha1
 kind: Configuration
-metadata: {name: own, namespace: cli-own}
+metadata: {name: own, namespace: %[1]s}
 spec:
   sources:
     - name: fleet
-      url: %s
+      url: %[2]s
       ref: {branch: main}
       secretRef: {name: git-auth}
   units:
-    - {name: settings, source: fleet, path: ./deploy, targetNamespace: cli-own, prune: true, wait: true, timeout: 1m%s}
-`, f.repo.HTTPURL(), extra))
+    - {name: settings, source: fleet, path: ./deploy, targetNamespace: %[1]s, prune: true, wait: true, timeout: 1m%[3]s}
+`, ns, f.repo.HTTPURL(), extra))
 	}
 	r := gitopskit(ctx, t, f, testEnv{}, "sync", "-f", own(""))
 	if r.code != exitOK {
 		t.Fatalf("sync: exit %d", r.code)
 	}
-	mustMatch(t, "sync", r.stdout, `(?m)^settings +True +main@sha1:\w+ +1 +1 `, `configuration own in namespace cli-own`)
+	mustMatch(t, "sync", r.stdout, `(?m)^settings +True +main@sha1:\w+ +1 +1 `, `configuration own in namespace `+ns)
 
 	r = gitopskit(ctx, t, f, testEnv{}, "plan", "-f", own(", replicas: 3"))
 	if r.code != exitUsage || !strings.Contains(r.stderr, `own.yaml: invalid configuration: Configuration: error unmarshaling JSON: while decoding JSON: json: unknown field "replicas"`) {

@@ -265,9 +265,9 @@ func TestDiffCommits(t *testing.T) {
 func TestDiffCluster(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	f.createNamespace(t, "cli-diff")
-	args := []string{"--name", "diffcluster", "-n", "cli-diff", "--url", f.repo.HTTPURL(), "--path", "./deploy",
-		"--target-namespace", "cli-diff", "--username", "bot", "--password-file", f.passwordFile}
+	ns := f.createNamespace(t, "cli-diff")
+	args := []string{"--name", "diffcluster", "-n", ns, "--url", f.repo.HTTPURL(), "--path", "./deploy",
+		"--target-namespace", ns, "--username", "bot", "--password-file", f.passwordFile}
 	if r := gitopskit(ctx, t, f, testEnv{}, append([]string{"sync", "-q"}, args...)...); r.code != exitOK {
 		t.Fatalf("sync: exit %d", r.code)
 	}
@@ -283,7 +283,7 @@ func TestDiffCluster(t *testing.T) {
 		t.Errorf("diff --cluster --to the next commit: exit %d, want %d", r.code, exitNotCompliant)
 	}
 	mustMatch(t, "diff --cluster", r.stdout, fmt.Sprintf(`(?m)^sync @ sha1:%s$`, next),
-		`(?m)^  update core/ConfigMap/cli-diff/settings\n      /data/color: blue -> green$`)
+		`(?m)^  update core/ConfigMap/`+ns+`/settings\n      /data/color: blue -> green$`)
 
 	r = gitopskit(ctx, t, f, testEnv{}, append([]string{"diff", "--cluster", "--to", synced, "-o", "json"}, args...)...)
 	var pv planView
