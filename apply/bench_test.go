@@ -2,18 +2,23 @@ package apply_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitopskit/gitopskit/apply"
+	"github.com/gitopskit/gitopskit/gitopstest"
 )
 
 // benchObjects returns 1,000 objects (ConfigMaps, Services and Deployments)
 // across 10 namespaces, plus the 10 namespaces.
 func benchObjects(prefix string) []*unstructured.Unstructured {
 	var objs []*unstructured.Unstructured
+	// Names of their own: a rerun (-count=N) meets no objects of another
+	// run's unit.
+	prefix = gitopstest.UniqueName(prefix)
 	for n := range 10 {
 		ns := fmt.Sprintf("%s-%d", prefix, n)
 		objs = append(objs, namespace(ns))
@@ -111,11 +116,12 @@ func BenchmarkDriftOneOf1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	kc := clientset(b)
+	drifted := objs[slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "ConfigMap" })]
 	n := 0
 	cnt.reset()
 	for b.Loop() {
 		b.StopTimer()
-		if err := kc.CoreV1().ConfigMaps("bench-drift-3").Delete(b.Context(), "obj-042", metav1.DeleteOptions{}); err != nil {
+		if err := kc.CoreV1().ConfigMaps(drifted.GetNamespace()).Delete(b.Context(), drifted.GetName(), metav1.DeleteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

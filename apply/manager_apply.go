@@ -326,7 +326,7 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 			return nil, fmt.Errorf("apply: hash %s: %w", it.entry, err)
 		}
 		it.force = opts.Force || obj.GetAnnotations()[AnnotationForce] == Enabled
-		it.stage = stageOf(gvk, m.cluster.RESTMapper())
+		it.stage = stageOf(gvk, m.cluster.KnownMapping)
 		items = append(items, it)
 	}
 	return items, nil

@@ -35,7 +35,7 @@ func (s stage) String() string {
 
 // stageOf classifies an object by its kind and, when the mapper already
 // knows the kind, its scope. It makes no request for unknown kinds.
-func stageOf(gvk schema.GroupVersionKind, mapper meta.RESTMapper) stage {
+func stageOf(gvk schema.GroupVersionKind, known func(schema.GroupVersionKind) (*meta.RESTMapping, bool)) stage {
 	switch object.Rank(gvk.GroupKind()) {
 	case object.RankCRD, object.RankNamespace:
 		return stageDefinitions
@@ -47,7 +47,7 @@ func stageOf(gvk schema.GroupVersionKind, mapper meta.RESTMapper) stage {
 	if strings.HasSuffix(gvk.Kind, "Class") {
 		return stageCluster
 	}
-	if m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil && m.Scope.Name() == meta.RESTScopeNameRoot {
+	if m, ok := known(gvk); ok && m.Scope.Name() == meta.RESTScopeNameRoot {
 		return stageCluster
 	}
 	return stageResources

@@ -186,6 +186,14 @@ func (c *Cluster) Mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error
 	return c.shared.mapper.mapping(gvk)
 }
 
+// KnownMapping returns the REST mapping of gvk when the cached discovery
+// information knows the kind, and false otherwise; unlike [Cluster.Mapping]
+// it never refreshes discovery for an unknown kind (for example one whose
+// CRD is yet to be applied).
+func (c *Cluster) KnownMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, bool) {
+	return c.shared.mapper.known(gvk)
+}
+
 // ResetMapper drops the cached discovery information, for example after
 // CRDs were created or deleted.
 func (c *Cluster) ResetMapper() { c.shared.mapper.reset() }

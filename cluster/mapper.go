@@ -17,13 +17,18 @@ import (
 
 // mapper maps kinds to resources through discovery, cached in memory. A
 // kind the cache does not know triggers one refresh, not one per lookup:
-// lookups that failed before the latest refresh retry against it.
+// lookups that failed before the latest refresh retry against it. The
+// mappings found are kept by GroupVersionKind until the next reset: the
+// discovery mapper behind them searches every group version on each
+// lookup, which costs more than the rest of a no-op apply's client side
+// for a set of 1,000 objects.
 type mapper struct {
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	discovery discovery.CachedDiscoveryInterface
 
 	mu    sync.Mutex
 	epoch uint64 // bumped by every reset
+	found map[schema.GroupVersionKind]*meta.RESTMapping
 }
 
 func newMapper(cfg *rest.Config, hc *http.Client) (*mapper, error) {
@@ -40,23 +45,71 @@ func (m *mapper) reset() {
 	defer m.mu.Unlock()
 	m.mapper.Reset()
 	m.epoch++
+	m.found = nil
+}
+
+// cached returns the mapping of gvk found since the last reset, if any,
+// and the current epoch.
+func (m *mapper) cached(gvk schema.GroupVersionKind) (*meta.RESTMapping, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.found[gvk], m.epoch
+}
+
+// keep records mapping as gvk's unless a reset happened since epoch.
+func (m *mapper) keep(gvk schema.GroupVersionKind, mapping *meta.RESTMapping, epoch uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.epoch != epoch {
+		return
+	}
+	if m.found == nil {
+		m.found = map[schema.GroupVersionKind]*meta.RESTMapping{}
+	}
+	m.found[gvk] = mapping
+}
+
+// known returns the mapping of gvk if discovery (as cached) knows the
+// kind, without refreshing it for an unknown one.
+func (m *mapper) known(gvk schema.GroupVersionKind) (*meta.RESTMapping, bool) {
+	mapping, epoch := m.cached(gvk)
+	if mapping != nil {
+		return mapping, true
+	}
+	mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, false
+	}
+	m.keep(gvk, mapping, epoch)
+	return mapping, true
 }
 
 func (m *mapper) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m.mu.Lock()
-	start := m.epoch
-	m.mu.Unlock()
+	mapping, start := m.cached(gvk)
+	if mapping != nil {
+		return mapping, nil
+	}
 	mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err == nil || !meta.IsNoMatchError(err) {
-		return mapping, err
+	if err == nil {
+		m.keep(gvk, mapping, start)
+		return mapping, nil
+	}
+	if !meta.IsNoMatchError(err) {
+		return nil, err
 	}
 	m.mu.Lock()
 	if m.epoch == start {
 		m.mapper.Reset()
 		m.epoch++
+		m.found = nil
 	}
+	epoch := m.epoch
 	m.mu.Unlock()
-	return m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if mapping, err = m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+		return nil, err
+	}
+	m.keep(gvk, mapping, epoch)
+	return mapping, nil
 }
 
 // Resource is a resource the server serves with the list verb, at its
