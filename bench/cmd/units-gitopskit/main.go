@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -61,7 +63,8 @@ func main() {
 	flag.IntVar(&s.Units, "units", 20, "number of units")
 	flag.DurationVar(&s.Timeout, "timeout", time.Minute, "unit timeout")
 	flag.IntVar(&s.Workers, "workers", 0, "reconcile.Options.Workers (0: the default)")
-	profile := flag.String("profile", "", "folder for a CPU profile of each run (run-<i>.cpu.pprof) and a heap profile after it (run-<i>.heap.pprof)")
+	profile := flag.String("profile", "", "folder for a CPU profile of each run (run-<i>.cpu.pprof), an allocation profile after it (run-<i>.heap.pprof) "+
+		"and a heap profile taken when the live heap was largest (run-<i>.peak.heap.pprof, with its size in run-<i>.peak.txt)")
 	flag.Parse()
 	if err := run(*kubeconfig, *deadline, *profile, s); err != nil {
 		fmt.Fprintln(os.Stderr, "units-gitopskit:", err)
@@ -115,7 +118,8 @@ func run(kubeconfig string, deadline time.Duration, profile string, s spec) erro
 }
 
 // startProfile starts a CPU profile of run i into dir (nothing when dir is
-// empty) and returns the function that stops it and writes a heap profile.
+// empty) and a sampler of the live heap, and returns the function that stops
+// them and writes the heap profiles.
 func startProfile(dir string, i int) (stop func() error, err error) {
 	if dir == "" {
 		return func() error { return nil }, nil
@@ -129,10 +133,19 @@ func startProfile(dir string, i int) (stop func() error, err error) {
 		f.Close()
 		return nil, err
 	}
+	peak := &peakSampler{path: base + ".peak"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { peak.run(ctx) })
 	return func() error {
+		cancel()
+		wg.Wait()
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
 			return err
+		}
+		if peak.err != nil {
+			return peak.err
 		}
 		h, err := os.Create(base + ".heap.pprof")
 		if err != nil {
@@ -144,4 +157,51 @@ func startProfile(dir string, i int) (stop func() error, err error) {
 		}
 		return h.Close()
 	}, nil
+}
+
+// peakSampler reads the live heap (as of the last GC) twice a second and,
+// each time it grew by a tenth over the largest seen, writes a heap profile
+// to path.heap.pprof and the size to path.txt: at the end they show what
+// the heap held when it was largest, which sets the process's peak RSS.
+type peakSampler struct {
+	path string
+	max  uint64
+	err  error
+}
+
+func (p *peakSampler) run(ctx context.Context) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		metrics.Read(sample)
+		live := sample[0].Value.Uint64()
+		if live <= p.max+p.max/10 {
+			continue
+		}
+		p.max = live
+		if p.err = p.write(live); p.err != nil {
+			return
+		}
+	}
+}
+
+func (p *peakSampler) write(live uint64) error {
+	h, err := os.Create(p.path + ".heap.pprof")
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(h, 0); err != nil {
+		h.Close()
+		return err
+	}
+	if err := h.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(p.path+".txt", fmt.Appendf(nil, "live heap %d bytes at %s\n", live, time.Now().Format(time.RFC3339)), 0o644)
 }

@@ -68,7 +68,7 @@ func main() {
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
 	flag.StringVar(&c.assets, "assets", "", "folder of the cluster binaries (default: gitopstest/kubeassets builds or finds them)")
 	flag.BoolVar(&c.bare, "bare", false, "for developing the benchmark only: a bare API server instead of the simulated cluster (Deployments never become Ready, so no unit does)")
-	flag.StringVar(&c.profile, "profile", "", "folder for CPU and heap profiles of the gitopskit process, per size and run (n<size>/run-<i>.{cpu,heap}.pprof)")
+	flag.StringVar(&c.profile, "profile", "", "folder for CPU and heap profiles of the gitopskit process, per size and run (n<size>/run-<i>.{cpu,heap,peak.heap}.pprof)")
 	flag.Parse()
 	if *quick {
 		sizes, c.out, c.results = "20", "", ""
