@@ -7,7 +7,9 @@
 // [New] turns a *rest.Config into a [*Cluster]: one HTTP client (one
 // connection pool), one discovery cache and RESTMapper (refreshed once when
 // a kind is unknown, for example after a stage created CRDs), and the
-// dynamic, metadata and typed clients built on them. Build one per cluster
+// dynamic, metadata and typed clients built on them. [Cluster.Mapping] keeps
+// each kind's mapping until [Cluster.ResetMapper]; [Cluster.KnownMapping]
+// asks only what discovery already knows. Build one per cluster
 // and pass it to [github.com/gitopskit/gitopskit/apply.NewManager],
 // [github.com/gitopskit/gitopskit/health.NewWaiter],
 // [github.com/gitopskit/gitopskit/inventory.NewStore],
