@@ -3,6 +3,7 @@ package health_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -253,5 +254,32 @@ func TestWaitSharedWatches(t *testing.T) {
 	res, err = waiter.Wait(t.Context(), []*unstructured.Unstructured{later, ready}, health.WaitOptions{Timeout: 30 * time.Second, Watches: ws})
 	if err != nil || res.Count(health.Current) != 2 {
 		t.Fatalf("third wait: %v %v", res, err)
+	}
+}
+
+// TestWaitSharedWatchesPaged: a shared LIST of more objects than one page
+// holds sees every page, for the waits under way and for those that start
+// after it synced.
+func TestWaitSharedWatchesPaged(t *testing.T) {
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	configMaps := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	var objs []*unstructured.Unstructured
+	for i := range 520 { // a page holds 500
+		objs = append(objs, create(t, configMaps, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprintf("cm-%03d", i), "namespace": ns}, "data": map[string]any{"ready": "yes"}}}))
+	}
+	waiter := newWaiter(t, health.CELCheck{APIVersion: "v1", Kind: "ConfigMap", Current: `has(self.data) && has(self.data.ready)`})
+	ws := health.NewWatches(t.Context(), health.WatchesOptions{})
+	t.Cleanup(ws.Close)
+
+	res, err := waiter.Wait(t.Context(), objs, health.WaitOptions{Timeout: time.Minute, Watches: ws})
+	if err != nil || res.Count(health.Current) != len(objs) {
+		t.Fatalf("wait for %d objects: %v %v", len(objs), res.Count(health.Current), err)
+	}
+	later := []*unstructured.Unstructured{objs[len(objs)-1], objs[0]}
+	res, err = waiter.Wait(t.Context(), later, health.WaitOptions{Timeout: time.Minute, Watches: ws})
+	if err != nil || res.Count(health.Current) != len(later) {
+		t.Fatalf("wait after the list synced: %v %v", res, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 )
 
 // WatchesOptions configure [NewWatches].
@@ -106,37 +107,37 @@ func (ws *Watches) subscribe(w *Waiter, gvr schema.GroupVersionResource, ns stri
 	}
 }
 
+// listPageSize is how many objects one page of a shared LIST holds: the
+// objects of a page are decoded together, so it bounds the memory a LIST
+// of thousands of objects takes at once (client-go's pager uses the same).
+const listPageSize = 500
+
 // run lists and watches one group until the Watches end.
 func (ws *Watches) run(w *Waiter, k watchKey, g *watchGroup) {
 	ctx := ws.ctx
 	client := w.dyn.Resource(k.gvr).Namespace(k.namespace)
 	lopts := metav1.ListOptions{LabelSelector: ws.opts.LabelSelector}
 	for ctx.Err() == nil {
-		list, err := client.List(ctx, lopts)
+		rv, decoded, stored, err := g.list(ctx, client, lopts)
 		if err != nil {
 			ws.opts.Logger.DebugContext(ctx, "shared list failed", "resource", k.gvr.String(), "namespace", k.namespace, "error", err)
 			sleep(ctx, relistDelay)
 			continue
 		}
-		decoded := make(map[string]*unstructured.Unstructured, len(list.Items))
-		stored := make(map[string][]byte, len(list.Items))
-		for i := range list.Items {
-			u := slim(&list.Items[i])
-			decoded[u.GetName()] = u
-			if b := g.encode(u); b != nil {
-				stored[u.GetName()] = b
-			}
-		}
 		g.mu.Lock()
 		g.objects, g.synced = stored, true
 		for _, s := range g.subs {
 			for name, i := range s.names {
-				s.set(i, decoded[name])
+				u, ok := decoded[name]
+				if !ok {
+					u = g.decode(name) // subscribed while the list ran
+				}
+				s.set(i, u)
 			}
 		}
 		g.mu.Unlock()
 		wopts := lopts
-		wopts.ResourceVersion = list.GetResourceVersion()
+		wopts.ResourceVersion = rv
 		wopts.AllowWatchBookmarks = true
 		wi, err := client.Watch(ctx, wopts)
 		if err != nil {
@@ -147,6 +148,50 @@ func (ws *Watches) run(w *Waiter, k watchKey, g *watchGroup) {
 		ws.drain(ctx, wi, g)
 		wi.Stop()
 	}
+}
+
+// list lists the group's objects page by page and returns the list's
+// resourceVersion, the objects that subscribers were waiting for when their
+// page came (decoded, without managedFields) and every object as the group
+// keeps it (JSON by name).
+func (g *watchGroup) list(ctx context.Context, client dynamic.ResourceInterface, opts metav1.ListOptions) (
+	rv string, decoded map[string]*unstructured.Unstructured, stored map[string][]byte, err error) {
+	decoded, stored = map[string]*unstructured.Unstructured{}, map[string][]byte{}
+	opts.Limit = listPageSize
+	for {
+		page, err := client.List(ctx, opts)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		wanted := g.wanted()
+		for i := range page.Items {
+			u := slim(&page.Items[i])
+			name := u.GetName()
+			if b := g.encode(u); b != nil {
+				stored[name] = b
+			}
+			if wanted[name] {
+				decoded[name] = u
+			}
+		}
+		if page.GetContinue() == "" {
+			return page.GetResourceVersion(), decoded, stored, nil
+		}
+		opts.Continue = page.GetContinue()
+	}
+}
+
+// wanted returns the names subscribers wait for.
+func (g *watchGroup) wanted() map[string]bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]bool{}
+	for _, s := range g.subs {
+		for name := range s.names {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 func (ws *Watches) drain(ctx context.Context, wi watch.Interface, g *watchGroup) {
