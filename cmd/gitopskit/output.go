@@ -127,25 +127,14 @@ type countsView struct {
 	Skipped    int `json:"skipped"`
 }
 
-// sourceView is a source's last fetch in json and yaml output.
-type sourceView struct {
-	Name        string    `json:"name"`
-	URL         string    `json:"url,omitempty"`
-	DeclaredBy  string    `json:"declaredBy,omitempty"`
-	Ready       bool      `json:"ready"`
-	Revision    string    `json:"revision,omitempty"`
-	Message     string    `json:"message,omitempty"`
-	LastFetched time.Time `json:"lastFetched,omitzero"`
-}
-
 // statusView is a configuration's status in json and yaml output.
 type statusView struct {
-	Configuration string       `json:"configuration"`
-	Namespace     string       `json:"namespace"`
-	Compliant     bool         `json:"compliant"`
-	Summary       string       `json:"summary"`
-	Units         []unitView   `json:"units"`
-	Sources       []sourceView `json:"sources,omitempty"`
+	Configuration string                   `json:"configuration"`
+	Namespace     string                   `json:"namespace"`
+	Compliant     bool                     `json:"compliant"`
+	Summary       string                   `json:"summary"`
+	Units         []unitView               `json:"units"`
+	Sources       []reconcile.SourceStatus `json:"sources,omitempty"`
 }
 
 func newStatusView(name, namespace string, s reconcile.Status, counts bool) statusView {
@@ -162,8 +151,8 @@ func newStatusView(name, namespace string, s reconcile.Status, counts bool) stat
 		v.Units = append(v.Units, uv)
 	}
 	for _, src := range s.Sources {
-		v.Sources = append(v.Sources, sourceView{Name: src.Name, URL: src.URL, DeclaredBy: src.DeclaredBy, Ready: src.Ready,
-			Revision: src.Revision, Message: src.Message, LastFetched: src.LastFetched.UTC()})
+		src.LastFetched = src.LastFetched.UTC()
+		v.Sources = append(v.Sources, src)
 	}
 	return v
 }
