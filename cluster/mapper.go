@@ -69,33 +69,33 @@ func (m *mapper) keep(gvk schema.GroupVersionKind, mapping *meta.RESTMapping, ep
 	m.found[gvk] = mapping
 }
 
-// known returns the mapping of gvk if discovery (as cached) knows the
-// kind, without refreshing it for an unknown one.
-func (m *mapper) known(gvk schema.GroupVersionKind) (*meta.RESTMapping, bool) {
+// lookup returns gvk's mapping, from what was found since the last reset
+// or else from the discovery mapper (keeping what it finds), and the epoch
+// it started in.
+func (m *mapper) lookup(gvk schema.GroupVersionKind) (*meta.RESTMapping, uint64, error) {
 	mapping, epoch := m.cached(gvk)
 	if mapping != nil {
-		return mapping, true
+		return mapping, epoch, nil
 	}
 	mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return nil, false
+		return nil, epoch, err
 	}
 	m.keep(gvk, mapping, epoch)
-	return mapping, true
+	return mapping, epoch, nil
+}
+
+// known returns the mapping of gvk if discovery (as cached) knows the
+// kind, without refreshing it for an unknown one.
+func (m *mapper) known(gvk schema.GroupVersionKind) (*meta.RESTMapping, bool) {
+	mapping, _, err := m.lookup(gvk)
+	return mapping, err == nil
 }
 
 func (m *mapper) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	mapping, start := m.cached(gvk)
-	if mapping != nil {
-		return mapping, nil
-	}
-	mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err == nil {
-		m.keep(gvk, mapping, start)
-		return mapping, nil
-	}
-	if !meta.IsNoMatchError(err) {
-		return nil, err
+	mapping, start, err := m.lookup(gvk)
+	if err == nil || !meta.IsNoMatchError(err) {
+		return mapping, err
 	}
 	m.mu.Lock()
 	if m.epoch == start {
@@ -103,13 +103,9 @@ func (m *mapper) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error)
 		m.epoch++
 		m.found = nil
 	}
-	epoch := m.epoch
 	m.mu.Unlock()
-	if mapping, err = m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-		return nil, err
-	}
-	m.keep(gvk, mapping, epoch)
-	return mapping, nil
+	mapping, _, err = m.lookup(gvk)
+	return mapping, err
 }
 
 // Resource is a resource the server serves with the list verb, at its
