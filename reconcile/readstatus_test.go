@@ -47,8 +47,7 @@ func TestReadStatus(t *testing.T) {
 	repo := gitopstest.NewGitRepo(t, srv, "readstatus")
 	// A namespace of the test's own for the record and the objects: a rerun
 	// (go test -count=N) finds no record and no objects of the last run.
-	ns := gitopstest.UniqueName("readstatus")
-	createNamespace(t, ns)
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
 	cm := func(name string) string {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: " + ns + "\n"
 	}

@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitopskit/gitopskit/gitopstest"
 )
 
 func mustMatch(t *testing.T, what, s string, patterns ...string) {
@@ -29,7 +31,7 @@ func mustMatch(t *testing.T, what, s string, patterns ...string) {
 func TestSyncPlanStatusFromFlags(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	ns := f.createNamespace(t, "cli-flags")
+	ns := gitopstest.CreateNamespace(t, f.cluster.Config)
 	args := []string{"--name", "flags", "-n", ns, "--url", f.repo.HTTPURL(), "--branch", "main", "--path", "./deploy",
 		"--target-namespace", ns, "--prune", "--wait", "--username", "bot", "--password-file", f.passwordFile}
 	cs := f.clientset(t)
@@ -247,7 +249,7 @@ spec:
 func TestSyncOwnFormat(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	ns := f.createNamespace(t, "cli-own")
+	ns := gitopstest.CreateNamespace(t, f.cluster.Config)
 	_, err := f.clientset(t).CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git-auth"},
 		StringData: map[string]string{"username": "bot", "password": "s3cret"}}, metav1.CreateOptions{})
 	if err != nil {

@@ -81,21 +81,8 @@ func (f *fixture) clientset(t *testing.T) *kubernetes.Clientset {
 	return kubernetes.NewForConfigOrDie(f.cluster.Config)
 }
 
-// createNamespace creates a namespace of the test's own, base and a random
-// suffix, so that a rerun (go test -count=N) does not meet the objects and
-// records the last run left on the shared cluster; it returns its name.
-func (f *fixture) createNamespace(t *testing.T, base string) string {
-	t.Helper()
-	name := gitopstest.UniqueName(base)
-	_, err := f.clientset(t).CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return name
-}
-
 // ensureNamespace creates the namespace name unless it exists. A test uses
-// it (rather than createNamespace) when its configuration's units apply
+// it (rather than gitopstest.CreateNamespace) when its configuration's units apply
 // objects whose names are fixed by the repository: a rerun then reconciles
 // the same units, which own those objects already.
 func (f *fixture) ensureNamespace(t *testing.T, name string) {

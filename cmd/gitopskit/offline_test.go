@@ -265,7 +265,7 @@ func TestDiffCommits(t *testing.T) {
 func TestDiffCluster(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	ns := f.createNamespace(t, "cli-diff")
+	ns := gitopstest.CreateNamespace(t, f.cluster.Config)
 	args := []string{"--name", "diffcluster", "-n", ns, "--url", f.repo.HTTPURL(), "--path", "./deploy",
 		"--target-namespace", ns, "--username", "bot", "--password-file", f.passwordFile}
 	if r := gitopskit(ctx, t, f, testEnv{}, append([]string{"sync", "-q"}, args...)...); r.code != exitOK {
