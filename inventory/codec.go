@@ -45,27 +45,51 @@ type wireGroup struct {
 // entries are sorted first (on a copy), so equal inventories give equal
 // bytes. 10,000 entries take about 250 KiB, 350 KiB with fingerprints.
 func Marshal(inv Inventory) ([]byte, error) {
+	raw, err := json.Marshal(wire{Format: formatVersion, Groups: groupsOf(inv)})
+	if err != nil {
+		return nil, fmt.Errorf("inventory: encode: %w", err)
+	}
+	return gzipJSON(append(raw, '\n'))
+}
+
+// groupsOf returns the inventory's entries grouped for the wire, sorted (on
+// a copy).
+func groupsOf(inv Inventory) []wireGroup {
 	sorted := Inventory{Entries: append([]Entry(nil), inv.Entries...)}
 	sorted.Sort()
-	w := wire{Format: formatVersion, Groups: []wireGroup{}}
+	groups := []wireGroup{}
 	for _, e := range sorted.Entries {
-		n := len(w.Groups)
-		if n == 0 || w.Groups[n-1].Group != e.Group || w.Groups[n-1].Version != e.Version ||
-			w.Groups[n-1].Kind != e.Kind || w.Groups[n-1].Namespace != e.Namespace {
-			w.Groups = append(w.Groups, wireGroup{Group: e.Group, Version: e.Version, Kind: e.Kind, Namespace: e.Namespace})
+		n := len(groups)
+		if n == 0 || groups[n-1].Group != e.Group || groups[n-1].Version != e.Version ||
+			groups[n-1].Kind != e.Kind || groups[n-1].Namespace != e.Namespace {
+			groups = append(groups, wireGroup{Group: e.Group, Version: e.Version, Kind: e.Kind, Namespace: e.Namespace})
 			n++
 		}
 		o := []string{e.Name, e.Hash, e.ResourceVersion}
 		if e.Fingerprint != "" {
 			o = append(o, e.Fingerprint)
 		}
-		w.Groups[n-1].Objects = append(w.Groups[n-1].Objects, o)
+		groups[n-1].Objects = append(groups[n-1].Objects, o)
 	}
-	raw, err := json.Marshal(w)
-	if err != nil {
-		return nil, fmt.Errorf("inventory: encode: %w", err)
+	return groups
+}
+
+// entriesOf returns the entries of wire groups.
+func entriesOf(groups []wireGroup) Inventory {
+	var inv Inventory
+	for _, g := range groups {
+		for _, o := range g.Objects {
+			var f [4]string // missing fields are empty
+			copy(f[:], o)
+			inv.Entries = append(inv.Entries, Entry{Group: g.Group, Version: g.Version, Kind: g.Kind,
+				Namespace: g.Namespace, Name: f[0], Hash: f[1], ResourceVersion: f[2], Fingerprint: f[3]})
+		}
 	}
-	raw = append(raw, '\n')
+	return inv
+}
+
+// gzipJSON returns raw as a gzip stream.
+func gzipJSON(raw []byte) ([]byte, error) {
 	// A compressor costs hundreds of KiB of allocations (its window and
 	// hash tables) whatever the input and level: a run of 1,000 small
 	// units spent half of its allocations there. Small inventories are
@@ -112,32 +136,32 @@ var ErrCorrupt = errors.New("inventory: corrupt data")
 
 // Unmarshal parses data written by [Marshal].
 func Unmarshal(data []byte) (Inventory, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return Inventory{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(zr, maxDecodedSize+1))
-	if err != nil {
-		return Inventory{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	if len(raw) > maxDecodedSize {
-		return Inventory{}, fmt.Errorf("%w: larger than %d bytes uncompressed", ErrCorrupt, maxDecodedSize)
-	}
 	var w wire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Inventory{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	if err := gunzipJSON(data, &w); err != nil {
+		return Inventory{}, err
 	}
 	if w.Format != formatVersion {
 		return Inventory{}, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, w.Format, formatVersion)
 	}
-	var inv Inventory
-	for _, g := range w.Groups {
-		for _, o := range g.Objects {
-			var f [4]string // missing fields are empty
-			copy(f[:], o)
-			inv.Entries = append(inv.Entries, Entry{Group: g.Group, Version: g.Version, Kind: g.Kind,
-				Namespace: g.Namespace, Name: f[0], Hash: f[1], ResourceVersion: f[2], Fingerprint: f[3]})
-		}
+	return entriesOf(w.Groups), nil
+}
+
+// gunzipJSON inflates data (at most maxDecodedSize bytes) and decodes the
+// JSON in it into v; errors wrap [ErrCorrupt].
+func gunzipJSON(data []byte, v any) error {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return inv, nil
+	raw, err := io.ReadAll(io.LimitReader(zr, maxDecodedSize+1))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if len(raw) > maxDecodedSize {
+		return fmt.Errorf("%w: larger than %d bytes uncompressed", ErrCorrupt, maxDecodedSize)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
 }
