@@ -26,6 +26,11 @@ import (
 // deleted, are gone or are no longer ours leave the inventory; an object
 // whose delete failed stays in it, and Prune returns an [*Error].
 //
+// Before deleting anything Prune stores what the apply saved, when the
+// inventory's storage keeps saves pending ([inventory.Committer]), and
+// stops with the [*inventory.ConflictError] of an inventory that someone
+// else changed meanwhile.
+//
 // For a dry-run apply's change set, Prune reports what it would delete
 // (server-side dry-run deletes) and saves nothing.
 func (m *Manager) Prune(ctx context.Context, applied *ChangeSet, opts PruneOptions) (*ChangeSet, error) {
@@ -48,6 +53,13 @@ func (m *Manager) Prune(ctx context.Context, applied *ChangeSet, opts PruneOptio
 	stale := applied.Stale()
 	if err := guardPrune(ctx, applied, stale, opts); err != nil {
 		return nil, err
+	}
+	if c, ok := applied.storage.(inventory.Committer); ok && len(stale) > 0 && !applied.DryRun {
+		// The apply's save may still be pending: stored first, so that
+		// no prune acts on an inventory someone else changed meanwhile.
+		if err := c.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("apply: prune: %w", err)
+		}
 	}
 	cs := &ChangeSet{DryRun: applied.DryRun, storage: applied.storage, Changes: make([]Change, len(stale))}
 	groups := [3][]int{}

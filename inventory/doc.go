@@ -17,12 +17,19 @@
 // [Store] keeps one unit's inventory in a Secret (or ConfigMap) in a
 // namespace the caller chooses, gzip-compressed JSON ([Marshal]; stored
 // uncompressed in the gzip stream below 16 KiB, about 150 entries): 10,000
-// entries take about 290 KiB, well under etcd's 1.5 MiB limit. A
-// [Snapshot] reads every inventory of a namespace with one LIST (per 500),
-// so that many units load theirs ([Store.LoadFrom]) without a request
-// each. Saves use
+// entries take about 290 KiB, well under etcd's 1.5 MiB limit. Saves use
 // optimistic concurrency on the parent's resourceVersion; a concurrent writer
-// gives a [*ConflictError] (errors.Is [ErrConflict]). A caller that keeps the
+// gives a [*ConflictError] (errors.Is [ErrConflict]).
+//
+// A [Ledger] keeps the inventories of many units (a configuration's) in a
+// few Secrets, its pages, up to 100 units each: one LIST reads them all,
+// and one write of a page stores the saves of all its units waiting for it
+// (group commit), so a unit costs no request of its own. A save that adds
+// objects returns once written (nothing is created outside the
+// inventory); one that only refreshes or removes entries is written with
+// the page's next write or by [Ledger.Flush]. Each unit keeps its own
+// version, so units of a page never conflict with each other. Package
+// reconcile keeps every configuration's inventories in a Ledger. A caller that keeps the
 // inventory elsewhere, for example in its own object's status, implements
 // [Storage] (and [Deleter], if removing a unit should remove the record),
 // names its owner with [NewOwnerForParent] for its own parent kind, and puts

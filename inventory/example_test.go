@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -81,6 +83,74 @@ func ExampleStore() {
 	// stale save refused: true
 	// 1 objects recorded, owner example-store
 	// <nil>
+}
+
+// A Ledger keeps the inventories of many units in a few Secrets: units
+// saving at the same time share one write, and a second process reads
+// every unit with one LIST.
+func ExampleLedger() {
+	cfg := exampleConfig() // your *rest.Config
+	ctx := context.Background()
+	c, err := cluster.New(cfg, cluster.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	opts := inventory.LedgerOptions{Name: "example-ledger", Namespace: "default"}
+	ledger, err := inventory.NewLedger(c, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, team := range []string{"team-a", "team-b", "team-c"} {
+		wg.Go(func() {
+			unit, err := ledger.Unit("example-ledger-" + team)
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+			// A first save adds objects: it returns once written,
+			// before the unit creates them.
+			inv := inventory.Inventory{Entries: []inventory.Entry{{Version: "v1", Kind: "Namespace", Name: team}}}
+			if err := unit.Save(ctx, &inv); err != nil {
+				fmt.Println(err)
+			}
+		})
+	}
+	wg.Wait()
+	pages, err := c.Kubernetes().CoreV1().Secrets("default").List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelLedger + "=example-ledger"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(pages.Items), "page for 3 units:", pages.Items[0].Name)
+
+	// Another process: one LIST, then every unit loads without a request.
+	reader, err := inventory.NewLedger(c, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	units, err := reader.Units(ctx)
+	fmt.Println(units, err)
+	for _, name := range units {
+		unit, _ := reader.Unit(name)
+		inv, err := unit.Load(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := unit.Delete(ctx, inv); err != nil { // the unit's record, not its objects
+			fmt.Println(err)
+		}
+	}
+	units, err = reader.Units(ctx)
+	fmt.Println(len(units), "units left", err)
+	// Output:
+	// 1 page for 3 units: example-ledger.inventory-0
+	// [example-ledger-team-a example-ledger-team-b example-ledger-team-c] <nil>
+	// 0 units left <nil>
 }
 
 // An inventory is a plain value: marshal it to keep it wherever the caller

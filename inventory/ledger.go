@@ -24,6 +24,9 @@ import (
 // LabelLedger labels the pages of a [Ledger] with the ledger's name.
 const LabelLedger = "gitopskit.io/inventory-ledger"
 
+// listPageSize is how many pages one LIST request asks for.
+const listPageSize = 500
+
 // ledgerFormat is the version of a page's serialised form.
 const ledgerFormat = 1
 
@@ -76,7 +79,11 @@ func (o LedgerOptions) withDefaults() LedgerOptions {
 // Each unit has its own version (the Inventory's ResourceVersion, a
 // counter kept in the page): a save made on an outdated load gets a
 // [*ConflictError], as with [Store], while saves of different units of a
-// page never conflict with each other. Objects keep the ownership labels of
+// page never conflict with each other. A save that waits for its write is
+// then not written; one written later, whose caller went on, is merged
+// with what the other writer stored (the union, so that neither forgets an
+// object), and its conflict is returned by [LedgerUnit.Commit] or
+// [Ledger.Flush]. Objects keep the ownership labels of
 // [NewOwner](unit, namespace, [ParentSecret]); the page, not a per-unit
 // Secret, is what kubectl would see as the parent, so kubectl's ApplySet
 // commands do not apply to ledger units.
@@ -92,6 +99,7 @@ type Ledger struct {
 	pages   map[int]*page
 	units   map[string]*ledgerUnit
 	corrupt error // the first page that could not be read, if any
+	saving  int   // saves under way
 }
 
 // page is one Secret of the ledger.
@@ -116,6 +124,8 @@ type ledgerUnit struct {
 	gen   uint64
 	inv   Inventory
 	stale []int // other pages still listing the unit
+	// conflict is a conflict of a save of the unit not reported yet.
+	conflict error
 }
 
 // ledgerOp is a change of one unit on one page.
@@ -124,8 +134,11 @@ type ledgerOp struct {
 	// dropCopy removes a copy the unit left on another page: written
 	// whatever that copy's version.
 	dropCopy bool
-	inv      Inventory
-	gen      uint64
+	// wait: the save waits for the write and learns of a conflict, so
+	// it is dropped then; a save written later is merged instead.
+	wait bool
+	inv  Inventory
+	gen  uint64
 }
 
 // batch is one write of a page that sync saves wait for.
@@ -176,15 +189,19 @@ func (l *Ledger) Unit(name string) (*LedgerUnit, error) {
 }
 
 // Refresh writes what is pending, then forgets the pages, so that the
-// next load reads them again (one LIST). Call it between rounds, when no
-// unit is saving.
+// next load reads them again (one LIST) and sees what other writers
+// stored. While a save is under way it keeps them: what this ledger
+// holds is then at least as new as the cluster's for the units it saves,
+// and a unit someone else changed conflicts at its next save.
 func (l *Ledger) Refresh(ctx context.Context) error {
 	if err := l.Flush(ctx); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.loaded = false
+	if l.saving == 0 {
+		l.loaded = false
+	}
 	return nil
 }
 
@@ -213,7 +230,7 @@ func (l *Ledger) load(ctx context.Context) error {
 	pages := map[int]*page{}
 	units := map[string]*ledgerUnit{}
 	var corrupt error
-	opts := metav1.ListOptions{LabelSelector: LabelLedger + "=" + l.opts.Name, Limit: snapshotPageSize}
+	opts := metav1.ListOptions{LabelSelector: LabelLedger + "=" + l.opts.Name, Limit: listPageSize}
 	for {
 		list, err := l.client.List(ctx, opts)
 		if err != nil {
@@ -301,6 +318,9 @@ func (l *Ledger) decodePage(s *corev1.Secret) (map[string]pageUnit, error) {
 	if tool, _, _ := strings.Cut(s.Annotations[AnnotationApplySetTooling], "/"); s.Labels[LabelLedger] != l.opts.Name || tool != ToolName {
 		return nil, &ForeignToolError{Namespace: s.Namespace, Name: s.Name, Kind: "Secret",
 			Tooling: s.Annotations[AnnotationApplySetTooling], Reason: "not a page of ledger " + l.opts.Name}
+	}
+	if len(s.Data[DataKey]) == 0 {
+		return map[string]pageUnit{}, nil // emptied by hand: as if deleted
 	}
 	var w pageWire
 	if err := gunzipJSON(s.Data[DataKey], &w); err != nil {
@@ -453,7 +473,7 @@ func (l *Ledger) save(ctx context.Context, owner Owner, inv *Inventory, remove b
 	} else {
 		u.inv = Inventory{Entries: slices.Clone(inv.Entries)}
 	}
-	op := &ledgerOp{remove: remove, inv: u.inv, gen: u.gen}
+	op := &ledgerOp{remove: remove, inv: u.inv, gen: u.gen, wait: grows || remove}
 	if target != u.page && u.page >= 0 && !slices.Contains(u.stale, u.page) {
 		u.stale = append(u.stale, u.page)
 	}
@@ -580,18 +600,28 @@ func (l *Ledger) writePage(ctx context.Context, p *page) (map[string]error, erro
 			if theirs.Gen == ours.Gen {
 				continue
 			}
-			// Changed by another writer: its version wins.
-			if op := p.pending[name]; op != nil && !op.dropCopy {
+			// Changed by another writer since we read it.
+			u := l.unitOf(name)
+			op := p.pending[name]
+			if op != nil && !op.dropCopy {
+				cerr := &ConflictError{Namespace: l.opts.Namespace, Name: name,
+					Err: fmt.Errorf("page %s was written by someone else", l.PageName(p.index))}
 				if failed == nil {
 					failed = map[string]error{}
 				}
-				failed[name] = &ConflictError{Namespace: l.opts.Namespace, Name: name,
-					Err: fmt.Errorf("page %s was written by someone else", l.PageName(p.index))}
-				delete(p.pending, name)
+				failed[name], u.conflict = cerr, cerr
 			}
-			u := l.unitOf(name)
-			if u.page == p.index || u.page < 0 {
-				u.gen = max(u.gen, theirs.Gen) + 1 // outdates every token handed out
+			switch {
+			case op != nil && !op.dropCopy && !op.wait:
+				// A save written later, whose caller went on: neither
+				// write may forget what the other recorded, so the
+				// union, ours winning where both list an object.
+				u.gen = max(u.gen, theirs.Gen) + 1
+				u.inv = union(op.inv, theirs.Inv)
+				p.pending[name] = &ledgerOp{inv: u.inv, gen: u.gen}
+			case u.page == p.index || u.page < 0:
+				delete(p.pending, name)
+				u.gen = max(u.gen, theirs.Gen) + 1 // outdates every version handed out
 				u.inv = theirs.Inv
 				u.page = p.index
 				if theirs.Gen == 0 {
@@ -711,11 +741,29 @@ func (l *Ledger) Flush(ctx context.Context) error {
 			return fmt.Errorf("inventory: flush ledger %s/%s: %w", l.opts.Namespace, l.opts.Name, ctx.Err())
 		}
 		errs = append(errs, w.b.err)
-		for _, err := range w.b.failed {
-			errs = append(errs, err)
+	}
+	l.mu.Lock()
+	for _, name := range slices.Sorted(maps.Keys(l.units)) {
+		if u := l.units[name]; u.conflict != nil {
+			errs = append(errs, u.conflict)
+			u.conflict = nil
 		}
 	}
+	l.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// takeConflict returns and forgets the unit's unreported conflict.
+func (l *Ledger) takeConflict(name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.units[name]
+	if u == nil {
+		return nil
+	}
+	err := u.conflict
+	u.conflict = nil
+	return err
 }
 
 // LedgerUnit is the [Storage] of one unit of a [Ledger]. It also
@@ -726,8 +774,9 @@ type LedgerUnit struct {
 }
 
 var (
-	_ Storage = (*LedgerUnit)(nil)
-	_ Deleter = (*LedgerUnit)(nil)
+	_ Storage   = (*LedgerUnit)(nil)
+	_ Deleter   = (*LedgerUnit)(nil)
+	_ Committer = (*LedgerUnit)(nil)
 )
 
 // Owner returns the unit's identity.
@@ -770,6 +819,14 @@ func (s *LedgerUnit) Delete(ctx context.Context, inv Inventory) error {
 
 func (s *LedgerUnit) do(ctx context.Context, inv *Inventory, remove bool) error {
 	l := s.l
+	l.mu.Lock()
+	l.saving++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.saving--
+		l.mu.Unlock()
+	}()
 	p, b, err := l.save(ctx, s.owner, inv, remove)
 	if err != nil || b == nil {
 		return err
@@ -777,5 +834,40 @@ func (s *LedgerUnit) do(ctx context.Context, inv *Inventory, remove bool) error 
 	if p != nil {
 		l.lead(ctx, p, b, l.opts.Linger)
 	}
-	return b.wait(ctx, s.owner.Unit)
+	err = b.wait(ctx, s.owner.Unit)
+	if errors.Is(err, ErrConflict) {
+		l.takeConflict(s.owner.Unit) // reported here
+	}
+	return err
+}
+
+// Commit writes the unit's saves that are still pending now (with those of
+// the other units of its page) and returns a [*ConflictError] when someone
+// else changed the unit's inventory since it was loaded (the union of both
+// is stored then, see [Ledger]). Package apply's Prune calls it before it deletes
+// anything, so that no prune acts on an outdated inventory.
+func (s *LedgerUnit) Commit(ctx context.Context) error {
+	l := s.l
+	name := s.owner.Unit
+	l.mu.Lock()
+	u := l.units[name]
+	if u == nil || u.page < 0 || l.pages[u.page].pending[name] == nil {
+		l.mu.Unlock()
+		return l.takeConflict(name)
+	}
+	p := l.pages[u.page]
+	b, lead := p.open, false
+	if b == nil {
+		b, lead = &batch{done: make(chan struct{})}, true
+		p.open = b
+	}
+	l.mu.Unlock()
+	if lead {
+		l.lead(ctx, p, b, l.opts.Linger)
+	}
+	err := b.wait(ctx, name)
+	if cerr := l.takeConflict(name); err == nil {
+		err = cerr
+	}
+	return err
 }

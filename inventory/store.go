@@ -41,6 +41,15 @@ type Deleter interface {
 
 var _ Deleter = (*Store)(nil)
 
+// Committer is implemented by a [Storage] whose Save may return before the
+// inventory is stored, as [*LedgerUnit]'s does for a save that adds no
+// object. Package apply's Prune calls Commit before it deletes anything:
+// it stores what is pending and returns a [*ConflictError] when someone
+// else changed the stored inventory meanwhile.
+type Committer interface {
+	Commit(ctx context.Context) error
+}
+
 // ParentKind is the kind of object an inventory is stored in.
 type ParentKind string
 

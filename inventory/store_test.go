@@ -26,7 +26,7 @@ var shared = gitopstest.NewSharedCluster(localcluster.Options{})
 
 func TestMain(m *testing.M) {
 	// Examples cannot skip themselves: with -short, Run skips these.
-	os.Exit(shared.Run(m, "ExampleStore"))
+	os.Exit(shared.Run(m, "ExampleStore", "ExampleLedger"))
 }
 
 // testCluster returns the shared cluster, starting it on first use; it

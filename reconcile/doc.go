@@ -49,8 +49,9 @@
 // [Unit.Timeout] bounds each of its stages (build, apply, prune, wait) from
 // when the stage starts, so time queued behind other units does not count. The units of a round
 // share one LIST per (resource, namespace, identity), one watch per
-// (resource, namespace) for their waits, and one LIST of the
-// configuration's inventories; an inventory found empty for a unit the
+// (resource, namespace) for their waits, one LIST of the configuration's
+// inventories and, for their saves, a write per page and batch (see
+// Records); an inventory found empty for a unit the
 // records know is searched for once per round for all such units.
 // [Reconciler.Plan] runs the pipeline as server-side dry runs: objects in a
 // namespace the unit creates "would be created", and a refused prune is the
@@ -145,9 +146,14 @@
 // # Records
 //
 // The configuration's records live in its namespace (created if missing):
-// one inventory per unit (Secret "<configuration>-<unit>", a kubectl ApplySet
-// parent) and a ConfigMap "<configuration>-status" with each unit's last
-// status. A new process picks the revisions up from it, and a unit that left
+// the units' inventories, in an [inventory.Ledger] named after the
+// configuration (Secrets "<configuration>.inventory-<n>", up to 100 units
+// each; unit u's inventory is the ledger's unit "<configuration>-<u>"), and
+// a ConfigMap "<configuration>-status" with each unit's last status. A unit
+// costs no request of its own for its records: the pages are read with one
+// LIST per round, and one write of a page carries the saves of all its
+// units that are waiting; what an apply learns and a prune removes is
+// written at the end of the round. A new process picks the revisions up from it, and a unit that left
 // the configuration is cleaned up on the next Run or Start: its objects are
 // deleted when it pruned and orphaned (left, without our labels) when it did
 // not, then its inventory is removed.

@@ -2,12 +2,12 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/cluster"
@@ -33,9 +33,6 @@ type round struct {
 	recoverOnce sync.Once
 	recovered   map[string][]inventory.Entry
 	recoverErr  error
-
-	snapOnce sync.Once
-	snap     *inventory.Snapshot // nil when the LIST failed: each unit loads its own
 }
 
 type fetchOnce struct {
@@ -45,6 +42,13 @@ type fetchOnce struct {
 }
 
 func (r *Reconciler) newRound(ctx context.Context, dryRun bool) *round {
+	if r.ledger != nil {
+		// What other writers stored since the last round; one LIST when
+		// a unit first needs its inventory.
+		if err := r.ledger.Refresh(ctx); err != nil {
+			r.emit(Event{Type: EventFailed, Stage: StageApply, Message: "writing the inventories: " + err.Error(), Err: err})
+		}
+	}
 	return &round{
 		r: r, dryRun: dryRun, reads: cluster.NewReads(),
 		watches: health.NewWatches(ctx, health.WatchesOptions{
@@ -55,40 +59,40 @@ func (r *Reconciler) newRound(ctx context.Context, dryRun bool) *round {
 
 func (rd *round) close() { rd.watches.Close() }
 
-// inventories returns the configuration's stored inventories, read with
-// one LIST the first time a unit of the round needs its inventory, or nil
-// when that LIST failed (each unit then reads its own).
-func (rd *round) inventories(ctx context.Context) *inventory.Snapshot {
-	rd.snapOnce.Do(func() {
-		r := rd.r
-		snap, err := inventory.ReadSnapshot(ctx, r.cluster, r.conf.Namespace, inventory.ParentSecret)
-		if err != nil {
-			r.opts.Logger.DebugContext(ctx, "one read of every inventory failed; each unit reads its own", "error", err)
-			return
-		}
-		rd.snap = snap
-	})
-	return rd.snap
-}
-
-// storeFor returns the unit's inventory store for one apply: its first Load
-// comes from the round's snapshot, later ones (after a conflict) from the
-// cluster.
-func (rd *round) storeFor(st *unitState) inventory.Storage {
-	return &roundStore{Store: st.store, rd: rd}
-}
-
-type roundStore struct {
-	*inventory.Store
-	rd     *round
-	loaded atomic.Bool
-}
-
-func (s *roundStore) Load(ctx context.Context) (inventory.Inventory, error) {
-	if s.loaded.Swap(true) {
-		return s.Store.Load(ctx)
+// flushInventories writes what the units' inventories still hold
+// unwritten (what the applies learned, what the prunes removed). A unit
+// whose inventory someone else changed meanwhile (another reconciler of
+// the same configuration) is NotReady with that conflict: the union of
+// both was stored, and the next round reconciles it again.
+func (rd *round) flushInventories(ctx context.Context) {
+	r := rd.r
+	if r.ledger == nil || rd.dryRun {
+		return
 	}
-	return s.Store.LoadFrom(ctx, s.rd.inventories(ctx))
+	err := r.ledger.Flush(context.WithoutCancel(ctx))
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, err := range errs {
+		var conflict *inventory.ConflictError
+		name, isUnit := "", false
+		if errors.As(err, &conflict) {
+			name, isUnit = strings.CutPrefix(conflict.Name, r.conf.Name+"-")
+		}
+		st := r.unit(name)
+		if !isUnit || st == nil {
+			r.emit(Event{Type: EventFailed, Stage: StageDone, Message: "writing the inventories: " + err.Error(), Err: err})
+			continue
+		}
+		s := st.status()
+		s.Phase, s.Reason, s.Message = PhaseNotReady, ReasonApplyFailed, err.Error()
+		st.setStatus(s)
+		r.emit(Event{Type: EventFailed, Unit: name, Stage: StageApply, Message: err.Error(), Err: err})
+	}
 }
 
 // fetch asks each source once per round whether it moved.
@@ -272,14 +276,13 @@ func (rd *round) claim(ctx context.Context, unit string, ids []inventory.ID) err
 	return nil
 }
 
-// storedIDs returns the objects the unit's stored inventory lists, as the
-// round's snapshot has it.
+// storedIDs returns the objects the unit's stored inventory lists.
 func (rd *round) storedIDs(ctx context.Context, unit string) (map[inventory.ID]bool, error) {
 	st := rd.r.unit(unit)
 	if st == nil {
 		return nil, fmt.Errorf("unknown unit %s", unit)
 	}
-	inv, err := st.store.LoadFrom(ctx, rd.inventories(ctx))
+	inv, err := st.store.Load(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,7 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 	applyCtx, cancelApply := stage()
 	defer cancelApply()
 	cs, err := id.manager.Apply(applyCtx, objs, apply.ApplyOptions{
-		Inventory: rd.storeFor(st), Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
+		Inventory: st.store, Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
 		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: rd.dryRun,
 		Reads: rd.reads, Recover: rd.recoverFor(u.Name),
 	})

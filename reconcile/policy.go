@@ -108,7 +108,7 @@ func (r *Reconciler) checkRecords(unit string, objs []*unstructured.Unstructured
 		gk := o.GroupVersionKind().GroupKind()
 		isData := gk.Group == "" && (gk.Kind == "Secret" || gk.Kind == "ConfigMap")
 		switch {
-		case l[inventory.LabelApplySetID] != "" || l[LabelConfiguration] != "":
+		case l[inventory.LabelApplySetID] != "" || l[LabelConfiguration] != "" || l[inventory.LabelLedger] != "":
 			bad = append(bad, key+": carries the labels of gitopskit's records")
 		case isData && o.GetNamespace() == r.conf.Namespace && r.isRecordName(o.GetName()):
 			bad = append(bad, key+": is named like one of the configuration's records")
@@ -123,10 +123,11 @@ func (r *Reconciler) checkRecords(unit string, objs []*unstructured.Unstructured
 }
 
 // isRecordName reports whether name is the name of one of the
-// configuration's records: its status record or a unit's inventory, of a
-// unit in the configuration or in the records.
+// configuration's records: its status record, a page of its inventory
+// ledger, or the name a unit's inventory had before the ledger, of a unit
+// in the configuration or in the records.
 func (r *Reconciler) isRecordName(name string) bool {
-	if name == r.recordName() {
+	if name == r.recordName() || (r.ledger != nil && r.ledger.IsPageName(name)) {
 		return true
 	}
 	unit, ok := strings.CutPrefix(name, r.conf.Name+"-")

@@ -83,6 +83,8 @@ type Reconciler struct {
 	flux   *fluxLoader // the Flux objects of the configuration and its builds
 
 	offline *offlineState // set for Render: no cluster
+	// ledger keeps the units' inventories; nil offline.
+	ledger *inventory.Ledger
 
 	nsMu      sync.Mutex
 	nsEnsured bool
@@ -115,7 +117,7 @@ type identity struct {
 }
 
 type unitState struct {
-	store *inventory.Store
+	store *inventory.LedgerUnit // nil offline
 	// parent is the unit whose build declared this one ("" for a unit of
 	// the configuration); depth counts the declarations above it.
 	parent string
@@ -211,6 +213,11 @@ func newEngine(c *cluster.Cluster, conf Configuration, opts Options, offline *of
 	for _, level := range levels {
 		r.order = append(r.order, level...)
 	}
+	if offline == nil {
+		if r.ledger, err = inventory.NewLedger(c, inventory.LedgerOptions{Name: conf.Name, Namespace: conf.Namespace}); err != nil {
+			return nil, &ConfigError{Configuration: conf.Name, Err: err}
+		}
+	}
 	if opts.SourceCache == nil {
 		if r.tmpDir, err = os.MkdirTemp("", "gitopskit-sources-"); err != nil {
 			return nil, fmt.Errorf("reconcile: %w", err)
@@ -255,11 +262,11 @@ func newUnitStatus(u Unit, parent string) UnitStatus {
 func (r *Reconciler) inventoryName(unit string) string { return r.conf.Name + "-" + unit }
 
 // newStore returns the unit's inventory store; nil offline.
-func (r *Reconciler) newStore(unit string) (*inventory.Store, error) {
-	if r.offline != nil {
+func (r *Reconciler) newStore(unit string) (*inventory.LedgerUnit, error) {
+	if r.ledger == nil {
 		return nil, nil
 	}
-	return inventory.NewStore(r.cluster, inventory.StoreOptions{Name: r.inventoryName(unit), Namespace: r.conf.Namespace})
+	return r.ledger.Unit(r.inventoryName(unit))
 }
 
 // Close removes the temporary caches New and the Helm units made.

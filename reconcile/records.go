@@ -16,7 +16,6 @@ import (
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/helmrelease"
-	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // The configuration's record: a ConfigMap "<configuration>-status" in the
@@ -168,7 +167,7 @@ func (r *Reconciler) removeUnit(ctx context.Context, name string, ru recordUnit)
 	if ru.Prune {
 		policy = apply.DeleteObjects
 	}
-	store, err := inventory.NewStore(r.cluster, inventory.StoreOptions{Name: r.inventoryName(name), Namespace: r.conf.Namespace})
+	store, err := r.newStore(name)
 	if err != nil {
 		return err
 	}

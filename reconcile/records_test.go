@@ -56,10 +56,12 @@ func TestRemovedUnits(t *testing.T) {
 	if _, ok := orphan.Labels[inventory.LabelApplySetPartOf]; ok {
 		t.Errorf("orphaned object still labelled as ours: %v", orphan.Labels)
 	}
-	for _, name := range []string{"removal-pruned", "removal-orphan"} {
-		if _, err := cs.CoreV1().Secrets(reconcile.DefaultNamespace).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("inventory %s left behind: %v", name, err)
-		}
+	ledger, err := inventory.NewLedger(kube(t), inventory.LedgerOptions{Name: "removal", Namespace: reconcile.DefaultNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if units, err := ledger.Units(ctx); err != nil || strings.Join(units, ",") != "removal-keep" {
+		t.Errorf("inventories after the removal: %v (%v), want only removal-keep's", units, err)
 	}
 	var msgs []string
 	for _, e := range events.events {

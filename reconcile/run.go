@@ -48,5 +48,8 @@ func (r *Reconciler) runRound(ctx context.Context, names []string, remove bool) 
 			}
 		}()
 	}
+	// Before the record: a unit whose inventory conflicts is recorded
+	// NotReady.
+	defer rd.flushInventories(ctx)
 	return rd.schedule(ctx, names, func(ctx context.Context, st *unitState) { rd.reconcileUnit(ctx, st) })
 }

@@ -40,27 +40,27 @@ func isApply(r *http.Request) bool {
 	return r.Method == http.MethodPatch && strings.HasPrefix(r.Header.Get("Content-Type"), "application/apply-patch")
 }
 
-// isInventoryLoad reports whether r reads the inventory named name: a GET
-// of its Secret, or the LIST of every inventory of the configuration a
-// reconcile round makes once.
-func isInventoryLoad(r *http.Request, name string) bool {
+// isInventoryLoad reports whether r reads the inventories of the
+// configuration conf: the LIST of its ledger's pages a reconcile round
+// makes once, or a GET of one page.
+func isInventoryLoad(r *http.Request, conf string) bool {
 	if r.Method != http.MethodGet {
 		return false
 	}
-	return strings.HasSuffix(r.URL.Path, "/secrets/"+name) ||
-		(strings.HasSuffix(r.URL.Path, "/secrets") && strings.Contains(r.URL.Query().Get("labelSelector"), inventory.LabelApplySetID))
+	return strings.Contains(r.URL.Path, "/secrets/"+conf+".inventory-") ||
+		(strings.HasSuffix(r.URL.Path, "/secrets") && r.URL.Query().Get("labelSelector") == inventory.LabelLedger+"="+conf)
 }
 
-// isInventoryWrite reports whether r creates (POST) or updates (PUT) the
-// Secret holding the inventory named name.
-func isInventoryWrite(r *http.Request, method, name string) bool {
+// isInventoryWrite reports whether r creates (POST) or updates (PUT) a
+// page of the configuration conf's inventory ledger.
+func isInventoryWrite(r *http.Request, method, conf string) bool {
 	if r.Method != method || !strings.Contains(r.URL.Path, "/secrets") {
 		return false
 	}
 	if method == http.MethodPut {
-		return strings.HasSuffix(r.URL.Path, "/secrets/"+name)
+		return strings.Contains(r.URL.Path, "/secrets/"+conf+".inventory-")
 	}
-	return true // a POST goes to the collection; the inventory is the only Secret a reconcile creates
+	return true // a POST goes to the collection; a page is the only Secret a reconcile creates
 }
 
 // TestAPIServerStoppedMidReconcile stops kube-apiserver (etcd keeps running)
@@ -80,6 +80,9 @@ func TestAPIServerStoppedMidReconcile(t *testing.T) {
 		// stopAt says at which request to stop the API server (the
 		// request itself is then sent to a stopped server).
 		stopAt func(n *counters, r *http.Request, inventory string) bool
+		// afterDone: the stop comes after the unit is done (Ready), and
+		// the run reports the failed write in an event.
+		afterDone bool
 	}{
 		{
 			name: "at the write-ahead inventory record",
@@ -94,10 +97,14 @@ func TestAPIServerStoppedMidReconcile(t *testing.T) {
 			},
 		},
 		{
+			// What the apply learned (hashes, resourceVersions) is
+			// written at the end of the round: the unit is done by then,
+			// and a lost write costs the next run a request per object.
 			name: "at the inventory save after the apply",
 			stopAt: func(_ *counters, r *http.Request, inv string) bool {
 				return isInventoryWrite(r, http.MethodPut, inv)
 			},
+			afterDone: true,
 		},
 		{
 			name:    "mid-prune, after 30 of 100 deletes",
@@ -135,7 +142,7 @@ func TestAPIServerStoppedMidReconcile(t *testing.T) {
 			var n counters
 			var armed, stopped atomic.Bool
 			var once sync.Once
-			invName := name + "-app"
+			invName := name // the configuration, whose ledger holds the inventory
 			cfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
 				if armed.Load() && tt.stopAt(&n, r, invName) {
 					once.Do(func() {
@@ -177,7 +184,12 @@ func TestAPIServerStoppedMidReconcile(t *testing.T) {
 			if !stopped.Load() {
 				t.Fatal("the fault was never injected")
 			}
-			if u := unitStatus(t, s, "app"); u.Phase == reconcile.PhaseReady {
+			switch u := unitStatus(t, s, "app"); {
+			case tt.afterDone && !e.events.find("", func(ev reconcile.Event) bool {
+				return ev.Type == reconcile.EventFailed && strings.Contains(ev.Message, "writing the inventories")
+			}):
+				t.Errorf("no event reports the failed write of the inventories; unit %s (%s)", u.Phase, u.Reason)
+			case !tt.afterDone && u.Phase == reconcile.PhaseReady:
 				t.Errorf("unit Ready although the API server stopped during its reconcile: %+v", u)
 			}
 

@@ -109,7 +109,7 @@ func TestConcurrentReconcilersConflict(t *testing.T) {
 			loaded, aDone := make(chan struct{}), make(chan struct{})
 			var once sync.Once
 			bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-				if !armed.Load() || !isInventoryLoad(r, name+"-app") {
+				if !armed.Load() || !isInventoryLoad(r, name) {
 					return next()
 				}
 				resp, err := next()

@@ -29,7 +29,8 @@
 // unit (prune guards, budget and approval hook judged against the recovered
 // inventory), two new units declaring one object in one run, the API
 // server restarted during a prune, the pinned branch force-pushed, the
-// inventory Secret edited to garbage, a slow API server (a latency proxy)
+// inventory page (a Secret of the ledger) edited to garbage, a slow API
+// server (a latency proxy)
 // and a unit removed from the configuration while it was being applied.
 // Regression tests of the library bugs it found are in fixedbugs_test.go. Fuzz
 // targets cover what the library packages' own do not: the inventory

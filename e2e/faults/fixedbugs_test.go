@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitopskit/gitopskit/build"
@@ -116,7 +115,7 @@ func TestStaleReconcilerLeavesNoOrphans(t *testing.T) {
 	loaded, aDone := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	bCfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
-		if !armed.Load() || !isInventoryLoad(r, name+"-app") {
+		if !armed.Load() || !isInventoryLoad(r, name) {
 			return next()
 		}
 		resp, err := next()
@@ -160,7 +159,7 @@ func TestInventoryLossPrunesRemovedObjects(t *testing.T) {
 	e.plantForeign("app", elsewhere, "foreign")
 	r := e.reconciler(nil, reconcile.Options{})
 	e.run(r)
-	if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), name+"-app", metav1.DeleteOptions{}); err != nil {
+	if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), e.inventoryPage(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.commit(gitserver.CommitOptions{Delete: []string{"app/cm-009.yaml"}})
@@ -303,17 +302,9 @@ func TestPruneSkipsCopiedLabels(t *testing.T) {
 	if s := e.run(r); !s.Compliant() {
 		t.Fatal(s)
 	}
-	if err := e.updateInventorySecret(func(s *corev1.Secret) {
-		inv := e.loadInventory("app")
+	e.rewriteInventory("app", func(inv *inventory.Inventory) {
 		inv.Entries = append(inv.Entries, inventory.Entry{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "foreign"})
-		data, err := inventory.Marshal(inv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Data[inventory.DataKey] = data
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	e.commit(gitserver.CommitOptions{Delete: []string{"app/b.yaml"}})
 	e.run(r)
 	e.check() // INVARIANT 2: sentinel configmaps copied-listed/foreign was deleted

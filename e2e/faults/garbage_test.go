@@ -15,8 +15,9 @@ import (
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
-// TestInventoryEditedToGarbage edits a unit's inventory Secret by hand
-// (kubectl edit) to garbage, after a commit that changes a and deletes b.
+// TestInventoryEditedToGarbage edits the Secret holding a unit's inventory
+// (the page of the configuration's ledger) by hand (kubectl edit) to
+// garbage, after a commit that changes a and deletes b.
 // Where the inventory cannot be trusted the unit must stop with a typed
 // error of package inventory (ApplyFailed), apply nothing and prune
 // nothing; once the garbage is removed by hand — the data key deleted, or
@@ -41,6 +42,8 @@ func TestInventoryEditedToGarbage(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(e *env, ns string, s *corev1.Secret)
+		// rewrite, instead of edit, stores a valid inventory.
+		rewrite func(e *env, ns string)
 		// fix removes the garbage by hand; nil when the unit must not stop.
 		fix func(s *corev1.Secret)
 		is  error
@@ -74,10 +77,10 @@ func TestInventoryEditedToGarbage(t *testing.T) {
 			fix: dropData, is: inventory.ErrCorrupt,
 		},
 		{
-			name: "ApplySet ID label garbage",
-			edit: func(_ *env, _ string, s *corev1.Secret) { s.Labels[inventory.LabelApplySetID] = "garbage" },
+			name: "ledger label garbage",
+			edit: func(_ *env, _ string, s *corev1.Secret) { s.Labels[inventory.LabelLedger] = "garbage" },
 			fix: func(s *corev1.Secret) {
-				s.Labels[inventory.LabelApplySetID] = s.Annotations["faults.gitopskit.io/id"]
+				s.Labels[inventory.LabelLedger] = s.Annotations["faults.gitopskit.io/ledger"]
 			},
 			as: func(err error) bool {
 				var fe *inventory.ForeignToolError
@@ -90,24 +93,20 @@ func TestInventoryEditedToGarbage(t *testing.T) {
 		},
 		{
 			name: "valid encoding listing objects the unit does not own",
-			edit: func(e *env, ns string, s *corev1.Secret) {
-				inv := e.loadInventory("app")
-				for _, sn := range e.sentinels {
-					if e.foreign[inventory.ID{Kind: "ConfigMap", Namespace: sn.namespace, Name: sn.name}] {
-						continue // see TestPruneSkipsCopiedLabels
+			rewrite: func(e *env, ns string) {
+				e.rewriteInventory("app", func(inv *inventory.Inventory) {
+					for _, sn := range e.sentinels {
+						if e.foreign[inventory.ID{Kind: "ConfigMap", Namespace: sn.namespace, Name: sn.name}] {
+							continue // see TestPruneSkipsCopiedLabels
+						}
+						inv.Entries = append(inv.Entries, inventory.Entry{Group: sn.gvr.Group, Version: sn.gvr.Version,
+							Kind:      map[string]string{"configmaps": "ConfigMap", "secrets": "Secret", "clusterroles": "ClusterRole"}[sn.gvr.Resource],
+							Namespace: sn.namespace, Name: sn.name})
 					}
-					inv.Entries = append(inv.Entries, inventory.Entry{Group: sn.gvr.Group, Version: sn.gvr.Version,
-						Kind:      map[string]string{"configmaps": "ConfigMap", "secrets": "Secret", "clusterroles": "ClusterRole"}[sn.gvr.Resource],
-						Namespace: sn.namespace, Name: sn.name})
-				}
-				inv.Entries = append(inv.Entries,
-					inventory.Entry{Group: "nowhere.example.com", Version: "v1", Kind: "Widget", Namespace: ns, Name: "w"},
-					inventory.Entry{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "never-existed"})
-				data, err := inventory.Marshal(inv)
-				if err != nil {
-					e.t.Fatal(err)
-				}
-				s.Data[inventory.DataKey] = data
+					inv.Entries = append(inv.Entries,
+						inventory.Entry{Group: "nowhere.example.com", Version: "v1", Kind: "Widget", Namespace: ns, Name: "w"},
+						inventory.Entry{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "never-existed"})
+				})
 			},
 		},
 	}
@@ -124,9 +123,10 @@ func TestInventoryEditedToGarbage(t *testing.T) {
 			if s := e.run(r); !s.Compliant() {
 				t.Fatal(s)
 			}
-			id := e.owner("app").ID
-			if err := e.updateInventorySecret(func(s *corev1.Secret) {
-				s.Annotations["faults.gitopskit.io/id"] = id // where the fix finds it
+			if tt.rewrite != nil {
+				tt.rewrite(e, ns)
+			} else if err := e.updateInventorySecret(func(s *corev1.Secret) {
+				s.Annotations["faults.gitopskit.io/ledger"] = e.conf.Name // where the fix finds it
 				tt.edit(e, ns, s)
 			}); err != nil {
 				t.Fatalf("edit: %v", err)

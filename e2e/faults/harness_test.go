@@ -286,14 +286,63 @@ func (e *env) admin() *cluster.Cluster {
 	return e.access
 }
 
-func (e *env) store(unit string) *inventory.Store {
+// store returns the unit's inventory as the configuration keeps it, in
+// a ledger read afresh.
+func (e *env) store(unit string) *inventory.LedgerUnit {
 	e.t.Helper()
-	s, err := inventory.NewStore(e.admin(), inventory.StoreOptions{Name: e.conf.Name + "-" + unit, Namespace: e.conf.Namespace})
+	u, err := e.ledger().Unit(e.conf.Name + "-" + unit)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return s
+	return u
 }
+
+// ledger returns a new reader of the configuration's inventory ledger.
+func (e *env) ledger() *inventory.Ledger {
+	e.t.Helper()
+	l, err := inventory.NewLedger(e.admin(), inventory.LedgerOptions{Name: e.conf.Name, Namespace: e.conf.Namespace})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return l
+}
+
+// rewriteInventory changes the unit's stored inventory through the ledger,
+// as a program that gets the encoding right would.
+func (e *env) rewriteInventory(unit string, change func(*inventory.Inventory)) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	l := e.ledger()
+	u, err := l.Unit(e.conf.Name + "-" + unit)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	inv, err := u.Load(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	change(&inv)
+	if err := u.Save(ctx, &inv); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// hasInventory reports whether the configuration's ledger holds the unit.
+func (e *env) hasInventory(unit string) bool {
+	e.t.Helper()
+	units, err := e.ledger().Units(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return slices.Contains(units, e.conf.Name+"-"+unit)
+}
+
+// inventoryPage is the Secret that holds the inventories of the
+// configuration's first units (all of them, in these tests).
+func (e *env) inventoryPage() string { return e.ledger().PageName(0) }
 
 // loadInventory returns the unit's stored inventory.
 func (e *env) loadInventory(unit string) inventory.Inventory {
@@ -474,18 +523,23 @@ func (e *env) snapshot() snapshot {
 	return s
 }
 
-// inventoryVersion returns the resourceVersion of the unit's inventory
-// Secret ("" when there is none), whether or not its content is valid.
-func (e *env) inventoryVersion(unit string) string {
+// inventoryVersion returns the resourceVersions of the Secrets holding
+// the configuration's inventories ("" when there are none), whether or not
+// their content or labels are valid: it changes with any inventory write.
+func (e *env) inventoryVersion(string) string {
 	e.t.Helper()
-	sec, err := e.kube.CoreV1().Secrets(e.conf.Namespace).Get(e.t.Context(), e.conf.Name+"-"+unit, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return ""
-	case err != nil:
-		e.t.Fatalf("get the inventory of %s: %v", unit, err)
+	list, err := e.kube.CoreV1().Secrets(e.conf.Namespace).List(e.t.Context(), metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatalf("list the inventories: %v", err)
 	}
-	return sec.ResourceVersion
+	var versions []string
+	for _, s := range list.Items {
+		if e.ledger().IsPageName(s.Name) {
+			versions = append(versions, s.Name+"@"+s.ResourceVersion)
+		}
+	}
+	slices.Sort(versions)
+	return strings.Join(versions, ",")
 }
 
 // unchanged asserts that since before no object of any unit was created,

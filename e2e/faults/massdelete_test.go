@@ -52,7 +52,7 @@ func TestMassDeletionAfterInventoryLoss(t *testing.T) {
 
 	deleteInventory := func() {
 		t.Helper()
-		if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), name+"-app", metav1.DeleteOptions{}); err != nil {
+		if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), e.inventoryPage(), metav1.DeleteOptions{}); err != nil {
 			t.Fatalf("delete the inventory: %v", err)
 		}
 	}

@@ -124,7 +124,7 @@ func TestInventoryTamperedWith(t *testing.T) {
 		{
 			name: "inventory deleted",
 			tamper: func(e *env, _ string) error {
-				return e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(e.t.Context(), e.conf.Name+"-app", metav1.DeleteOptions{})
+				return e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(e.t.Context(), e.inventoryPage(), metav1.DeleteOptions{})
 			},
 		},
 		{
@@ -183,7 +183,7 @@ func TestInventoryTamperedWith(t *testing.T) {
 			e.checkSentinels()
 			// The way out: delete the damaged inventory; the next reconcile
 			// records the unit's objects again.
-			if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), e.conf.Name+"-app", metav1.DeleteOptions{}); err != nil {
+			if err := e.kube.CoreV1().Secrets(e.conf.Namespace).Delete(t.Context(), e.inventoryPage(), metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			e.converge(r)
@@ -193,7 +193,7 @@ func TestInventoryTamperedWith(t *testing.T) {
 
 func (e *env) updateInventorySecret(change func(*corev1.Secret)) error {
 	ctx := e.t.Context()
-	s, err := e.kube.CoreV1().Secrets(e.conf.Namespace).Get(ctx, e.conf.Name+"-app", metav1.GetOptions{})
+	s, err := e.kube.CoreV1().Secrets(e.conf.Namespace).Get(ctx, e.inventoryPage(), metav1.GetOptions{})
 	if err != nil {
 		return err
 	}

@@ -105,7 +105,7 @@ func TestAPIServerRestartedDuringPrune(t *testing.T) {
 				restarted.Store(true)
 				t.Logf("kube-apiserver back after %v", time.Since(t0).Round(time.Millisecond))
 			}
-			invName := name + "-app"
+			invName := name // the configuration, whose ledger holds the inventory
 			cfg := wrapConfig(c.Config, func(r *http.Request, next func() (*http.Response, error)) (*http.Response, error) {
 				if !armed.Load() || !tt.at(&n, r, invName) {
 					return next()
