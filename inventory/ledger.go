@@ -99,7 +99,7 @@ type Ledger struct {
 	pages   map[int]*page
 	units   map[string]*ledgerUnit
 	corrupt error // the first page that could not be read, if any
-	saving  int   // saves under way
+	saving  int   // saves and writes under way
 }
 
 // page is one Secret of the ledger.
@@ -530,7 +530,13 @@ func (l *Ledger) lead(ctx context.Context, p *page, b *batch, linger time.Durati
 	if p.open == b {
 		p.open = nil // later saves gather in the next batch
 	}
+	l.saving++ // a Refresh meanwhile keeps the pages this write updates
 	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.saving--
+		l.mu.Unlock()
+	}()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	b.failed, b.err = l.writePage(wctx, p)

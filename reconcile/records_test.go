@@ -1,12 +1,14 @@
 package reconcile_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/inventory"
@@ -72,5 +74,69 @@ func TestRemovedUnits(t *testing.T) {
 	if got := strings.Join(msgs, "\n"); !strings.Contains(got, "orphan: unit removed from the configuration: orphaned") ||
 		!strings.Contains(got, "pruned: unit removed from the configuration: deleted") {
 		t.Errorf("removal events:\n%s", got)
+	}
+}
+
+// TestInventoryWritesShared: the units' inventories share the writes of a
+// ledger. A first run of 40 new units writes inventories at most once per
+// unit plus once per page (each unit's own record cost two writes), and a
+// no-op run writes none; a new process loads them all with one LIST.
+func TestInventoryWritesShared(t *testing.T) {
+	const units = 40
+	ns := gitopstest.CreateNamespace(t, testCluster(t).Config)
+	srv := gitopstest.StartGitServer(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, srv, "shared-writes")
+	files := map[string]string{}
+	conf := reconcile.Configuration{
+		Name:    gitopstest.UniqueName("shared-writes"),
+		Sources: []reconcile.Source{{Name: "repo", URL: repo.HTTPURL()}},
+	}
+	for i := range units {
+		name := fmt.Sprintf("u%02d", i)
+		files[name+"/a.yaml"] = configMapYAML(ns, name+"-a", "1")
+		files[name+"/b.yaml"] = configMapYAML(ns, name+"-b", "1")
+		conf.Units = append(conf.Units, reconcile.Unit{Name: name, Path: name, Prune: true})
+	}
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: files})
+
+	writes := func(c *cluster.Cluster) int { return c.Requests().Verb("create") + c.Requests().Verb("update") }
+	c := kube(t)
+	r, err := reconcile.New(c, conf, reconcile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	if s := run(t, r); !s.Compliant() {
+		t.Fatal(s)
+	}
+	first := writes(c)
+	t.Logf("first run of %d units: %d creates and updates (inventory pages, the record's namespace)", units, first)
+	if first > units+2 {
+		t.Errorf("first run: %d creates and updates for %d units, want at most one per unit, the page and the namespace", first, units)
+	}
+	if s := run(t, r); !s.Compliant() {
+		t.Fatal(s)
+	}
+	if writes(c)-first > 1 {
+		t.Errorf("no-op run: %d more creates and updates, want none but the namespace's", writes(c)-first)
+	}
+
+	ledger, err := inventory.NewLedger(kube(t), inventory.LedgerOptions{Name: conf.Name, Namespace: reconcile.DefaultNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := ledger.Units(t.Context())
+	if err != nil || len(stored) != units {
+		t.Fatalf("the ledger holds %d units (%v), want %d", len(stored), err, units)
+	}
+	for _, name := range stored {
+		u, err := ledger.Unit(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := u.Load(t.Context())
+		if err != nil || inv.Len() != 2 || inv.Entries[0].Hash == "" || inv.Entries[0].ResourceVersion == "" {
+			t.Errorf("%s: %v (%v), want its 2 objects with their hashes and resourceVersions", name, inv.Entries, err)
+		}
 	}
 }
