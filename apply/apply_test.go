@@ -85,6 +85,15 @@ func TestApplyFirstNoopChange(t *testing.T) {
 	if k["apply"] != 0 || k["get"] != 1 || k["list"] == 0 || k["list"]+k["get"] != len(cnt.reqs) {
 		t.Errorf("no-op requests: %v, want only LISTs and the inventory GET\n%s", k, cnt.dump())
 	}
+	// One LIST per resource and namespace, whether started early (the
+	// kinds the cluster serves) or at its stage.
+	lists := map[string]bool{}
+	for _, o := range objs {
+		lists[o.GetKind()+"/"+o.GetNamespace()] = true
+	}
+	if k["list"] != len(lists) {
+		t.Errorf("no-op: %d LISTs, want one per kind and namespace (%d)\n%s", k["list"], len(lists), cnt.dump())
+	}
 	t.Logf("no-op requests: %v (%s)", k, cs.Summary())
 
 	// One changed field: one SSA request.

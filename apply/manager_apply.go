@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -57,7 +58,9 @@ type listKey struct {
 // still applied.
 //
 // With opts.Inventory set, Apply costs one LIST per resource and namespace of
-// the objects (metadata only) and one request per object that changed in
+// the objects (metadata only; those of kinds the cluster already serves
+// start before the objects are prepared and the inventory is loaded, and
+// run meanwhile) and one request per object that changed in
 // Git or in the cluster since the last apply: an object whose manifest hash
 // matches the inventory, and whose live resourceVersion or fingerprint (our
 // field manager's managedFields entry, see [cluster.Fingerprint]) does too,
@@ -79,6 +82,13 @@ type listKey struct {
 func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	opts = opts.withDefaults()
 	definedHere := crdScopes(objects)
+	if opts.Inventory != nil {
+		// The LISTs of the kinds the cluster already serves start now,
+		// while the objects are prepared and the inventory is loaded.
+		pf := m.prefetch(ctx, objects, definedHere, opts)
+		defer pf.wait()
+		opts.prefetched = pf
+	}
 	items, err := m.prepare(objects, definedHere, opts)
 	if err != nil {
 		return nil, err
@@ -465,30 +475,18 @@ func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions
 			keys = append(keys, k)
 		}
 	}
-	var sel string
-	switch opts.Policy {
-	case AdoptAll:
-		sel = labels.SelectorFromSet(labels.Set{inventory.LabelApplySetPartOf: opts.Inventory.Owner().ID}).String()
-	case MustMatch:
-		sel = ""
-	default:
-		req, _ := labels.NewRequirement(inventory.LabelApplySetPartOf, selection.Exists, nil)
-		sel = labels.NewSelector().Add(*req).String()
-	}
+	sel := listSelector(opts)
 	out := make(map[listKey]map[string]cluster.ObjectMeta, len(keys))
-	var mu sync.Mutex
 	allOK := true
+	if pf := opts.prefetched; pf != nil {
+		got := pf.take(keys, sel)
+		maps.Copy(out, got)
+		keys = slices.DeleteFunc(keys, func(k listKey) bool { _, done := got[k]; return done })
+	}
+	var mu sync.Mutex
 	forEach(ctx, len(keys), opts.Concurrency, func(ctx context.Context, i int) {
 		k := keys[i]
-		var (
-			objs map[string]cluster.ObjectMeta
-			err  error
-		)
-		if opts.Reads != nil {
-			objs, err = opts.Reads.ListMetadata(ctx, m.cluster, k.gvr, k.namespace, sel)
-		} else {
-			objs, err = cluster.ListMetadata(ctx, m.cluster, k.gvr, k.namespace, sel)
-		}
+		objs, err := m.listOne(ctx, k, sel, opts)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -499,6 +497,105 @@ func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions
 		out[k] = objs
 	})
 	return out, opts.Policy == MustMatch && allOK
+}
+
+// listOne lists the metadata of one resource in one namespace, through the
+// round's shared reads when the caller passed them.
+func (m *Manager) listOne(ctx context.Context, k listKey, sel string, opts ApplyOptions) (map[string]cluster.ObjectMeta, error) {
+	if opts.Reads != nil {
+		return opts.Reads.ListMetadata(ctx, m.cluster, k.gvr, k.namespace, sel)
+	}
+	return cluster.ListMetadata(ctx, m.cluster, k.gvr, k.namespace, sel)
+}
+
+// listSelector is the label selector of the LISTs that show which objects
+// exist: the unit's own objects when it adopts nothing else, every object
+// for MustMatch, and otherwise every object some unit owns.
+func listSelector(opts ApplyOptions) string {
+	switch opts.Policy {
+	case AdoptAll:
+		return labels.SelectorFromSet(labels.Set{inventory.LabelApplySetPartOf: opts.Inventory.Owner().ID}).String()
+	case MustMatch:
+		return ""
+	default:
+		req, _ := labels.NewRequirement(inventory.LabelApplySetPartOf, selection.Exists, nil)
+		return labels.NewSelector().Add(*req).String()
+	}
+}
+
+// prefetched holds the LISTs an Apply started before preparing its
+// objects.
+type prefetched struct {
+	sel  string
+	done chan struct{}
+	mu   sync.Mutex
+	out  map[listKey]map[string]cluster.ObjectMeta
+}
+
+// prefetch starts the LISTs of the objects' resources that the cluster
+// serves already (without asking discovery), in their namespaces.
+func (m *Manager) prefetch(ctx context.Context, objects []*unstructured.Unstructured, definedHere map[schema.GroupKind]bool, opts ApplyOptions) *prefetched {
+	pf := &prefetched{sel: listSelector(opts), done: make(chan struct{}), out: map[listKey]map[string]cluster.ObjectMeta{}}
+	seen := map[listKey]bool{}
+	var keys []listKey
+	for _, o := range objects {
+		if o == nil {
+			continue
+		}
+		gvk := o.GroupVersionKind()
+		if _, ok := definedHere[gvk.GroupKind()]; ok {
+			continue // its CRD may change in this apply
+		}
+		mapping, ok := m.cluster.KnownMapping(gvk)
+		if !ok {
+			continue
+		}
+		ns := ""
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			if ns = o.GetNamespace(); ns == "" {
+				ns = opts.DefaultNamespace
+			}
+		}
+		k := listKey{mapping.Resource, ns}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	go func() {
+		defer close(pf.done)
+		forEach(ctx, len(keys), opts.Concurrency, func(ctx context.Context, i int) {
+			k := keys[i]
+			objs, err := m.listOne(ctx, k, pf.sel, opts)
+			if err != nil {
+				return // listed again when the stage needs it
+			}
+			pf.mu.Lock()
+			pf.out[k] = objs
+			pf.mu.Unlock()
+		})
+	}()
+	return pf
+}
+
+func (pf *prefetched) wait() { <-pf.done }
+
+// take waits for the prefetch and returns the LISTs of keys it made with
+// selector sel (a failed one is missing: the stage lists it again).
+func (pf *prefetched) take(keys []listKey, sel string) map[listKey]map[string]cluster.ObjectMeta {
+	pf.wait()
+	if sel != pf.sel {
+		return nil
+	}
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	out := map[listKey]map[string]cluster.ObjectMeta{}
+	for _, k := range keys {
+		if objs, ok := pf.out[k]; ok {
+			out[k] = objs
+		}
+	}
+	return out
 }
 
 // applyOne applies one object and records the outcome. before is the

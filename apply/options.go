@@ -95,6 +95,9 @@ type ApplyOptions struct {
 	// WaitTimeout bounds the wait for CRDs to be Established and for an
 	// object being recreated to be gone. Default 1 minute.
 	WaitTimeout time.Duration
+
+	// prefetched holds the LISTs Apply started early; set by Apply.
+	prefetched *prefetched
 }
 
 // DefaultApplyOptions returns the options Apply uses for zero fields.

@@ -22,7 +22,8 @@ type Configuration struct {
 	// Name identifies the configuration; it prefixes the names of its
 	// records. Required.
 	Name string
-	// Namespace holds the configuration's records: one inventory per unit.
+	// Namespace holds the configuration's records: the units' inventories
+	// (pages of an inventory.Ledger) and the status record.
 	// It is created if missing. Default "gitopskit-system".
 	Namespace string
 	// Sources are the Git repositories the units build from.
