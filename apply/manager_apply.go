@@ -285,8 +285,10 @@ func writeAhead(ctx context.Context, store inventory.Storage, stored, prev inven
 // removes ignored fields and computes the hashes.
 func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[schema.GroupKind]bool, opts ApplyOptions) ([]*item, error) {
 	var owner inventory.Owner
+	var ownerLabels map[string]string
 	if opts.Inventory != nil {
 		owner = opts.Inventory.Owner()
+		ownerLabels = owner.Labels()
 	}
 	seen := map[inventory.ID]bool{}
 	items := make([]*item, 0, len(objects))
@@ -314,14 +316,7 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 		unstructured.RemoveNestedField(obj.Object, "metadata", "resourceVersion")
 		unstructured.RemoveNestedField(obj.Object, "metadata", "managedFields")
 		if opts.Inventory != nil {
-			l := obj.GetLabels()
-			if l == nil {
-				l = map[string]string{}
-			}
-			for k, v := range owner.Labels() {
-				l[k] = v
-			}
-			obj.SetLabels(l)
+			addLabels(obj, ownerLabels)
 		}
 		var err error
 		if it.ignore, err = ignoredPaths(opts.Ignore, obj); err != nil {
@@ -497,6 +492,27 @@ func (m *Manager) listLive(ctx context.Context, batch []*item, opts ApplyOptions
 		out[k] = objs
 	})
 	return out, opts.Policy == MustMatch && allOK
+}
+
+// addLabels sets labels on obj, a copy the caller owns, in its own label
+// map (GetLabels and SetLabels would convert it twice).
+func addLabels(obj *unstructured.Unstructured, labels map[string]string) {
+	md, ok := obj.Object["metadata"].(map[string]any)
+	if !ok {
+		md = map[string]any{}
+		obj.Object["metadata"] = md
+	}
+	l, ok := md["labels"].(map[string]any)
+	if !ok {
+		if md["labels"] != nil { // not a map: as SetLabels would, replace it
+			delete(md, "labels")
+		}
+		l = make(map[string]any, len(labels))
+		md["labels"] = l
+	}
+	for k, v := range labels {
+		l[k] = v
+	}
 }
 
 // listOne lists the metadata of one resource in one namespace, through the
