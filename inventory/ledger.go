@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,12 +171,8 @@ func (l *Ledger) PageName(n int) string { return l.opts.Name + ".inventory-" + s
 
 // IsPageName reports whether name is the name of one of the ledger's pages.
 func (l *Ledger) IsPageName(name string) bool {
-	n, ok := strings.CutPrefix(name, l.opts.Name+".inventory-")
-	if !ok {
-		return false
-	}
-	_, err := strconv.Atoi(n)
-	return err == nil
+	_, ok := l.pageIndex(name)
+	return ok
 }
 
 // Unit returns the storage of the unit name (the owner name, as for
@@ -239,12 +236,12 @@ func (l *Ledger) load(ctx context.Context) error {
 		for i := range list.Items {
 			s := &list.Items[i]
 			n, ok := l.pageIndex(s.Name)
-			if !ok {
+			if !ok || n < 0 { // not a page the ledger writes
 				continue
 			}
 			content, err := l.decodePage(s)
 			if err != nil {
-				corrupt = cmpOr(corrupt, err)
+				corrupt = cmp.Or(corrupt, err)
 				continue
 			}
 			pages[n] = &page{index: n, rv: s.ResourceVersion, durable: content, pending: map[string]*ledgerOp{}}
@@ -272,20 +269,14 @@ func (l *Ledger) load(ctx context.Context) error {
 	return nil
 }
 
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
+// pageIndex returns the number in a page's name.
 func (l *Ledger) pageIndex(name string) (int, bool) {
 	n, ok := strings.CutPrefix(name, l.opts.Name+".inventory-")
 	if !ok {
 		return 0, false
 	}
 	i, err := strconv.Atoi(n)
-	return i, err == nil && i >= 0
+	return i, err == nil
 }
 
 // union returns a's entries plus b's that a does not list.
@@ -490,11 +481,21 @@ func (l *Ledger) save(ctx context.Context, owner Owner, inv *Inventory, remove b
 	if !grows && !remove {
 		return nil, nil, nil
 	}
-	if p.open == nil {
-		p.open = &batch{done: make(chan struct{})}
-		return p, p.open, nil // the caller leads it
+	b, lead := p.join()
+	if !lead {
+		return nil, b, nil
 	}
-	return nil, p.open, nil
+	return p, b, nil // the caller leads it
+}
+
+// join returns the batch gathering saves for p, and whether the caller
+// made it and so leads it (l.mu held).
+func (p *page) join() (b *batch, lead bool) {
+	if p.open != nil {
+		return p.open, false
+	}
+	p.open = &batch{done: make(chan struct{})}
+	return p.open, true
 }
 
 // dropCopies has the copies a unit left on other pages removed with those
@@ -728,12 +729,8 @@ func (l *Ledger) Flush(ctx context.Context) error {
 		if len(p.pending) == 0 {
 			continue
 		}
-		if p.open != nil {
-			waits = append(waits, wait{p: p, b: p.open})
-			continue
-		}
-		p.open = &batch{done: make(chan struct{})}
-		waits = append(waits, wait{p: p, b: p.open, lead: true})
+		b, lead := p.join()
+		waits = append(waits, wait{p: p, b: b, lead: lead})
 	}
 	l.mu.Unlock()
 	var errs []error
@@ -862,11 +859,7 @@ func (s *LedgerUnit) Commit(ctx context.Context) error {
 		return l.takeConflict(name)
 	}
 	p := l.pages[u.page]
-	b, lead := p.open, false
-	if b == nil {
-		b, lead = &batch{done: make(chan struct{})}, true
-		p.open = b
-	}
+	b, lead := p.join()
 	l.mu.Unlock()
 	if lead {
 		l.lead(ctx, p, b, l.opts.Linger)

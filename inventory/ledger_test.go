@@ -93,6 +93,14 @@ func (e *ledgerEnv) unit(l *inventory.Ledger, name string) *inventory.LedgerUnit
 	return u
 }
 
+// save saves the unit's inventory, failing the test on an error.
+func (e *ledgerEnv) save(l *inventory.Ledger, name string, inv *inventory.Inventory) {
+	e.t.Helper()
+	if err := e.unit(l, name).Save(e.t.Context(), inv); err != nil {
+		e.t.Fatalf("save %s: %v", name, err)
+	}
+}
+
 func (e *ledgerEnv) load(l *inventory.Ledger, name string) inventory.Inventory {
 	e.t.Helper()
 	inv, err := e.unit(l, name).Load(e.t.Context())
@@ -235,18 +243,14 @@ func TestLedgerConflict(t *testing.T) {
 	first, _ := e.ledger(inventory.LedgerOptions{})
 	for _, u := range []string{"a", "b"} {
 		inv := configMaps(e.namespace, u)
-		if err := e.unit(first, u).Save(ctx, &inv); err != nil {
-			t.Fatal(err)
-		}
+		e.save(first, u, &inv)
 	}
 	second, _ := e.ledger(inventory.LedgerOptions{})
 	old := e.load(second, "a")
 
 	inv := e.load(first, "a")
 	inv.Entries = append(inv.Entries, configMaps(e.namespace, "a2").Entries...)
-	if err := e.unit(first, "a").Save(ctx, &inv); err != nil {
-		t.Fatal(err)
-	}
+	e.save(first, "a", &inv)
 
 	old.Entries = append(old.Entries, configMaps(e.namespace, "a3").Entries...)
 	err := e.unit(second, "a").Save(ctx, &old)
@@ -277,9 +281,7 @@ func TestLedgerConflict(t *testing.T) {
 	view := e.load(fourth, "b")
 	grown := e.load(third, "b")
 	grown.Entries = append(grown.Entries, configMaps(e.namespace, "b3").Entries...)
-	if err := e.unit(third, "b").Save(ctx, &grown); err != nil {
-		t.Fatal(err)
-	}
+	e.save(third, "b", &grown)
 	view.Entries[0].Hash = "refreshed"
 	if err := e.unit(fourth, "b").Save(ctx, &view); err != nil {
 		t.Fatalf("a refreshing save: %v", err)
@@ -310,17 +312,13 @@ func TestLedgerMove(t *testing.T) {
 	l, _ := e.ledger(inventory.LedgerOptions{EntriesPerPage: 10})
 	for _, u := range []string{"a", "b"} {
 		inv := configMaps(e.namespace, u+"1", u+"2", u+"3")
-		if err := e.unit(l, u).Save(ctx, &inv); err != nil {
-			t.Fatal(err)
-		}
+		e.save(l, u, &inv)
 	}
 	inv := e.load(l, "a")
 	for i := range 6 {
 		inv.Entries = append(inv.Entries, configMaps(e.namespace, fmt.Sprintf("a-more-%d", i)).Entries...)
 	}
-	if err := e.unit(l, "a").Save(ctx, &inv); err != nil {
-		t.Fatal(err)
-	}
+	e.save(l, "a", &inv)
 	// Before the flush the old page still lists a's three: the union.
 	reader, _ := e.ledger(inventory.LedgerOptions{})
 	if got := e.load(reader, "a"); got.Len() != 9 {
@@ -342,9 +340,7 @@ func TestLedgerMove(t *testing.T) {
 	// The reader saves a again: no copy is left behind.
 	got := e.load(reader, "a")
 	got.Entries = got.Entries[:8]
-	if err := e.unit(reader, "a").Save(ctx, &got); err != nil {
-		t.Fatal(err)
-	}
+	e.save(reader, "a", &got)
 	if err := reader.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -363,9 +359,7 @@ func TestLedgerBadPages(t *testing.T) {
 	l, _ := e.ledger(inventory.LedgerOptions{UnitsPerPage: 1})
 	for _, u := range []string{"a", "b"} {
 		inv := configMaps(e.namespace, u)
-		if err := e.unit(l, u).Save(ctx, &inv); err != nil {
-			t.Fatal(err)
-		}
+		e.save(l, u, &inv)
 	}
 	sec, err := e.kube.CoreV1().Secrets(e.namespace).Get(ctx, l.PageName(1), metav1.GetOptions{})
 	if err != nil {
@@ -415,9 +409,7 @@ func TestLedgerPageDeletedBehindIt(t *testing.T) {
 	e := newLedgerEnv(t)
 	l, _ := e.ledger(inventory.LedgerOptions{})
 	inv := configMaps(e.namespace, "a")
-	if err := e.unit(l, "a").Save(ctx, &inv); err != nil {
-		t.Fatal(err)
-	}
+	e.save(l, "a", &inv)
 	if err := e.kube.CoreV1().Secrets(e.namespace).Delete(ctx, l.PageName(0), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -430,9 +422,7 @@ func TestLedgerPageDeletedBehindIt(t *testing.T) {
 		t.Fatalf("after the conflict a loads %v, want what the cluster holds (nothing)", again.Entries)
 	}
 	again.Entries = inv.Entries
-	if err := e.unit(l, "a").Save(ctx, &again); err != nil {
-		t.Fatal(err)
-	}
+	e.save(l, "a", &again)
 	if got := e.load(e.freshLedger(), "a"); !inventory.Equal(got, inv) {
 		t.Fatalf("a = %v, want %v", got.Entries, inv.Entries)
 	}
