@@ -33,6 +33,10 @@ var (
 	ErrDuplicate = errors.New("duplicate object")
 	// ErrCycle: a kustomization includes itself, directly or through others.
 	ErrCycle = errors.New("kustomization cycle")
+	// ErrFileName: generating a kustomization met a YAML file whose name is
+	// not valid UTF-8, which a kustomization (YAML, so Unicode) cannot name.
+	// It comes wrapped in an [*fs.PathError] naming the file.
+	ErrFileName = errors.New("file name is not valid UTF-8")
 	// ErrMalformedYAML matches [*YAMLError].
 	ErrMalformedYAML = object.ErrMalformed
 )

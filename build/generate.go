@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/types"
@@ -79,6 +80,16 @@ func generateKustomization(f *confinedFS, dir string) ([]byte, error) {
 	})
 }
 
+// appendResource appends the resource rel to out, refusing a name the
+// generated YAML could not carry unchanged.
+func appendResource(out *[]string, rel string) error {
+	if !utf8.ValidString(rel) {
+		return &fs.PathError{Op: "generate kustomization", Path: rel, Err: ErrFileName}
+	}
+	*out = append(*out, rel)
+	return nil
+}
+
 // collectResources appends to out the resources under the directory dir (a
 // resolved path relative to the root), named relative to the unit directory
 // with the prefix rel.
@@ -109,7 +120,9 @@ func collectResources(f *confinedFS, dir, rel string, out *[]string) error {
 			continue
 		case fi.IsDir():
 			if hasKustomization(f, target) {
-				*out = append(*out, childRel)
+				if err := appendResource(out, childRel); err != nil {
+					return err
+				}
 				continue
 			}
 			if err := collectResources(f, target, childRel, out); err != nil {
@@ -128,7 +141,9 @@ func collectResources(f *confinedFS, dir, rel string, out *[]string) error {
 				return err
 			}
 			if len(objs) > 0 {
-				*out = append(*out, childRel)
+				if err := appendResource(out, childRel); err != nil {
+					return err
+				}
 			}
 		}
 	}
