@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -590,5 +591,45 @@ func TestApplyObjectBeingDeleted(t *testing.T) {
 func TestNewManagerNilCluster(t *testing.T) {
 	if _, err := apply.NewManager(nil, apply.ManagerOptions{}); err == nil {
 		t.Error("NewManager(nil) succeeded")
+	}
+}
+
+// Apply edits copies of the objects it is given (ownership labels, default
+// namespace, a Secret's stringData, ignored fields, status removed), never
+// the caller's: a build cache hands the same objects to every apply.
+func TestApplyLeavesCallersObjectsAlone(t *testing.T) {
+	cl := newCluster(t, testCluster(t).Config)
+	m := newManager(t, cl)
+	tests := map[string][]apply.IgnoreRule{
+		"no ignore rules": nil,
+		"ignore rules":    {{Paths: []string{"/data/theirs", "/spec/template/metadata/labels/tier"}}},
+	}
+	for name, rules := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := testNamespace(t, "untouched")
+			secret := obj("v1", "Secret", ns, "creds", map[string]any{
+				"stringData": map[string]any{"token": "t0ken"},
+				"data":       map[string]any{"other": "b3RoZXI="},
+			})
+			noNamespace := configMap("", "defaulted", map[string]any{"k": "v", "theirs": "x"})
+			noNamespace.SetLabels(map[string]string{"team": "shop"})
+			withStatus := deployment(ns, "web", map[string]any{"tier": "front"})
+			withStatus.Object["status"] = map[string]any{"replicas": int64(1)}
+			withStatus.SetResourceVersion("42")
+			objs := []*unstructured.Unstructured{secret, noNamespace, withStatus}
+			before := make([]*unstructured.Unstructured, len(objs))
+			for i, o := range objs {
+				before[i] = o.DeepCopy()
+			}
+			store := newStore(t, cl, "untouched")
+			for range 2 { // the first apply creates, the second is a no-op
+				mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DefaultNamespace: ns, Ignore: rules})
+			}
+			for i, o := range objs {
+				if !equality.Semantic.DeepEqual(o.Object, before[i].Object) {
+					t.Errorf("Apply changed the caller's %s:\n got %v\nwant %v", o.GetKind(), o.Object, before[i].Object)
+				}
+			}
+		})
 	}
 }

@@ -290,8 +290,9 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 		owner = opts.Inventory.Owner()
 		ownerLabels = owner.Labels()
 	}
-	seen := map[inventory.ID]bool{}
+	seen := make(map[inventory.ID]bool, len(objects))
 	items := make([]*item, 0, len(objects))
+	var hasher manifestHasher
 	for i, o := range objects {
 		if o == nil {
 			return nil, fmt.Errorf("apply: object %d is nil", i)
@@ -300,7 +301,7 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 		if gvk.Kind == "" || gvk.Version == "" || o.GetName() == "" {
 			return nil, fmt.Errorf("apply: object %d (%s %q) needs apiVersion, kind and metadata.name", i, gvk, o.GetName())
 		}
-		obj := o.DeepCopy()
+		obj := editableCopy(o, len(opts.Ignore) > 0)
 		if opts.DefaultNamespace != "" && obj.GetNamespace() == "" && m.namespaced(gvk, definedHere) {
 			obj.SetNamespace(opts.DefaultNamespace)
 		}
@@ -327,7 +328,7 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 				return nil, fmt.Errorf("apply: %w", err)
 			}
 		}
-		if it.entry.Hash, err = ManifestHash(obj, m.opts.FieldManager); err != nil {
+		if it.entry.Hash, err = hasher.hash(obj, m.opts.FieldManager); err != nil {
 			return nil, fmt.Errorf("apply: hash %s: %w", it.entry, err)
 		}
 		it.force = opts.Force || obj.GetAnnotations()[AnnotationForce] == Enabled
@@ -335,6 +336,26 @@ func (m *Manager) prepare(objects []*unstructured.Unstructured, definedHere map[
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// editableCopy returns a copy of o that prepare may edit without changing
+// o: the top level, metadata and labels are copied, the rest is shared, as
+// nothing after prepare writes into an object (the build cache hands the same
+// objects to every apply). With deep, for ignore rules that remove nested
+// fields, all of it is copied.
+func editableCopy(o *unstructured.Unstructured, deep bool) *unstructured.Unstructured {
+	if deep {
+		return o.DeepCopy()
+	}
+	obj := maps.Clone(o.Object)
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		md = maps.Clone(md)
+		if l, ok := md["labels"].(map[string]any); ok {
+			md["labels"] = maps.Clone(l)
+		}
+		obj["metadata"] = md
+	}
+	return &unstructured.Unstructured{Object: obj}
 }
 
 // applyStage applies one stage's objects.

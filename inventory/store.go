@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,6 +82,12 @@ type Store struct {
 	opts   StoreOptions
 	owner  Owner
 	client corev1client.CoreV1Interface
+
+	mu sync.Mutex
+	// last is the inventory last loaded or saved, at its resourceVersion:
+	// a Load that finds that version returns a copy instead of decoding
+	// the same bytes again.
+	last Inventory
 }
 
 var _ Storage = (*Store)(nil)
@@ -140,6 +148,9 @@ func (s *Store) decode(meta metav1.ObjectMeta, data []byte) (Inventory, error) {
 	if err := s.checkParent(meta); err != nil {
 		return Inventory{}, err
 	}
+	if inv, ok := s.remembered(meta.ResourceVersion); ok {
+		return inv, nil
+	}
 	inv := Inventory{}
 	if len(data) > 0 {
 		var err error
@@ -148,7 +159,26 @@ func (s *Store) decode(meta metav1.ObjectMeta, data []byte) (Inventory, error) {
 		}
 	}
 	inv.ResourceVersion = meta.ResourceVersion
+	s.remember(inv)
 	return inv, nil
+}
+
+// remembered returns a copy of the inventory last loaded or saved if it is
+// the version rv.
+func (s *Store) remembered(rv string) (Inventory, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rv == "" || s.last.ResourceVersion != rv {
+		return Inventory{}, false
+	}
+	return Inventory{Entries: slices.Clone(s.last.Entries), ResourceVersion: rv}, true
+}
+
+// remember keeps a copy of inv, stored at inv.ResourceVersion.
+func (s *Store) remember(inv Inventory) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = Inventory{Entries: slices.Clone(inv.Entries), ResourceVersion: inv.ResourceVersion}
 }
 
 // checkParent refuses a parent that another tool (or no tool) manages.
@@ -213,6 +243,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 		return fmt.Errorf("inventory: save %s %s/%s: %w", s.opts.Kind, s.opts.Namespace, s.opts.Name, err)
 	}
 	inv.ResourceVersion = rv
+	s.remember(*inv)
 	return nil
 }
 

@@ -176,3 +176,61 @@ func TestStoreRefusesForeignParent(t *testing.T) {
 		})
 	}
 }
+
+// A Store remembers the inventory it last loaded or saved, and decodes again
+// only when the parent's resourceVersion moved: what another writer stored
+// is always what Load returns, and a caller editing a loaded inventory does
+// not edit the next one.
+func TestStoreLoadAfterOtherWriters(t *testing.T) {
+	ctx := t.Context()
+	name := gitopstest.UniqueName("remembered")
+	open := func() *inventory.Store {
+		s, err := inventory.NewStore(admin(t), inventory.StoreOptions{Name: name, Namespace: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mine, theirs := open(), open()
+	inv := bigInventory(100)
+	if err := mine.Save(ctx, &inv); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mine.Delete(context.WithoutCancel(ctx), inventory.Inventory{}) })
+
+	got, err := mine.Load(ctx)
+	if err != nil || !inventory.Equal(got, inv) {
+		t.Fatalf("load after save: %d entries, %v", got.Len(), err)
+	}
+	got.Entries[0].Hash = "edited-by-the-caller"
+	if again, _ := mine.Load(ctx); again.Entries[0].Hash == "edited-by-the-caller" {
+		t.Fatal("an edit of a loaded inventory reached the next Load")
+	}
+
+	// Another process saves a shorter inventory.
+	other, err := theirs.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Entries = other.Entries[:10]
+	if err := theirs.Save(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := mine.Load(ctx); err != nil || got.Len() != 10 || got.ResourceVersion != other.ResourceVersion {
+		t.Fatalf("after another writer: %d entries at %s (%v), want 10 at %s", got.Len(), got.ResourceVersion, err, other.ResourceVersion)
+	}
+
+	// Someone edits the Secret by hand: it no longer decodes.
+	kc := kubernetes.NewForConfigOrDie(testCluster(t).Config)
+	sec, err := kc.CoreV1().Secrets("default").Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.Data[inventory.DataKey] = []byte("not an inventory")
+	if _, err := kc.CoreV1().Secrets("default").Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mine.Load(ctx); !errors.Is(err, inventory.ErrCorrupt) {
+		t.Fatalf("load of a hand-edited inventory: %v, want ErrCorrupt", err)
+	}
+}
