@@ -23,7 +23,7 @@ func TestCanonicalJSONMatchesEncodingJSON(t *testing.T) {
 		"escapes":           map[string]any{"html": "<a href=\"x\">&</a>", "ctl": "tab\tnl\nnul\x00", "bs": `a\b`},
 		"unicode":           map[string]any{"é": "ünïcode ✓", "sep": "line\u2028para\u2029", "bad": "\xff\xfe"},
 		"key order":         map[string]any{"b": int64(1), "B": int64(2), "a": int64(3), "": int64(4), "aa": int64(5), "é": int64(6)},
-		"floats":            map[string]any{"f": 1.5, "big": 1e21, "small": 1e-7, "neg": -0.0, "int": float64(2)},
+		"floats":            map[string]any{"f": 1.5, "big": 1e21, "small": 1e-7, "neg": math.Copysign(0, -1), "int": float64(2)},
 		"other Go types":    map[string]any{"int": 7, "i32": int32(-3), "strings": []string{"a", "<"}, "named": named{"z": 1, "a": 2}, "raw": json.RawMessage(`{"b":1,"a":2}`)},
 		"nil containers":    map[string]any{"m": map[string]any(nil), "l": []any(nil), "s": []string(nil)},
 		"extreme integers":  map[string]any{"max": int64(math.MaxInt64), "min": int64(math.MinInt64)},
