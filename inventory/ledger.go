@@ -125,7 +125,8 @@ type ledgerUnit struct {
 	gen   uint64
 	inv   Inventory
 	stale []int // other pages still listing the unit
-	// conflict is a conflict of a save of the unit not reported yet.
+	// conflict is a conflict of a deferred save of the unit, not reported
+	// yet (a save that waits for its write learns of its conflict there).
 	conflict error
 }
 
@@ -616,7 +617,10 @@ func (l *Ledger) writePage(ctx context.Context, p *page) (map[string]error, erro
 				if failed == nil {
 					failed = map[string]error{}
 				}
-				failed[name], u.conflict = cerr, cerr
+				failed[name] = cerr // for the saves waiting for this write
+				if !op.wait {
+					u.conflict = cerr // for Commit or Flush: no one waits
+				}
 			}
 			switch {
 			case op != nil && !op.dropCopy && !op.wait:

@@ -262,6 +262,9 @@ func TestLedgerConflict(t *testing.T) {
 	if got := e.load(second, "a"); !inventory.Equal(got, inv) {
 		t.Fatalf("after the conflict the second loads %v, want the first's %v", got.Entries, inv.Entries)
 	}
+	if err := e.unit(second, "a").Commit(ctx); err != nil {
+		t.Fatalf("Commit reported the waiting save's conflict a second time: %v", err)
+	}
 	b := e.load(second, "b")
 	b.Entries = append(b.Entries, configMaps(e.namespace, "b2").Entries...)
 	if err := e.unit(second, "b").Save(ctx, &b); err != nil {
