@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -74,7 +75,9 @@ func (b *bench) applyScenarios(ctx context.Context) error {
 						continue
 					}
 					if err := b.round(ctx, t, 100+r, n, false, true); err != nil {
-						return fmt.Errorf("%s, plot round %d, %d objects: %w", t.name(), r, n, err)
+						if err := b.peerFailed(t, n, err); err != nil {
+							return fmt.Errorf("%s, plot round %d, %d objects: %w", t.name(), r, n, err)
+						}
 					}
 				}
 			}
@@ -86,10 +89,29 @@ func (b *bench) applyScenarios(ctx context.Context) error {
 				continue
 			}
 			if err := b.round(ctx, t, 200, b.cfg.largeN, false, true); err != nil {
-				return fmt.Errorf("%s, large round, %d objects: %w", t.name(), b.cfg.largeN, err)
+				if err := b.peerFailed(t, b.cfg.largeN, err); err != nil {
+					return fmt.Errorf("%s, large round, %d objects: %w", t.name(), b.cfg.largeN, err)
+				}
 			}
 		}
 	}
+	return nil
+}
+
+// peerFailed records that a peer failed a round at an extra size (the plot
+// sizes, -large): the run goes on and the report says so next to the
+// peer, its cells at that size staying empty. gitopskit failing, or a peer
+// failing at the main size, still ends the run (it returns err).
+func (b *bench) peerFailed(t tool, n int, err error) error {
+	if _, ok := t.(*gitopskitTool); ok {
+		return err
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	log.Printf("%s at %d objects failed, left out of the report: %s", t.name(), n, msg)
+	b.res.notes[t.name()] += fmt.Sprintf(". **At %d objects it failed** (its cells there are empty): %s", n, msg)
 	return nil
 }
 

@@ -68,6 +68,8 @@ func runSize(ctx context.Context, c config, bins binaries, n int, dir string) ([
 			r, err = runGitopskit(ctx, c, e, bins)
 		case toolFlux:
 			r, err = runFlux(ctx, c, e, bins)
+		case toolFloor:
+			r, err = runFloor(ctx, c, e)
 		}
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", tool, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -147,7 +146,7 @@ func runFlux(ctx context.Context, c config, e *env, bins binaries) (r row, err e
 	}
 	takeAll() // the controllers' start (discovery, informers' first LIST) is not part of the runs
 
-	w, err := watchKustomizations(ctx, dyn, ns)
+	w, err := watchObjects(ctx, toolFlux, dyn, gvrKustomization, ns)
 	if err != nil {
 		return r, err
 	}
@@ -318,28 +317,29 @@ func readyCondition(k *unstructured.Unstructured) (status, reason, message strin
 	return "", "", ""
 }
 
-// ksWatch follows the Kustomizations of a namespace with an informer of the
-// benchmark's own (uncounted) client.
-type ksWatch struct {
+// objWatch follows the objects of one resource in a namespace with an
+// informer of the benchmark's own (uncounted) client.
+type objWatch struct {
+	tool   string // who is waited for, in progress logs
 	inf    cache.SharedIndexInformer
 	cancel context.CancelFunc
 }
 
-func watchKustomizations(ctx context.Context, dyn dynamic.Interface, ns string) (*ksWatch, error) {
+func watchObjects(ctx context.Context, tool string, dyn dynamic.Interface, gvr schema.GroupVersionResource, ns string) (*objWatch, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, ns, nil)
-	inf := f.ForResource(gvrKustomization).Informer()
+	inf := f.ForResource(gvr).Informer()
 	f.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		cancel()
-		return nil, errors.New("kustomizations informer did not sync")
+		return nil, fmt.Errorf("%s informer did not sync", gvr.Resource)
 	}
-	return &ksWatch{inf: inf, cancel: cancel}, nil
+	return &objWatch{tool: tool, inf: inf, cancel: cancel}, nil
 }
 
-func (w *ksWatch) stop() { w.cancel() }
+func (w *objWatch) stop() { w.cancel() }
 
-func (w *ksWatch) count(ok func(*unstructured.Unstructured) bool) int {
+func (w *objWatch) count(ok func(*unstructured.Unstructured) bool) int {
 	n := 0
 	for _, o := range w.inf.GetStore().List() {
 		if ok(o.(*unstructured.Unstructured)) {
@@ -349,9 +349,9 @@ func (w *ksWatch) count(ok func(*unstructured.Unstructured) bool) int {
 	return n
 }
 
-// wait returns how many Kustomizations satisfy ok once n do (done) or the
+// wait returns how many objects satisfy ok once n do (done) or the
 // deadline passed. It logs progress every 10 seconds.
-func (w *ksWatch) wait(ctx context.Context, n int, deadline time.Duration, ok func(*unstructured.Unstructured) bool) (int, bool) {
+func (w *objWatch) wait(ctx context.Context, n int, deadline time.Duration, ok func(*unstructured.Unstructured) bool) (int, bool) {
 	t0 := time.Now()
 	last := t0
 	for {
@@ -363,7 +363,7 @@ func (w *ksWatch) wait(ctx context.Context, n int, deadline time.Duration, ok fu
 			return got, false
 		}
 		if time.Since(last) > 10*time.Second {
-			log.Printf("flux: %d of %d Ready (%s)", got, n, time.Since(t0).Round(time.Second))
+			log.Printf("%s: %d of %d Ready (%s)", w.tool, got, n, time.Since(t0).Round(time.Second))
 			last = time.Now()
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -372,7 +372,7 @@ func (w *ksWatch) wait(ctx context.Context, n int, deadline time.Duration, ok fu
 
 // failures lists the most frequent Ready conditions of the Kustomizations
 // that are not done.
-func (w *ksWatch) failures(token string) []string {
+func (w *objWatch) failures(token string) []string {
 	m := map[string]int{}
 	example := map[string]string{}
 	for _, o := range w.inf.GetStore().List() {

@@ -56,7 +56,7 @@ func main() {
 	render := flag.Bool("render", false, "only rewrite the units section of -out from -results, measuring nothing")
 	quick := flag.Bool("quick", false, "smoke test: 20 units, report on stdout only (same as -sizes 20 -out '' -results '')")
 	flag.StringVar(&sizes, "sizes", "100", "comma-separated unit counts, e.g. 100,500,1000 (one cluster per size)")
-	flag.StringVar(&tools, "tools", "gitopskit,flux", "tools in the order they run on each cluster")
+	flag.StringVar(&tools, "tools", "floor,gitopskit,flux", "tools in the order they run on each cluster (floor: the cluster's own speed, no tool)")
 	flag.IntVar(&c.workers, "gitopskit-workers", 0, "gitopskit's reconcile.Options.Workers (0: the library's default)")
 	flag.IntVar(&c.controllerQPS, "controller-qps", 50, "kube-controller-manager's --kube-api-qps in the simulated cluster (its deployment controller spends 2-3 requests per new Deployment, so at 50 it takes about a minute to roll out 1,000 whoever applied them)")
 	flag.StringVar(&c.out, "out", "RESULTS.md", "Markdown file whose units section is (re)written; empty: stdout only")
@@ -82,8 +82,8 @@ func main() {
 	}
 	for _, t := range strings.Split(tools, ",") {
 		t = strings.TrimSpace(t)
-		if t != toolGitopskit && t != toolFlux {
-			log.Fatalf("-tools: unknown tool %q (want %s or %s)", t, toolGitopskit, toolFlux)
+		if t != toolGitopskit && t != toolFlux && t != toolFloor {
+			log.Fatalf("-tools: unknown tool %q (want %s, %s or %s)", t, toolFloor, toolGitopskit, toolFlux)
 		}
 		c.tools = append(c.tools, t)
 	}

@@ -89,6 +89,12 @@ func (p *proxy) close() { _ = p.srv.Close() }
 
 func (p *proxy) url() string { return "https://" + p.ln.Addr().String() }
 
+// restConfig is a client configuration for the proxy, with no credentials
+// and no client-side rate limit.
+func (p *proxy) restConfig() *rest.Config {
+	return &rest.Config{Host: p.url(), TLSClientConfig: rest.TLSClientConfig{CAData: p.caPEM}, QPS: -1}
+}
+
 // writeKubeconfig writes a kubeconfig to the proxy, with no credentials.
 func (p *proxy) writeKubeconfig(path string) error {
 	cfg := clientcmdapi.NewConfig()
