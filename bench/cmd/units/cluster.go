@@ -164,12 +164,13 @@ func (e *env) prepareTenant(ctx context.Context, ns string) error {
 	return err
 }
 
-// controllerIdentity makes the identity a tool's proxy forwards its requests
-// as: a service account user bound to cluster-admin, as Flux's controllers
-// run (flux-benchmark's manifests/rbac/reconciler.yaml). Not system:masters,
-// whose requests API Priority and Fairness exempts: the tools meet the
-// same flow control (the "service-accounts" flow schema) as in a cluster.
-func (e *env) controllerIdentity(ctx context.Context, ns, name string) (*rest.Config, error) {
+// controllerProxy starts the counting proxy of a tool's process. It
+// forwards as the service account user ns/name bound to cluster-admin, as
+// Flux's controllers run (flux-benchmark's manifests/rbac/reconciler.yaml).
+// Not system:masters, whose requests API Priority and Fairness exempts: the
+// tools meet the same flow control (the "service-accounts" flow schema) as
+// in a cluster.
+func (e *env) controllerProxy(ctx context.Context, ns, name string) (*proxy, error) {
 	user := "system:serviceaccount:" + ns + ":" + name
 	crb := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-" + ns + "-" + name},
@@ -179,7 +180,11 @@ func (e *env) controllerIdentity(ctx context.Context, ns, name string) (*rest.Co
 	if _, err := e.cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	return e.cluster.UserConfig(user, "system:serviceaccounts", "system:serviceaccounts:"+ns, "system:authenticated")
+	id, err := e.cluster.UserConfig(user, "system:serviceaccounts", "system:serviceaccounts:"+ns, "system:authenticated")
+	if err != nil {
+		return nil, err
+	}
+	return startProxy(id)
 }
 
 // deleteNamespace deletes a tool's namespace and waits until the namespace

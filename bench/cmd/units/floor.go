@@ -38,11 +38,7 @@ func runFloor(ctx context.Context, c config, e *env) (row, error) {
 	if err != nil {
 		return r, err
 	}
-	id, err := e.controllerIdentity(ctx, "gitopskit-system", "floor")
-	if err != nil {
-		return r, err
-	}
-	px, err := startProxy(id)
+	px, err := e.controllerProxy(ctx, "bench-system", "floor")
 	if err != nil {
 		return r, err
 	}

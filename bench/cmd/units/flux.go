@@ -85,11 +85,7 @@ func runFlux(ctx context.Context, c config, e *env, bins binaries) (r row, err e
 		}
 	}()
 	start := func(name, bin string, args ...string) (*proc, error) {
-		id, err := e.controllerIdentity(ctx, "flux-system", name)
-		if err != nil {
-			return nil, err
-		}
-		px, err := startProxy(id)
+		px, err := e.controllerProxy(ctx, "flux-system", name)
 		if err != nil {
 			return nil, err
 		}

@@ -37,11 +37,7 @@ func runGitopskit(ctx context.Context, c config, e *env, bins binaries) (row, er
 	if err := e.prepareTenant(ctx, ns); err != nil {
 		return r, err
 	}
-	id, err := e.controllerIdentity(ctx, "gitopskit-system", "gitopskit")
-	if err != nil {
-		return r, err
-	}
-	px, err := startProxy(id)
+	px, err := e.controllerProxy(ctx, "gitopskit-system", "gitopskit")
 	if err != nil {
 		return r, err
 	}

@@ -76,7 +76,7 @@ func textTable(rows []row) string {
 			ratio(float64(g.Usage.PeakRSS), float64(f.Usage.PeakRSS)), ratioDur(g.Usage.CPU, f.Usage.CPU),
 			ratio(float64(g.First.Requests.Total), float64(f.First.Requests.Total)),
 			ratio(float64(g.Noop.Requests.Total), float64(f.Noop.Requests.Total)))
-		if fl, ok := floorOf(rows, n); ok {
+		if fl, ok := rowOf(rows, n, toolFloor); ok {
 			fmt.Fprintf(&b, "%5d units  first run / the cluster's floor (%s): gitopskit %s, Flux %s\n",
 				n, fmtDur(fl.First.Time), timeRatio(n, g.First, fl.First), timeRatio(n, f.First, fl.First))
 		}
@@ -84,10 +84,10 @@ func textTable(rows []row) string {
 	return b.String()
 }
 
-// floorOf returns the floor measured at n units, if any.
-func floorOf(rows []row, n int) (row, bool) {
+// rowOf returns tool's row at n units, if any.
+func rowOf(rows []row, n int, tool string) (row, bool) {
 	for _, r := range rows {
-		if r.Units == n && r.Tool == toolFloor {
+		if r.Units == n && r.Tool == tool {
 			return r, true
 		}
 	}
@@ -108,18 +108,8 @@ func sizesOf(rows []row) []int {
 }
 
 func pair(rows []row, n int) (g, f row, ok bool) {
-	var hg, hf bool
-	for _, r := range rows {
-		if r.Units != n {
-			continue
-		}
-		switch r.Tool {
-		case toolGitopskit:
-			g, hg = r, true
-		case toolFlux:
-			f, hf = r, true
-		}
-	}
+	g, hg := rowOf(rows, n, toolGitopskit)
+	f, hf := rowOf(rows, n, toolFlux)
 	return g, f, hg && hf
 }
 
@@ -213,7 +203,7 @@ func markdown(rows []row, in info) string {
 			continue
 		}
 		gFloor, fFloor := "-", "-"
-		if fl, ok := floorOf(rows, n); ok {
+		if fl, ok := rowOf(rows, n, toolFloor); ok {
 			gFloor, fFloor = timeRatio(n, g.First, fl.First), timeRatio(n, f.First, fl.First)
 		}
 		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", commas(n), timeRatio(n, g.First, f.First), timeRatio(n, g.Noop, f.Noop),
