@@ -72,6 +72,12 @@ type Unit struct {
 	Source string
 	// Path is the directory in the source to build ("" or "." for the root).
 	Path string
+	// Compose, when set, builds the unit (Path, or a Helm unit's chart
+	// path) in a tree made of the source's files by these copy operations,
+	// in order ([source.Compose]), the way Flux's ArtifactGenerator makes an
+	// ExternalArtifact out of a repository; the tree is made once per
+	// source revision. Empty: the source's tree as fetched.
+	Compose []source.Copy
 	// Build are kustomize options: target namespace, name prefix, patches,
 	// images, substitution and so on.
 	Build build.KustomizeOptions
@@ -283,6 +289,14 @@ func (c *Configuration) normalize() ([][]string, error) {
 		}
 		if !(helmFromRepo && u.Source == "") && !sources[u.Source] {
 			return fail(fmt.Errorf("unit %q: unknown source %q", u.Name, u.Source))
+		}
+		if len(u.Compose) > 0 && helmFromRepo {
+			return fail(fmt.Errorf("unit %q: compose is for units built from a Git source, not a chart repository", u.Name))
+		}
+		for i, op := range u.Compose {
+			if op.From == "" {
+				return fail(fmt.Errorf("unit %q: compose[%d]: from is required", u.Name, i))
+			}
 		}
 		if u.Timeout <= 0 {
 			u.Timeout = DefaultTimeout

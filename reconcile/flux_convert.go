@@ -118,6 +118,7 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	ref := spec.SourceRef
 	var dir string // the ExternalArtifact's directory in the Git source
 	var src *fluxDoc
+	var compose []source.Copy // or the copies that make the ExternalArtifact
 	switch {
 	case ref.Kind == "":
 		return Unit{}, d.failf("spec.sourceRef.kind", "required: GitRepository")
@@ -128,13 +129,13 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 			return Unit{}, err
 		}
 	case ref.Kind == "ExternalArtifact":
-		if src, dir, err = b.externalArtifact(d, "spec.sourceRef", ref.Namespace, ref.Name); err != nil {
+		if src, dir, compose, err = b.externalArtifact(d, "spec.sourceRef", ref.Namespace, ref.Name); err != nil {
 			return Unit{}, err
 		}
 	default:
 		return Unit{}, d.failf("spec.sourceRef.kind", "%q is not supported: want GitRepository (or an ExternalArtifact of an ArtifactGenerator)", ref.Kind)
 	}
-	u.Source = src.unitName
+	u.Source, u.Compose = src.unitName, compose
 	u.Interval = interval
 	if si := b.intervals[src.key()]; si > 0 {
 		u.Interval = min(interval, si)

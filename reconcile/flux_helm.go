@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/source"
 )
 
 // A HelmRelease becomes a [Unit] with [Unit.Helm] set:
@@ -111,8 +112,10 @@ import (
 // fluxChart is where a Helm unit's chart comes from.
 type fluxChart struct {
 	ref helmrelease.ChartRef
-	// git is the GitRepository holding the chart (ref.Path is in it).
-	git *fluxDoc
+	// git is the GitRepository holding the chart (ref.Path is in it, or
+	// in the tree compose makes of it).
+	git     *fluxDoc
+	compose []source.Copy
 	// interval is the smallest interval of the objects on the way.
 	interval time.Duration
 }
@@ -196,14 +199,14 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 				return Unit{}, err
 			}
 		case "ExternalArtifact":
-			src, dir, err := b.externalArtifact(d, "spec.chartRef", r.Namespace, r.Name)
+			src, dir, compose, err := b.externalArtifact(d, "spec.chartRef", r.Namespace, r.Name)
 			if err != nil {
 				return Unit{}, err
 			}
 			if dir == "" {
 				dir = "."
 			}
-			chart = fluxChart{ref: helmrelease.ChartRef{Path: dir}, git: src}
+			chart = fluxChart{ref: helmrelease.ChartRef{Path: dir}, git: src, compose: compose}
 			chart.every(src.spec.(*sourcev1.GitRepositorySpec).Interval)
 		default:
 			return Unit{}, d.failf("spec.chartRef.kind", "%q is not supported: want OCIRepository, HelmChart or ExternalArtifact", r.Kind)
@@ -228,7 +231,7 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	}
 	rel.Chart = chart.ref
 	if chart.git != nil {
-		u.Source = chart.git.unitName
+		u.Source, u.Compose = chart.git.unitName, chart.compose
 	}
 	u.Interval = interval
 	if chart.interval > 0 {

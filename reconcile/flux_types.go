@@ -21,6 +21,7 @@ import (
 	//lint:ignore SA1019 Flux no longer serves it, and repositories still hold it: it is read and converted.
 	sourcev1beta1 "github.com/fluxcd/source-controller/api/v1beta1"
 	sourcev1beta2 "github.com/fluxcd/source-controller/api/v1beta2"
+	swapi "github.com/fluxcd/source-watcher/api/v2/v1beta1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -105,10 +106,12 @@ var fluxKinds = map[string]*fluxKind{
 		supported: []string{"spec.sourceRef.apiVersion", "spec.sourceRef.kind", "spec.sourceRef.name", "spec.sourceRef.namespace"},
 	},
 	"ArtifactGenerator": {group: fluxExtensionsGroup, kind: "ArtifactGenerator",
-		versions: map[string]func() any{"v1beta1": newOf[fluxArtifactGeneratorSpec]()},
+		versions: map[string]func() any{"v1beta1": newOf[swapi.ArtifactGeneratorSpec]()},
 		order:    []string{"v1beta1"},
 		supported: []string{"spec.sources[].alias", "spec.sources[].name", "spec.sources[].namespace", "spec.sources[].kind",
-			"spec.artifacts[].name", "spec.artifacts[].revision", "spec.artifacts[].copy[].from", "spec.artifacts[].copy[].to"},
+			"spec.artifacts[].name", "spec.artifacts[].revision", "spec.artifacts[].originRevision",
+			"spec.artifacts[].copy[].from", "spec.artifacts[].copy[].to", "spec.artifacts[].copy[].exclude",
+			"spec.artifacts[].copy[].strategy", "spec.commonMetadata.labels", "spec.commonMetadata.annotations"},
 	},
 	"Kustomization": {group: fluxKustomizeGroup, kind: "Kustomization",
 		versions: map[string]func() any{
@@ -193,38 +196,7 @@ var unsupportedHints = map[string]string{
 	"Kustomization.spec.patchesStrategicMerge":                         "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
 	"Kustomization.spec.patchesJson6902":                               "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
 	"Kustomization.spec.validation":                                    "removed in kustomize.toolkit.fluxcd.io/v1; objects are always validated by server-side apply",
-	"ArtifactGenerator.spec.artifacts[].copy[].exclude":                "copy from a narrower glob instead",
-	"ArtifactGenerator.spec.artifacts[].copy[].strategy":               "only the default Overwrite strategy is supported",
-}
-
-// The ArtifactGenerator API (source.extensions.fluxcd.io/v1beta1, Flux's
-// source-watcher) has no Go module LoadFlux can use; these types follow its
-// API reference. An ArtifactGenerator makes one ExternalArtifact per
-// spec.artifacts[] in its own namespace, named after the artifact.
-
-type fluxArtifactGeneratorSpec struct {
-	Sources   []fluxArtifactSource `json:"sources"`
-	Artifacts []fluxOutputArtifact `json:"artifacts"`
-}
-
-type fluxArtifactSource struct {
-	Alias     string `json:"alias"`
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
-	Kind      string `json:"kind"`
-}
-
-type fluxOutputArtifact struct {
-	Name     string              `json:"name"`
-	Revision string              `json:"revision,omitempty"`
-	Copy     []fluxCopyOperation `json:"copy"`
-}
-
-type fluxCopyOperation struct {
-	From     string   `json:"from"`
-	To       string   `json:"to"`
-	Exclude  []string `json:"exclude,omitempty"`
-	Strategy string   `json:"strategy,omitempty"`
+	"ArtifactGenerator.spec.pathPattern":                               "one artifact per matched directory is not supported; list the artifacts",
 }
 
 // fieldProblem is a field checkFields refused: its path and why.

@@ -110,6 +110,11 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 			return fail(StageFetch, ReasonFetchFailed, err)
 		}
 		out.revision = art.Revision
+		if len(u.Compose) > 0 {
+			if art, err = r.compose(ctx, u, art); err != nil {
+				return fail(StageFetch, ReasonFetchFailed, err)
+			}
+		}
 	}
 	if gate != nil {
 		if why := gate(out.revision); why != "" {

@@ -103,6 +103,8 @@ type Reconciler struct {
 	claims     map[inventory.ID]string // object -> the unit that declares it
 	unitClaims map[string][]inventory.ID
 
+	composed composedTrees // the trees of units with Compose
+
 	mu         sync.Mutex // guards identities and cleanup
 	identities map[string]*identity
 	cleanup    []string // temporary directories removed by Close
