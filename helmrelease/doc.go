@@ -90,7 +90,10 @@
 // attempt is retried up to the policy's Retries, within one call. The
 // last failure is remediated too, unless KeepLastFailed (Flux's
 // remediateLastFailure: false) leaves it in place for inspection;
-// KeepFailed leaves every failure in place. Failed attempts are counted
+// KeepFailed leaves every failure in place. RetryOnFailure (Flux's
+// strategy of that name) neither remediates nor retries within the call:
+// each call makes one attempt (a failed install is upgraded), with no
+// limit on their number, and the caller paces them. Failed attempts are counted
 // per chart, values and configuration and per phase (install while
 // nothing is deployed, upgrade otherwise), from the release history: when
 // they exceed the phase's retries the release is reported

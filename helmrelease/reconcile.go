@@ -142,14 +142,18 @@ func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Relea
 		if installPhase {
 			phase, retries = phaseInstall, rel.Install.Retries
 		}
+		retry := rel.Upgrade.RetryOnFailure
+		if installPhase {
+			retry = rel.Install.RetryOnFailure
+		}
 		failures := countFailures(hist, want, phase)
 		st.Failures = failures
 		st.observe(hist)
-		exhausted := failures > retries
+		exhausted := failures > retries && !retry
 		// A failed install left in place (by KeepLastFailed, by a crash,
 		// or by KeepFailed, which then upgrades it): uninstall it before
 		// installing again, unless it is the last failure to keep.
-		if leftover && !rel.Install.KeepFailed && !(exhausted && rel.Install.KeepLastFailed) {
+		if leftover && !rel.Install.KeepFailed && !rel.Install.RetryOnFailure && !(exhausted && rel.Install.KeepLastFailed) {
 			if err := r.uninstallFailed(ctx, drv, rel, hist[0].Revision, phaseInstall, errors.New(hist[0].Description), &st); err != nil {
 				return st.fail(ReasonInstallFailed, err)
 			}
@@ -233,6 +237,15 @@ func (r *Reconciler) converge(ctx context.Context, drv driver.Driver, rel *Relea
 		}
 		relErr := &ReleaseError{Release: rel.Key(), Action: action, Revision: failed.Revision, Err: attemptErr}
 
+		if retry {
+			// Kept as it is; the next call tries again.
+			if hist, err = drv.History(ctx, rel.Name); err != nil {
+				return st.fail(ReasonClusterError, errors.Join(relErr, err))
+			}
+			st.Failures = countFailures(hist, want, phase)
+			st.observe(hist)
+			return st.fail(reason, relErr)
+		}
 		// Remediate, unless told to keep the failure (every one, or the
 		// last when the retries are now exhausted).
 		last := failures+1 > retries

@@ -187,6 +187,12 @@ type InstallPolicy struct {
 	// CRDs, if set, is the CRD policy of installs (Flux's install.crds),
 	// in place of [Release.CRDs].
 	CRDs CRDPolicy
+	// RetryOnFailure leaves a failed install in place, not remediated,
+	// and makes no other attempt in the call; the next call upgrades it,
+	// however many attempts failed before (Retries, KeepFailed and
+	// KeepLastFailed are not used). The caller paces the attempts. Flux's
+	// install.strategy RetryOnFailure.
+	RetryOnFailure bool
 }
 
 // RemediationStrategy is what is done with a failed upgrade.
@@ -224,6 +230,12 @@ type UpgradePolicy struct {
 	// CRDs, if set, is the CRD policy of upgrades (Flux's upgrade.crds,
 	// whose default there is [CRDSkip]), in place of [Release.CRDs].
 	CRDs CRDPolicy
+	// RetryOnFailure leaves a failed upgrade in place, neither rolled back
+	// nor uninstalled, and makes no other attempt in the call; the next
+	// call upgrades again, however many attempts failed before (Retries,
+	// KeepFailed, KeepLastFailed and Remediation are not used). The caller
+	// paces the attempts. Flux's upgrade.strategy RetryOnFailure.
+	RetryOnFailure bool
 }
 
 // TestPolicy configures the chart's tests.

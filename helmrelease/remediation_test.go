@@ -204,3 +204,70 @@ func TestValidateRemediationStrategy(t *testing.T) {
 		t.Fatalf("Validate: %v, want ErrInvalidSpec", err)
 	}
 }
+
+// With RetryOnFailure (Flux's install and upgrade strategy of that name) a
+// failure is neither remediated nor retried within the call, each call
+// makes one attempt, a failed install is upgraded, and there is no retry
+// budget to exhaust.
+func TestRetryOnFailure(t *testing.T) {
+	t.Parallel()
+	t.Run("install", func(t *testing.T) {
+		t.Parallel()
+		r, _ := newTestReconciler(t)
+		ns := uniqueNamespace("retry-install")
+		rel := Release{
+			Name: "web", Namespace: ns, CreateNamespace: true,
+			Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, appChart("1.0.0"))},
+			Values:  map[string]any{"neverReady": true},
+			Timeout: 5 * time.Second,
+			Install: InstallPolicy{RetryOnFailure: true},
+		}
+		for i, want := range []Action{ActionInstall, ActionUpgrade} {
+			st, err := r.Reconcile(t.Context(), rel)
+			var relErr *ReleaseError
+			if !errors.As(err, &relErr) || errors.Is(err, ErrRetriesExhausted) || st.Reason != ReasonInstallFailed {
+				t.Fatalf("attempt %d: reason %s err %v, want an install failure, retries not exhausted", i+1, st.Reason, err)
+			}
+			if !slices.Equal(st.Actions, []Action{want}) || relErr.Remediation != "" {
+				t.Errorf("attempt %d: actions %v remediation %q, want only %s", i+1, st.Actions, relErr.Remediation, want)
+			}
+			if st.ReleaseStatus != string(driver.StatusFailed) || st.Failures != i+1 {
+				t.Errorf("attempt %d: status %s failures %d (history %s), want the failure kept", i+1, st.ReleaseStatus, st.Failures, revisions(st))
+			}
+			if _, err := clientset(t).AppsV1().Deployments(ns).Get(t.Context(), "web", metav1.GetOptions{}); err != nil {
+				t.Errorf("attempt %d: the failed install's Deployment should be kept: %v", i+1, err)
+			}
+		}
+		rel.Values = map[string]any{"neverReady": false}
+		st := mustReconcile(t, r, rel)
+		if st.Reason != ReasonUpgraded || !slices.Equal(st.Actions, []Action{ActionUpgrade}) {
+			t.Errorf("after fix: reason %s actions %v (history %s), want the failed install upgraded", st.Reason, st.Actions, revisions(st))
+		}
+	})
+	t.Run("upgrade", func(t *testing.T) {
+		t.Parallel()
+		r, _ := newTestReconciler(t)
+		ns := uniqueNamespace("retry-upgrade")
+		rel := Release{
+			Name: "web", Namespace: ns, CreateNamespace: true,
+			Chart:   ChartRef{Path: gitopstest.WriteChartDir(t, selectorChart())},
+			Timeout: time.Minute,
+			Upgrade: UpgradePolicy{RetryOnFailure: true, Retries: 3},
+		}
+		mustReconcile(t, r, rel)
+		rel.Values = map[string]any{"tier": "front"} // an immutable selector change
+		for i, history := range []string{"2:failed! 1:deployed", "3:failed! 2:failed! 1:deployed"} {
+			st, err := r.Reconcile(t.Context(), rel)
+			if err == nil || errors.Is(err, ErrRetriesExhausted) || st.Reason != ReasonUpgradeFailed {
+				t.Fatalf("attempt %d: reason %s err %v, want an upgrade failure", i+1, st.Reason, err)
+			}
+			if !slices.Equal(st.Actions, []Action{ActionUpgrade}) || revisions(st) != history {
+				t.Errorf("attempt %d: actions %v history %s, want one upgrade, not rolled back: %s", i+1, st.Actions, revisions(st), history)
+			}
+		}
+		rel.Values = nil
+		if st := mustReconcile(t, r, rel); st.Reason != ReasonUpgraded {
+			t.Errorf("after fix: reason %s (history %s)", st.Reason, revisions(st))
+		}
+	})
+}

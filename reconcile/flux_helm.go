@@ -68,7 +68,11 @@ import (
 //   - spec.install: remediation.retries and remediation.remediateLastFailure
 //     (as in Flux: a failed install is uninstalled between retries, and
 //     the last one too only when remediateLastFailure, whose default is
-//     false: [helmrelease.InstallPolicy] KeepLastFailed), createNamespace,
+//     false: [helmrelease.InstallPolicy] KeepLastFailed), strategy
+//     (RemediateOnFailure, the default, or RetryOnFailure: the failure is
+//     kept and the unit retries after strategy.retryInterval, default 5m,
+//     by an upgrade; [helmrelease.InstallPolicy] RetryOnFailure and
+//     [Unit.RetryInterval]), createNamespace,
 //     crds (or the deprecated skipCRDs), disableWait, disableWaitForJobs,
 //     disableHooks, timeout.
 //   - spec.upgrade: remediation.retries, remediation.remediateLastFailure
@@ -76,7 +80,10 @@ import (
 //     remediating it is [helmrelease.UpgradePolicy] KeepLastFailed),
 //     remediation.strategy ("rollback", the default, or "uninstall": the
 //     failed upgrade is uninstalled and the release installed again,
-//     counted against the install retries), force, crds, disableWait,
+//     counted against the install retries), strategy (as install's:
+//     RetryOnFailure keeps a failed upgrade, neither rolled back nor
+//     uninstalled, and retries it after its retryInterval; with both, the
+//     unit retries after the shorter), force, crds, disableWait,
 //     disableWaitForJobs, disableHooks, timeout. helmrelease has one
 //     setting for install and upgrade where Flux has two (wait, jobs,
 //     hooks, CRD policy, timeout): when both are given they must agree.
@@ -99,7 +106,7 @@ import (
 // than nohooks, the v2beta postRenderers' patchesStrategicMerge and
 // patchesJson6902, waitStrategy, healthCheckExprs,
 // commonMetadata.annotations, rollback, uninstall, test.timeout and
-// filters, driftDetection.ignore, install/upgrade strategy, replace,
+// filters, driftDetection.ignore, replace,
 // remediation.ignoreTestFailures, serverSideApply,
 // disableOpenAPIValidation, disableSchemaValidation, disableTakeOwnership,
 // preserveValues, cleanupOnFail, chartNameChangeStrategy,
@@ -255,8 +262,12 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 			ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional})
 	}
 
-	if err := fluxHelmActions(d, &hr, rel); err != nil {
+	retry, err := fluxHelmActions(d, &hr, rel)
+	if err != nil {
 		return Unit{}, err
+	}
+	if retry > 0 {
+		u.RetryInterval = retry
 	}
 	u.Wait = !rel.DisableWait
 	if m := spec.CommonMetadata; m != nil && len(m.Labels) > 0 {
@@ -290,7 +301,60 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 
 // fluxHelmActions converts the install, upgrade, test, history and drift
 // options.
-func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) error {
+func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) (retry time.Duration, err error) {
+	retry, err = fluxHelmRetry(d, hr, rel)
+	if err != nil {
+		return 0, err
+	}
+	return retry, fluxHelmActionPolicies(d, hr, rel)
+}
+
+// fluxHelmRetry converts install.strategy and upgrade.strategy: with
+// RetryOnFailure, a failure of that action is kept and retried by the
+// unit's next attempt, after the strategy's retryInterval (default 5m as
+// in Flux; the shorter of the two when both set one). It returns that
+// interval, or 0.
+func fluxHelmRetry(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) (time.Duration, error) {
+	var retry time.Duration
+	strategy := func(field, name string, interval *metav1.Duration) (bool, error) {
+		switch helmv2.ActionStrategyName(name) {
+		case helmv2.ActionStrategyRemediateOnFailure:
+			if interval != nil {
+				return false, d.failf(field+".retryInterval", "may only be set with the RetryOnFailure strategy")
+			}
+			return false, nil
+		case helmv2.ActionStrategyRetryOnFailure:
+			iv := 5 * time.Minute
+			if interval != nil {
+				iv = interval.Duration
+			}
+			if iv <= 0 {
+				return false, d.failf(field+".retryInterval", "%s: want a positive duration", iv)
+			}
+			if retry == 0 || iv < retry {
+				retry = iv
+			}
+			return true, nil
+		}
+		return false, d.failf(field+".name", "%q: want RemediateOnFailure or RetryOnFailure", name)
+	}
+	var err error
+	if s := hr.Spec.Install; s != nil && s.Strategy != nil {
+		if rel.Install.RetryOnFailure, err = strategy("spec.install.strategy", s.Strategy.Name, s.Strategy.RetryInterval); err != nil {
+			return 0, err
+		}
+	}
+	if s := hr.Spec.Upgrade; s != nil && s.Strategy != nil {
+		if rel.Upgrade.RetryOnFailure, err = strategy("spec.upgrade.strategy", s.Strategy.Name, s.Strategy.RetryInterval); err != nil {
+			return 0, err
+		}
+	}
+	return retry, nil
+}
+
+// fluxHelmActionPolicies converts the remediation and the other settings
+// of install and upgrade.
+func fluxHelmActionPolicies(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) error {
 	spec := &hr.Spec
 	inst, up := hr.GetInstall(), hr.GetUpgrade()
 	unsupported := func(field, format string, args ...any) error {
@@ -309,8 +373,10 @@ func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Releas
 	if ur.GetRetries() < 0 {
 		return unsupported("spec.upgrade.remediation.retries", "unlimited retries")
 	}
-	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepLastFailed: !ir.MustRemediateLastFailure()}
-	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepLastFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
+	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepLastFailed: !ir.MustRemediateLastFailure(),
+		RetryOnFailure: rel.Install.RetryOnFailure}
+	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepLastFailed: !ur.MustRemediateLastFailure(), Force: up.Force,
+		RetryOnFailure: rel.Upgrade.RetryOnFailure}
 	switch s := ur.GetStrategy(); s {
 	case helmv2.RollbackRemediationStrategy:
 		rel.Upgrade.Remediation = helmrelease.RemediateRollback

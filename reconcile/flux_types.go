@@ -146,6 +146,8 @@ var fluxKinds = map[string]*fluxKind{
 			"spec.install.timeout", "spec.install.remediation.retries", "spec.install.remediation.remediateLastFailure",
 			"spec.install.disableWait", "spec.install.disableWaitForJobs", "spec.install.disableHooks",
 			"spec.install.skipCRDs", "spec.install.crds", "spec.install.createNamespace",
+			"spec.install.strategy.name", "spec.install.strategy.retryInterval",
+			"spec.upgrade.strategy.name", "spec.upgrade.strategy.retryInterval",
 			"spec.upgrade.timeout", "spec.upgrade.remediation.retries", "spec.upgrade.remediation.remediateLastFailure",
 			"spec.upgrade.remediation.strategy",
 			"spec.upgrade.disableWait", "spec.upgrade.disableWaitForJobs", "spec.upgrade.disableHooks",
