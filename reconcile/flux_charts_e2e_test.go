@@ -86,6 +86,7 @@ spec:
   url: oci://REGISTRY/charts/greeter
   insecure: true
   ref: {tag: 1.0.0}
+  layerSelector: {mediaType: application/vnd.cncf.helm.chart.content.v1.tar+gzip, operation: copy}
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
@@ -342,6 +343,7 @@ spec:
   url: oci://REGISTRY/charts/greeter
   insecure: true
   ref: {tag: 1.0.0}
+  layerSelector: {mediaType: application/vnd.cncf.helm.chart.content.v1.tar+gzip, operation: copy}
 ---
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease

@@ -388,6 +388,8 @@ func TestFluxCorpusErrors(t *testing.T) {
 			field: "spec.install.strategy.retryInterval", msg: "may only be set with the RetryOnFailure strategy"},
 		{name: "unknown strategy", yaml: strings.Replace(helm, "strategy: {name: RetryOnFailure}", "strategy: {name: Pray}", 1),
 			field: "spec.upgrade.strategy.name", msg: "want RemediateOnFailure or RetryOnFailure"},
+		{name: "OCIRepository layer of another media type", yaml: strings.Replace(helm, "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "application/vnd.cncf.flux.content.v1.tar+gzip", 1),
+			is: ErrUnsupportedField, field: "spec.layerSelector.mediaType", msg: "read as a Helm chart"},
 		{name: "OCIRepository digest", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    digest: sha256:abc\n", 1),
 			is: ErrUnsupportedField, field: "spec.ref.digest", msg: "spec.ref.tag or spec.ref.semver"},
 	}

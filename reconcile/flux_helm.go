@@ -113,7 +113,8 @@ import (
 // valuesFrom[].literal, the v2beta1 chart valuesFile, a chart's verify,
 // chart metadata, reconcileStrategy Revision, a Bucket source, values
 // files of a Git chart outside its directory, and OCIRepository
-// ref.digest, semverFilter, layerSelector, verify, certSecretRef,
+// ref.digest, semverFilter, a layerSelector of another media type than a
+// Helm chart's, verify, certSecretRef,
 // proxySecretRef, serviceAccountName, ignore.
 
 // fluxChart is where a Helm unit's chart comes from.
@@ -301,6 +302,10 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 
 // fluxHelmActions converts the install, upgrade, test, history and drift
 // options.
+// helmChartLayer is the media type of a Helm chart's layer in an OCI
+// artifact.
+const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
 func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) (retry time.Duration, err error) {
 	retry, err = fluxHelmRetry(d, hr, rel)
 	if err != nil {
@@ -542,6 +547,17 @@ func (b *fluxBatch) chartSource(ctx context.Context, d *fluxDoc) (fluxChart, err
 		i := strings.LastIndexByte(u, '/')
 		if !strings.HasPrefix(u, "oci://") || i < len("oci://") || strings.Count(u[len("oci://"):], "/") < 1 {
 			return fluxChart{}, d.failf("spec.url", "%q: want oci://registry/path/chart", spec.URL)
+		}
+		if ls := spec.LayerSelector; ls != nil {
+			// The chart's layer is what helmrelease reads: a selector of
+			// it (Flux's documented form) changes nothing.
+			if ls.MediaType != "" && ls.MediaType != helmChartLayer {
+				return fluxChart{}, d.fail("spec.layerSelector.mediaType", fmt.Errorf("%w (%q: an OCIRepository is read as a Helm chart, whose layer is %s)",
+					ErrUnsupportedField, ls.MediaType, helmChartLayer))
+			}
+			if ls.Operation != "" && ls.Operation != sourcev1.OCILayerCopy && ls.Operation != sourcev1.OCILayerExtract {
+				return fluxChart{}, d.failf("spec.layerSelector.operation", "%q: want %s or %s", ls.Operation, sourcev1.OCILayerExtract, sourcev1.OCILayerCopy)
+			}
 		}
 		c := fluxChart{ref: helmrelease.ChartRef{RepoURL: u[:i], Name: u[i+1:], Version: "latest", PlainHTTP: spec.Insecure}}
 		c.every(spec.Interval)

@@ -83,7 +83,7 @@ var fluxKinds = map[string]*fluxKind{
 		versions: map[string]func() any{"v1": newOf[sourcev1.OCIRepositorySpec](), "v1beta2": newOf[sourcev1beta2.OCIRepositorySpec]()},
 		order:    []string{"v1", "v1beta2"},
 		supported: []string{"spec.url", "spec.ref.tag", "spec.ref.semver", "spec.secretRef.name", "spec.interval",
-			"spec.timeout", "spec.insecure"},
+			"spec.timeout", "spec.insecure", "spec.layerSelector.mediaType", "spec.layerSelector.operation"},
 	},
 	"HelmRepository": {group: fluxSourceGroup, kind: "HelmRepository",
 		versions: map[string]func() any{
@@ -181,7 +181,6 @@ var unsupportedHints = map[string]string{
 	"GitRepository.spec.include":                                       "use one GitRepository per repository and one Kustomization per path",
 	"GitRepository.spec.recurseSubmodules":                             "submodules are not fetched",
 	"OCIRepository.spec.ref.digest":                                    "pin the chart with spec.ref.tag or spec.ref.semver",
-	"OCIRepository.spec.layerSelector":                                 "an OCIRepository is read as a Helm chart (chartRef of a HelmRelease)",
 	"HelmRepository.spec.passCredentials":                              "credentials are only sent to the repository's own host",
 	"HelmRepository.spec.certSecretRef":                                "TLS client certificates and private CAs are not supported",
 	"HelmRelease.spec.chart.spec.valuesFile":                           "removed in helm.toolkit.fluxcd.io/v2; use valuesFiles",
