@@ -110,7 +110,7 @@ func (f *diffFlags) diffSource(conf reconcile.Configuration) (string, error) {
 }
 
 func runDiff(ctx context.Context, e *env, g *globalFlags, f *diffFlags, from, to *source.Ref) error {
-	setup, err := f.offline.setup(f.config.namespace)
+	setup, err := f.offline.setup(f.config.namespace, e.stderr)
 	if err != nil {
 		return failure(err)
 	}
@@ -200,7 +200,7 @@ func runClusterDiff(ctx context.Context, e *env, g *globalFlags, f *diffFlags, t
 		}
 		conf.Sources[i].Ref = *to
 	}
-	setup, err := f.offline.setup(f.config.namespace)
+	setup, err := f.offline.setup(f.config.namespace, e.stderr)
 	if err != nil {
 		return failure(err)
 	}

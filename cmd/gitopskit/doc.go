@@ -81,7 +81,9 @@
 // is what later units' substituteFrom read; those only a cluster has come
 // from --objects FILE (v1 ConfigMaps and Secrets, or a List of them, as
 // kubectl get -o yaml writes them), and what neither has is a gap,
-// reported, never guessed. Secret values are masked in every
+// reported, never guessed; a source's credentials Secret that --objects
+// lacks is noted and the source fetched without credentials. Secret
+// values are masked in every
 // output; diff names fields, never values. --cache-dir keeps clones and
 // charts between runs.
 //

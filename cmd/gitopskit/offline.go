@@ -104,8 +104,8 @@ type renderSetup struct {
 }
 
 // setup reads --objects and opens the cache. namespace is that of objects
-// that have none.
-func (o *offlineFlags) setup(namespace string) (*renderSetup, error) {
+// that have none; notes about the objects go to stderr.
+func (o *offlineFlags) setup(namespace string, stderr io.Writer) (*renderSetup, error) {
 	s := &renderSetup{cleanup: func() {}}
 	if o.objectsFile != "" {
 		data, err := os.ReadFile(o.objectsFile)
@@ -119,7 +119,7 @@ func (o *offlineFlags) setup(namespace string) (*renderSetup, error) {
 			return nil, fmt.Errorf("%w: --objects %s: %w", reconcile.ErrInvalidConfiguration, o.objectsFile, err)
 		}
 	}
-	s.lookups = objectData(s.objects)
+	s.lookups = objectData(s.objects, stderr)
 	dir := o.cacheDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "gitopskit-cache-")
@@ -192,8 +192,12 @@ func readObjects(data []byte, namespace string) ([]*unstructured.Unstructured, e
 }
 
 // objectData looks Secrets and ConfigMaps up in objs, for the Secrets and
-// ConfigMaps LoadFlux reads when it loads a configuration file.
-func objectData(objs []*unstructured.Unstructured) lookups {
+// ConfigMaps LoadFlux reads when it loads a configuration file. A Secret
+// that objs lack reads as empty, with a note on stderr: a bootstrapped
+// repository's GitRepository names the credentials Secret flux bootstrap
+// made in the cluster, and a public repository renders without it (a
+// private one then fails to fetch, saying so).
+func objectData(objs []*unstructured.Unstructured, stderr io.Writer) lookups {
 	find := func(kind, namespace, name string) (*unstructured.Unstructured, error) {
 		for _, o := range objs {
 			if o.GetKind() == kind && o.GetNamespace() == namespace && o.GetName() == name {
@@ -206,7 +210,8 @@ func objectData(objs []*unstructured.Unstructured) lookups {
 		secret: func(_ context.Context, namespace, name string) (map[string][]byte, error) {
 			o, err := find("Secret", namespace, name)
 			if err != nil {
-				return nil, err
+				fmt.Fprintf(stderr, "gitopskit: note: Secret %s/%s is not in --objects: what names it is read without credentials\n", namespace, name)
+				return map[string][]byte{}, nil
 			}
 			out := map[string][]byte{}
 			data, _, _ := unstructured.NestedStringMap(o.Object, "data")

@@ -37,7 +37,9 @@ What a reconcile would read from the cluster comes from the units rendered befor
 ConfigMap one unit renders is what a later unit's substituteFrom reads), or from the
 ConfigMaps and Secrets of --objects; what neither has is reported as
 a gap, never guessed. Helm charts are rendered with Helm's default capabilities, and
-lookup finds nothing.
+lookup finds nothing. A source's credentials Secret (the flux-system Secret flux
+bootstrap makes) that --objects lacks is noted and the source fetched without
+credentials, so a public repository renders as it is.
 
 --ref SOURCE=REF renders a source at another reference than its own (a pull request's
 commit, say); SOURCE is a source of the configuration (a GitRepository's name, or its
@@ -99,7 +101,7 @@ func checkOutput(format string) error {
 }
 
 func runRender(ctx context.Context, e *env, f *renderFlags, refs map[string]source.Ref) error {
-	setup, err := f.offline.setup(f.config.namespace)
+	setup, err := f.offline.setup(f.config.namespace, e.stderr)
 	if err != nil {
 		return failure(err)
 	}
