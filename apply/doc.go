@@ -65,8 +65,8 @@
 // every object whose delete failed. [Manager.DeleteUnit] removes a whole
 // unit, deleting or orphaning ([Orphaned]) its objects.
 //
-// An apply whose inventory is empty (a first apply, or a lost inventory)
-// first looks for what the unit applied before: a label-selected metadata
+// An apply with no stored inventory (a first apply, or a lost inventory;
+// not an inventory stored empty) first looks for what the unit applied before: a label-selected metadata
 // LIST per listable resource, keeping objects whose ownership label our field
 // manager applied (copied labels do not count). What it finds and no longer
 // wants becomes stale, so nothing that left Git meanwhile is leaked.

@@ -69,7 +69,7 @@ type listKey struct {
 // applied is put back. The inventory is saved before any object is created (listing the
 // new objects) and after the apply (with their hashes and resourceVersions).
 //
-// When the inventory is empty (a first apply, or an inventory that was
+// When no inventory is stored (a first apply, or an inventory that was
 // deleted), Apply first looks for objects the unit applied before: one
 // label-selected metadata LIST per listable resource across the cluster (in
 // the objects' namespaces for a caller that may not list cluster-wide),
@@ -116,9 +116,11 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 		}
 	}
 	stored := prev // what the inventory holds now
-	if store != nil && len(prev.Entries) == 0 {
-		// A first apply, or a lost inventory: what the unit applied before,
-		// so that what left Git meanwhile is pruned.
+	if store != nil && len(prev.Entries) == 0 && prev.ResourceVersion == "" {
+		// Nothing stored: a first apply, or a lost inventory. What the
+		// unit applied before, so that what left Git meanwhile is pruned.
+		// (An inventory stored empty is a unit that applied nothing: a
+		// Flux bootstrap's root, whose build is all Flux objects.)
 		switch {
 		case opts.Recover != nil:
 			found, err := opts.Recover(ctx)
@@ -204,7 +206,10 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	next.Sort()
 	if store != nil && !opts.DryRun {
 		stored.Sort()
-		if !inventory.Equal(stored, next) {
+		// Saved when it changed, and when none is stored yet, so that a
+		// unit that applies nothing has an inventory (stored empty) and is
+		// not searched for as a lost one next time.
+		if !inventory.Equal(stored, next) || stored.ResourceVersion == "" {
 			if err := saveMerging(ctx, store, &next); err != nil {
 				cs.next = next
 				return cs, fmt.Errorf("apply: save inventory: %w", err)

@@ -22,15 +22,17 @@ const (
 	AdoptAll Policy = "AdoptAll"
 )
 
-// LostInventoryPolicy says whether an apply with an empty inventory
+// LostInventoryPolicy says whether an apply with no stored inventory
 // searches the cluster for the objects the unit applied before.
 type LostInventoryPolicy string
 
 const (
 	// SearchIfEmpty searches (one LIST per listable resource, see
-	// [Manager.FindOwned]) whenever the inventory is empty and no
-	// [ApplyOptions.Recover] is set. The default: right for a single unit
-	// whose history the caller does not know.
+	// [Manager.FindOwned]) whenever no inventory is stored (Load returns
+	// no entries and no ResourceVersion) and no [ApplyOptions.Recover] is
+	// set; an inventory stored empty is a unit that applied nothing. The
+	// default: right for a single unit whose history the caller does not
+	// know.
 	SearchIfEmpty LostInventoryPolicy = "SearchIfEmpty"
 	// NoSearch trusts an empty inventory: for callers that know the unit is
 	// new.
@@ -83,11 +85,11 @@ type ApplyOptions struct {
 	// identity serves them all). Keep one per run: it does not see changes
 	// made after its LISTs.
 	Reads *cluster.Reads
-	// LostInventory says what an apply with an empty inventory does to
+	// LostInventory says what an apply with no stored inventory does to
 	// find what the unit applied before. Default [SearchIfEmpty].
 	LostInventory LostInventoryPolicy
-	// Recover, when set, is called instead of the search when the
-	// inventory is empty, and returns the objects the unit owned before:
+	// Recover, when set, is called instead of the search when no
+	// inventory is stored, and returns the objects the unit owned before:
 	// for callers that know whether the unit existed and search for many
 	// units in one pass (see [Manager.FindOwned]). An error fails the apply
 	// before anything is changed.

@@ -204,6 +204,21 @@ func TestPruneRefusesEmptySet(t *testing.T) {
 		if calls != 1 {
 			t.Errorf("Recover called with an inventory")
 		}
+		// An inventory stored empty (a unit that applies nothing, such
+		// as a Flux bootstrap's root) is not a lost one: no search.
+		cs = mustApply(t, m, nil, apply.ApplyOptions{Inventory: store, Recover: recoverFn})
+		if _, err := m.Prune(ctx, cs, apply.PruneOptions{AllowEmpty: true}); err != nil {
+			t.Fatal(err)
+		}
+		if inv, err := store.Load(ctx); err != nil || len(inv.Entries) != 0 || inv.ResourceVersion == "" {
+			t.Fatalf("inventory %+v, %v: want one stored empty", inv, err)
+		}
+		for range 2 {
+			mustApply(t, m, nil, apply.ApplyOptions{Inventory: store, Recover: recoverFn})
+		}
+		if calls != 1 {
+			t.Errorf("Recover called %d times, want 1: an inventory stored empty was searched for", calls)
+		}
 	})
 }
 

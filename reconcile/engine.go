@@ -109,7 +109,7 @@ func (rd *round) fetch(ctx context.Context, name string) (*source.Artifact, erro
 }
 
 // recoverFor returns the objects a unit owned before, for a unit whose
-// inventory is empty: nothing for a unit the records do not know (a new
+// inventory is not stored: nothing for a unit the records do not know (a new
 // unit), otherwise the result of one search per round for every unit the
 // records know (one LIST per listable resource, whatever their number).
 func (rd *round) recoverFor(unit string) func(ctx context.Context) ([]inventory.Entry, error) {
