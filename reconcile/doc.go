@@ -96,11 +96,13 @@
 // GitRepository, OCIRepository, HelmRepository and HelmChart (source
 // v1beta1, v1beta2, v1), Kustomization (v1beta1, v1beta2, v1) and
 // HelmRelease (v2beta1, v2beta2, v2, as a Helm unit), plus ArtifactGenerator
-// for a directory copy. Objects may be in several namespaces (a platform and
-// its tenants); [FluxOptions] has Flux's lockdown flags (no cross-namespace
-// references, a default service account). A field gitopskit does not
-// support is an error naming the document, object and field, never silently
-// ignored. [FluxObjects] splits Flux objects from the rest of a build.
+// (source-watcher's v1beta1: an artifact of one GitRepository, one directory
+// built in place, several copies composed as [Unit.Compose]). Objects may
+// be in several namespaces (a platform and its tenants); [FluxOptions] has
+// Flux's lockdown flags (no cross-namespace references, a default service
+// account). A field gitopskit does not support is an error naming the
+// document, object and field, never silently ignored. [FluxObjects] splits
+// Flux objects from the rest of a build.
 //
 // # Flux objects in builds: a graph that grows
 //

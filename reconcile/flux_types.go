@@ -181,6 +181,7 @@ var unsupportedHints = map[string]string{
 	"GitRepository.spec.include":                                       "use one GitRepository per repository and one Kustomization per path",
 	"GitRepository.spec.recurseSubmodules":                             "submodules are not fetched",
 	"OCIRepository.spec.ref.digest":                                    "pin the chart with spec.ref.tag or spec.ref.semver",
+	"OCIRepository.spec.verify":                                        "cosign and notation signatures are not verified, and a source is never used unverified",
 	"HelmRepository.spec.passCredentials":                              "credentials are only sent to the repository's own host",
 	"HelmRepository.spec.certSecretRef":                                "TLS client certificates and private CAs are not supported",
 	"HelmRelease.spec.chart.spec.valuesFile":                           "removed in helm.toolkit.fluxcd.io/v2; use valuesFiles",

@@ -306,3 +306,62 @@ func ExampleVerifyMode_String() {
 	fmt.Println(source.VerifyHead, source.VerifyTag)
 	// Output: HEAD Tag
 }
+
+// Compose a tree out of a monorepo the way Flux's ArtifactGenerator makes
+// an ExternalArtifact: the shared bases and one environment's overlays,
+// side by side, without the environment's README.
+func ExampleCompose() {
+	ctx := context.Background()
+	srv, err := gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	repo, err := srv.CreateRepo(ctx, "monorepo")
+	if err == nil {
+		_, err = repo.Commit(ctx, gitserver.CommitOptions{Files: map[string]string{
+			"apps/base/web/kustomization.yaml":   "resources: [deployment.yaml]\n",
+			"apps/base/web/deployment.yaml":      "kind: Deployment\n",
+			"apps/staging/kustomization.yaml":    "resources: [../base/web]\n",
+			"apps/staging/README.md":             "staging notes\n",
+			"apps/production/kustomization.yaml": "resources: [../base/web]\n",
+		}})
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tmp, err := os.MkdirTemp("", "compose-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(tmp)
+	res, err := source.Fetch(ctx, repo.HTTPURL(), source.Options{Dir: filepath.Join(tmp, "checkout")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	staging, err := source.Compose(ctx, res.Artifact, filepath.Join(tmp, "staging"), []source.Copy{
+		{From: "apps/base/**", To: "base/"},
+		{From: "apps/staging/**", To: "staging/", Exclude: []string{"*.md"}},
+	}, source.Limits{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = filepath.WalkDir(staging.Dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(staging.Dir, p)
+			fmt.Println(filepath.ToSlash(rel))
+		}
+		return err
+	})
+	fmt.Println("same revision:", staging.Revision == res.Artifact.Revision)
+	// Output:
+	// base/web/deployment.yaml
+	// base/web/kustomization.yaml
+	// staging/kustomization.yaml
+	// same revision: true
+}
