@@ -3,12 +3,15 @@ package reconcile_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitopskit/gitopskit/gitopstest"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
+	"github.com/gitopskit/gitopskit/gitopstest/kubeassets"
 	"github.com/gitopskit/gitopskit/reconcile"
 )
 
@@ -111,5 +114,101 @@ spec:
 	}
 	if img := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image; img != "mirror.example.com/app:2.0" {
 		t.Errorf("CronJob image %s, want the post renderer's", img)
+	}
+}
+
+// TestFluxHelmReleaseRetryOnFailure: a HelmRelease with Flux's
+// RetryOnFailure strategies (as fluxcd/flux2-kustomize-helm-example's) whose
+// install fails keeps the failed release (its Deployment stays, nothing is
+// uninstalled), its unit retries after the strategy's retryInterval, and
+// once the chart's values are fixed in Git the failed install is upgraded
+// in place: release revision 2, not a new install.
+func TestFluxHelmReleaseRetryOnFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	ns := fmt.Sprintf("hr-retry-%08x", rand.Uint32())
+	chart := func(neverReady bool) map[string]string {
+		return map[string]string{
+			"charts/web/Chart.yaml":  "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+			"charts/web/values.yaml": fmt.Sprintf("neverReady: %v\n", neverReady),
+			"charts/web/templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}
+        {{- if .Values.neverReady }}
+        ` + kubeassets.NeverReadyLabel + `: "true"
+        {{- end }}
+    spec:
+      containers: [{name: app, image: example.com/app:1}]
+`,
+		}
+	}
+	srv := gitopstest.StartGitServer(t, gitserver.Options{})
+	repo := gitopstest.NewGitRepo(t, srv, "charts")
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: chart(true), Message: "never ready"})
+	conf, err := reconcile.LoadFlux(t.Context(), []byte(fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: charts, namespace: flux-system}
+spec: {interval: 5m, url: %s, ref: {branch: main}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: flux-system}
+spec:
+  interval: 1h
+  timeout: 5s
+  targetNamespace: %s
+  install:
+    createNamespace: true
+    strategy: {name: RetryOnFailure, retryInterval: 30s}
+  upgrade:
+    strategy: {name: RetryOnFailure, retryInterval: 30s}
+  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef: {kind: GitRepository, name: charts}
+`, repo.HTTPURL(), ns)), reconcile.FluxOptions{Name: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := conf.Units[0]; u.RetryInterval != 30*time.Second || u.Interval != 5*time.Minute {
+		t.Errorf("unit %s: interval %s, retry interval %s; want the source's 5m and the strategy's 30s", u.Name, u.Interval, u.RetryInterval)
+	}
+	r := newReconciler(t, conf, reconcile.Options{})
+	cs := clientset(t)
+	for attempt := 1; attempt <= 2; attempt++ {
+		s, err := r.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := s.Units[0]
+		if u.Compliant() {
+			t.Fatalf("attempt %d: %s Ready, want the install to fail", attempt, u.Name)
+		}
+		t.Logf("attempt %d: %s (%s): %s", attempt, u.Phase, u.Reason, u.Message)
+		// Each run makes an attempt: the second upgrades the failed
+		// install (with Flux's default strategy it would make none, its
+		// retries exhausted).
+		if want := []string{"", "install failed", "upgrade failed"}[attempt]; !strings.Contains(u.Message, want) {
+			t.Errorf("attempt %d: %q, want %q", attempt, u.Message, want)
+		}
+		if _, err := cs.AppsV1().Deployments(ns).Get(t.Context(), ns+"-web", metav1.GetOptions{}); err != nil { // Flux names the release [targetNamespace-]name
+			t.Errorf("attempt %d: the failed install was not kept: %v", attempt, err)
+		}
+	}
+	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: chart(false), Message: "ready"})
+	s := run(t, r)
+	if !s.Compliant() {
+		t.Fatalf("after the fix: %s", s)
+	}
+	if rev := releaseRevision(t, s.Units[0]); rev != 3 {
+		t.Errorf("release revision %d, want 3: two failed attempts kept, then upgraded in place", rev)
 	}
 }
