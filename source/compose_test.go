@@ -146,3 +146,49 @@ func TestComposeRefuses(t *testing.T) {
 }
 
 func isInvalid(err error) bool { return errors.Is(err, source.ErrInvalid) }
+
+// FuzzCompose: whatever the copy operations, Compose returns an error or a
+// tree of the artifact's own files under dst, and writes nowhere else.
+func FuzzCompose(f *testing.F) {
+	f.Add("apps/base/**", "base/", "*.md")
+	f.Add("apps/staging/", "", "")
+	f.Add("../../etc/passwd", "x", "")
+	f.Add("apps/leak.yaml", "../out/", "")
+	f.Add("**", "a/b/../../", "[")
+	f.Add("clusters/staging/apps.yaml", "c", "**/x")
+	f.Fuzz(func(t *testing.T, from, to, exclude string) {
+		root := t.TempDir()
+		src, outside := filepath.Join(root, "src"), filepath.Join(root, "outside")
+		writeFiles(t, src, monorepo)
+		writeFiles(t, outside, map[string]string{"secret": "host file"})
+		if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(src, "apps", "leak.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		contents := map[string]bool{}
+		for _, c := range monorepo {
+			contents[c] = true
+		}
+		dst := filepath.Join(root, "out")
+		ops := []source.Copy{{From: from, To: to}}
+		if exclude != "" {
+			ops[0].Exclude = []string{exclude}
+		}
+		art, err := source.Compose(t.Context(), &source.Artifact{Dir: src}, dst, ops, source.Limits{MaxFiles: 100, MaxBytes: 1 << 20})
+		if err == nil {
+			for p, c := range readTree(t, art.Dir) {
+				if !contents[c] {
+					t.Fatalf("%s holds %q, not a file of the artifact", p, c)
+				}
+			}
+		}
+		for dir, want := range map[string]int{outside: 1, root: 3} {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(entries); n > want {
+				t.Fatalf("%s has %d entries, want at most %d: Compose wrote outside dst", dir, n, want)
+			}
+		}
+	})
+}
