@@ -17,8 +17,12 @@ import (
 // configuration (two processes, say) on the same unit at the same time,
 // round after round, with a commit before each round that adds, changes and
 // removes objects. Optimistic concurrency on the inventory may make one of
-// them fail a round; no inventory update may be lost: after every round each
-// labelled object is in the inventory, and at the end a run converges.
+// them fail a round, now and then both (seen once in CI under load: A's
+// prune conflicted with B's saves, and B's deferred save, flushed at the
+// end of its round after its apply and prune, with A's; the union was
+// stored); no inventory update may be lost: after every round each
+// labelled object is in the inventory, most rounds have a reconciler
+// succeed, and at the end a run converges.
 func TestConcurrentReconcilersRace(t *testing.T) {
 	c := sharedCluster(t)
 	name := unique("race")
@@ -27,7 +31,7 @@ func TestConcurrentReconcilersRace(t *testing.T) {
 	e.plantSentinels(ns)
 	a := e.reconciler(nil, reconcile.Options{Concurrency: 4})
 	b := e.reconciler(nil, reconcile.Options{Concurrency: 4})
-	conflicts := 0
+	conflicts, neither := 0, 0
 	for round := 1; round <= 8; round++ {
 		files := map[string]string{}
 		for i := range 5 {
@@ -49,7 +53,8 @@ func TestConcurrentReconcilersRace(t *testing.T) {
 		}
 		t.Logf("round %d: A %s (%s), B %s (%s)", round, ua.Phase, ua.Reason, ub.Phase, ub.Reason)
 		if ua.Phase != reconcile.PhaseReady && ub.Phase != reconcile.PhaseReady {
-			t.Errorf("round %d: neither reconciler succeeded: %s / %s", round, ua.Message, ub.Message)
+			neither++
+			t.Logf("round %d: neither reconciler succeeded: %s / %s", round, ua.Message, ub.Message)
 		}
 		for _, u := range []reconcile.UnitStatus{ua, ub} {
 			if u.Phase != reconcile.PhaseReady && !strings.Contains(u.Message, "changed since it was loaded") {
@@ -59,6 +64,9 @@ func TestConcurrentReconcilersRace(t *testing.T) {
 		e.check()
 	}
 	t.Logf("%d of 8 rounds saw an inventory conflict", conflicts)
+	if neither > 2 {
+		t.Errorf("in %d of 8 rounds neither reconciler succeeded", neither)
+	}
 	e.converge(a)
 	e.converge(b)
 	if n := e.loadInventory("app").Len(); n != 20+8*5-8 {
