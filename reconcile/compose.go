@@ -60,7 +60,8 @@ func (r *Reconciler) compose(ctx context.Context, u Unit, art *source.Artifact) 
 	dir := filepath.Join(c.dir, key)
 	c.mu.Unlock()
 	t.once.Do(func() {
-		t.artifact, t.err = source.Compose(ctx, art, dir, u.Compose, r.sourceLimits(u.Source))
+		spec, _ := r.sourceSpec(u.Source)
+		t.artifact, t.err = source.Compose(ctx, art, dir, u.Compose, spec.Limits)
 		if t.err != nil {
 			// Not kept: the next attempt composes again (a deadline, say).
 			c.mu.Lock()
@@ -93,15 +94,4 @@ func (c *composedTrees) forgetOld(sourceName, digest string) {
 		}
 	}
 	c.digests[sourceName] = ds
-}
-
-// sourceLimits returns the limits of the named source.
-func (r *Reconciler) sourceLimits(name string) source.Limits {
-	ss := r.source(name)
-	if ss == nil {
-		return source.Limits{}
-	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.spec.Limits
 }

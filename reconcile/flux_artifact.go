@@ -70,7 +70,7 @@ func (b *fluxBatch) checkGenerator(d *fluxDoc) error {
 		}
 		for j, c := range a.Copy {
 			cf := fmt.Sprintf("%s.copy[%d]", field, j)
-			alias, _, _ := strings.Cut(strings.TrimPrefix(c.From, "@"), "/")
+			alias, _, _ := copySource(c.From)
 			if !strings.HasPrefix(c.From, "@") || !aliases[alias] {
 				return d.failf(cf+".from", "%q: want @<alias>/<glob> with an alias of spec.sources", c.From)
 			}
@@ -122,7 +122,7 @@ func (b *fluxBatch) externalArtifact(d *fluxDoc, field, namespace, name string) 
 			// one source.
 			var src *fluxDoc
 			for j, c := range a.Copy {
-				alias, _, _ := strings.Cut(strings.TrimPrefix(c.From, "@"), "/")
+				alias, _, _ := copySource(c.From)
 				for k, s := range spec.Sources {
 					if s.Alias != alias {
 						continue
@@ -147,7 +147,7 @@ func (b *fluxBatch) externalArtifact(d *fluxDoc, field, namespace, name string) 
 			}
 			ops := make([]source.Copy, 0, len(a.Copy))
 			for _, c := range a.Copy {
-				_, from, _ := strings.Cut(strings.TrimPrefix(c.From, "@"), "/")
+				_, from, _ := copySource(c.From)
 				to := strings.TrimPrefix(strings.TrimPrefix(c.To, "@artifact"), "/")
 				ops = append(ops, source.Copy{From: from, To: to, Exclude: c.Exclude})
 			}
@@ -160,6 +160,12 @@ func (b *fluxBatch) externalArtifact(d *fluxDoc, field, namespace, name string) 
 	return nil, "", nil, d.failf(field+".name", "no ArtifactGenerator in namespace %q generates the ExternalArtifact %q", namespace, name)
 }
 
+// copySource splits a copy operation's from, "@alias/path", into the
+// alias and the path; found is false without a "/".
+func copySource(from string) (alias, p string, found bool) {
+	return strings.Cut(strings.TrimPrefix(from, "@"), "/")
+}
+
 // simpleCopy recognizes one copy of a directory to the artifact's root,
 // from "@alias/dir/**" (or "@alias/**") to "@artifact/", with no excludes:
 // the artifact is that directory.
@@ -167,7 +173,7 @@ func simpleCopy(ops []swapi.CopyOperation) (alias, dir string, ok bool) {
 	if len(ops) != 1 || len(ops[0].Exclude) > 0 || (ops[0].To != "@artifact/" && ops[0].To != "@artifact") {
 		return "", "", false
 	}
-	alias, glob, found := strings.Cut(strings.TrimPrefix(ops[0].From, "@"), "/")
+	alias, glob, found := copySource(ops[0].From)
 	if !found {
 		return "", "", false
 	}

@@ -300,18 +300,18 @@ func (b *fluxBatch) helmUnit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	return u, nil
 }
 
-// fluxHelmActions converts the install, upgrade, test, history and drift
-// options.
 // helmChartLayer is the media type of a Helm chart's layer in an OCI
 // artifact.
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
+// fluxHelmActions converts the install, upgrade, test, history and drift
+// options, and returns the unit's retry interval their strategies set (0
+// for none).
 func fluxHelmActions(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease.Release) (retry time.Duration, err error) {
-	retry, err = fluxHelmRetry(d, hr, rel)
-	if err != nil {
+	if err := fluxHelmActionPolicies(d, hr, rel); err != nil {
 		return 0, err
 	}
-	return retry, fluxHelmActionPolicies(d, hr, rel)
+	return fluxHelmRetry(d, hr, rel)
 }
 
 // fluxHelmRetry converts install.strategy and upgrade.strategy: with
@@ -378,10 +378,8 @@ func fluxHelmActionPolicies(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease
 	if ur.GetRetries() < 0 {
 		return unsupported("spec.upgrade.remediation.retries", "unlimited retries")
 	}
-	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepLastFailed: !ir.MustRemediateLastFailure(),
-		RetryOnFailure: rel.Install.RetryOnFailure}
-	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepLastFailed: !ur.MustRemediateLastFailure(), Force: up.Force,
-		RetryOnFailure: rel.Upgrade.RetryOnFailure}
+	rel.Install = helmrelease.InstallPolicy{Retries: ir.GetRetries(), KeepLastFailed: !ir.MustRemediateLastFailure()}
+	rel.Upgrade = helmrelease.UpgradePolicy{Retries: ur.GetRetries(), KeepLastFailed: !ur.MustRemediateLastFailure(), Force: up.Force}
 	switch s := ur.GetStrategy(); s {
 	case helmv2.RollbackRemediationStrategy:
 		rel.Upgrade.Remediation = helmrelease.RemediateRollback

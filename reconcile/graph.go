@@ -286,13 +286,21 @@ func plural(kind string) string {
 
 // sourceURL is the named source's URL, for messages.
 func (r *Reconciler) sourceURL(name string) string {
+	if spec, ok := r.sourceSpec(name); ok {
+		return spec.URL
+	}
+	return name
+}
+
+// sourceSpec returns the named source's spec, and whether there is one.
+func (r *Reconciler) sourceSpec(name string) (Source, bool) {
 	ss := r.source(name)
 	if ss == nil {
-		return name
+		return Source{}, false
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ss.spec.URL
+	return ss.spec, true
 }
 
 // substitutions returns the unit's post-build variables: its SubstituteFrom

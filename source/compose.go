@@ -110,7 +110,7 @@ func (c *composer) apply(op Copy) error {
 		return err
 	}
 	intoDir := op.To == "" || strings.HasSuffix(op.To, "/")
-	if !strings.ContainsAny(op.From, "*?[") {
+	if !hasGlob(op.From) {
 		from, err := clean(op.From)
 		if err != nil {
 			return err
@@ -179,12 +179,15 @@ func (c *composer) apply(op Copy) error {
 	return nil
 }
 
+// hasGlob says whether p has a glob character.
+func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
+
 // literalPrefix is the part of a glob before its first segment with a
 // glob character ("." when the first has one).
 func literalPrefix(pattern string) string {
 	var lit []string
 	for _, seg := range strings.Split(pattern, "/") {
-		if strings.ContainsAny(seg, "*?[") {
+		if hasGlob(seg) {
 			break
 		}
 		lit = append(lit, seg)
