@@ -80,3 +80,20 @@ func PushChart(tb testing.TB, reg *chartrepo.Registry, c chartrepo.Chart, reposi
 	}
 	return ref
 }
+
+// PushArtifact pushes files (slash-separated paths to contents) to reg as
+// a Flux artifact (see [chartrepo.FluxLayer]) at repository:tag, as `flux
+// push artifact` does, and returns the manifest's digest. It fails the test
+// on error.
+func PushArtifact(tb testing.TB, reg *chartrepo.Registry, repository, tag string, files map[string]string) string {
+	tb.Helper()
+	layer, err := chartrepo.FluxLayer(files)
+	if err != nil {
+		tb.Fatalf("push artifact: %v", err)
+	}
+	d, err := reg.PushArtifact(tb.Context(), repository, tag, layer)
+	if err != nil {
+		tb.Fatalf("push artifact: %v", err)
+	}
+	return d
+}

@@ -1,8 +1,9 @@
-// Package source fetches a revision of a Git repository and hands it out as
-// an immutable artifact: a directory holding the tree of one commit, the
-// commit, a revision string such as "main@sha1:<hex>", and a digest of the
-// files. It is the first stage of a reconcile and runs on every interval,
-// so it is built to be cheap when nothing changed.
+// Package source fetches a revision of a Git repository, or an artifact of
+// an OCI registry, and hands it out as an immutable artifact: a directory
+// holding the tree of one commit (or the files of the artifact's layer), a
+// revision string such as "main@sha1:<hex>" or "v1.2.0@sha256:<hex>", and
+// a digest of the files. It is the first stage of a reconcile and runs on
+// every interval, so it is built to be cheap when nothing changed.
 //
 //	res, err := source.Fetch(ctx, "https://example.com/team/app.git", source.Options{
 //		Ref:          source.Ref{SemVer: ">=1.0.0 <2.0.0"},
@@ -112,14 +113,33 @@
 // signatures made with git's gpg.format=ssh (the SSHSIG format, namespace
 // "git"). [Artifact.VerifiedBy] names the key that verified.
 //
+// # OCI artifacts
+//
+// [FetchOCI] does for an oci://host/repository URL what Flux's
+// OCIRepository does: it resolves an [OCIRef] (a tag, "latest" by
+// default; a semver range over the tags, optionally filtered by a regular
+// expression; or a digest, which wins) to a manifest, selects a layer (the
+// first, or the first of [OCIOptions.MediaType]), checks the layer against
+// the digest the manifest gives, and extracts the gzip-compressed tar into
+// the artifact directory, applying the artifact's root .sourceignore and
+// the Ignore patterns. That is the format `flux push artifact` writes
+// ([FluxArtifactMediaType]). The revision is "<tag>@sha256:<manifest
+// digest>", or "sha256:<hex>" for a Digest ref. A known revision costs
+// one request (the manifest's HEAD), a pinned digest none; artifacts go
+// into the same [Cache], keyed by manifest digest and filters. Registry
+// credentials are [Auth]'s Username and Password (or a BearerToken used as
+// the registry's access token) and CABundle; [OCIOptions.PlainHTTP] is
+// Flux's spec.insecure. Signatures (cosign, notation) are not verified.
+//
 // # The perimeter
 //
 // A repository is untrusted input, and a URL may carry a credential:
 //
 //   - Bounds: [Options.Limits] bound the bytes received from the remote
-//     (default 1 GiB, counted as they arrive), and the bytes of file
-//     content (default 1 GiB) and the files and symlinks (default 100,000)
-//     of an artifact.
+//     (default 1 GiB, counted as they arrive; for OCI the manifest and the
+//     compressed layer, checked from the manifest before downloading), and
+//     the bytes of file content (default 1 GiB) and the files and symlinks
+//     (default 100,000; for OCI the directories too) of an artifact.
 //     They are checked while the artifact is written: before each file, from
 //     the blob's size before a byte of it is written, and during each copy.
 //     A tree that expands past them (one large blob under many paths, a
@@ -133,7 +153,12 @@
 //     the deadline.
 //   - Files: symbolic links are written as they are (see Artifacts and
 //     digest) and never followed while writing: a link to ../../etc/passwd
-//     is a link in the artifact, which consumers must confine.
+//     is a link in the artifact, which consumers must confine. An OCI
+//     layer is extracted through an os.Root of the artifact directory: an
+//     entry named ../x or /x, a hard link to a file outside, or a file
+//     written through a symbolic link that leaves the directory is an
+//     error wrapping [ErrInvalid], and so are devices and other special
+//     files.
 //   - Credentials: a credential never appears in an error of [Fetch] or
 //     [Resolve], nor in [Artifact.URL], whatever part of the URL holds it:
 //     the user information of a URL (a token is often passed as the user
@@ -149,7 +174,8 @@
 // URL, malformed commit SHA, bad semver range, contradictory options),
 // [ErrAuth] (credentials refused or unusable), [ErrHostKey] (SSH host key
 // unknown or changed), [ErrRepositoryNotFound], [ErrRefNotFound] (the
-// message names the ref), [ErrNoMatchingTag], [ErrPathNotFound],
+// message names the ref; for OCI also a tag or manifest the registry does
+// not have), [ErrNoMatchingTag], [ErrPathNotFound], [ErrLayerNotFound],
 // [ErrTooLarge] (a [*TooLargeError] names the file and the limit) and
 // [ErrVerification] (a [*VerificationError] says what failed). When the
 // context ends, the error wraps ctx.Err(), so

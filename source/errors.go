@@ -47,6 +47,10 @@ var (
 	// in the fetched tree.
 	ErrPathNotFound = errors.New("path not found in tree")
 
+	// ErrLayerNotFound reports that an OCI artifact has no layer of the
+	// media type asked for ([OCIOptions.MediaType]), or no layer at all.
+	ErrLayerNotFound = errors.New("layer not found in the OCI artifact")
+
 	// ErrTooLarge reports an artifact over [Options.Limits]; the error is a
 	// [*TooLargeError].
 	ErrTooLarge = errors.New("artifact too large")

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/gitopskit/gitopskit/gitopstest/chartrepo"
 	"github.com/gitopskit/gitopskit/gitopstest/gitserver"
 	"github.com/gitopskit/gitopskit/source"
 )
@@ -364,4 +367,67 @@ func ExampleCompose() {
 	// base/web/kustomization.yaml
 	// staging/kustomization.yaml
 	// same revision: true
+}
+
+// Fetch an artifact pushed as `flux push artifact` does from an OCI
+// registry, picking the highest tag in a semver range; then ask again with
+// the revision seen, which costs one request and fetches nothing.
+func ExampleFetchOCI() {
+	ctx := context.Background()
+	reg, err := chartrepo.StartRegistry(ctx, chartrepo.RegistryOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer reg.Close()
+	for tag, replicas := range map[string]string{"v1.0.0": "1", "v1.1.0": "3", "v2.0.0": "5"} {
+		layer, err := chartrepo.FluxLayer(map[string]string{"deploy/app.yaml": "replicas: " + replicas + "\n", "README.md": "docs\n"})
+		if err == nil {
+			_, err = reg.PushArtifact(ctx, "manifests/app", tag, layer)
+		}
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	dir, err := os.MkdirTemp("", "source-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	cache, err := source.NewCache(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	opts := source.OCIOptions{
+		Ref:       source.OCIRef{SemVer: "1.x"},
+		Ignore:    []string{"*.md"},
+		PlainHTTP: true, // the test registry speaks plain HTTP on 127.0.0.1
+		Cache:     cache,
+	}
+	res, err := source.FetchOCI(ctx, reg.URL()+"/manifests/app", opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tag, _, _ := strings.Cut(res.Revision, "@")
+	app, _ := os.ReadFile(filepath.Join(res.Artifact.Dir, "deploy", "app.yaml"))
+	_, readme := os.Stat(filepath.Join(res.Artifact.Dir, "README.md"))
+	fmt.Printf("%s: %s", tag, app)
+	fmt.Println("README ignored:", errors.Is(readme, fs.ErrNotExist))
+
+	opts.LastRevision = res.Revision
+	again, err := source.FetchOCI(ctx, reg.URL()+"/manifests/app", opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("unchanged:", again.Unchanged, "same artifact:", again.Artifact.Dir == res.Artifact.Dir)
+	// Output:
+	// v1.1.0: replicas: 3
+	// README ignored: true
+	// unchanged: true same artifact: true
 }

@@ -24,7 +24,7 @@ type filter struct {
 // newFilter reads the root .sourceignore of tree (if any) and appends the
 // caller's patterns, so that the caller's patterns win over the file's.
 func newFilter(tree *object.Tree, patterns, paths []string) (*filter, error) {
-	var lines []string
+	var own []byte
 	if tree != nil {
 		if e, err := tree.FindEntry(IgnoreFile); err == nil && e.Mode == filemode.Regular {
 			f, err := tree.TreeEntryFile(e)
@@ -35,13 +35,22 @@ func newFilter(tree *object.Tree, patterns, paths []string) (*filter, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", IgnoreFile, err)
 			}
-			b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+			own, err = io.ReadAll(io.LimitReader(r, 1<<20))
 			_ = r.Close()
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", IgnoreFile, err)
 			}
-			lines = append(lines, strings.Split(string(b), "\n")...)
 		}
+	}
+	return filterOf(own, patterns, paths), nil
+}
+
+// filterOf makes a filter of the content of a .sourceignore file followed
+// by the caller's patterns, and of paths.
+func filterOf(own []byte, patterns, paths []string) *filter {
+	var lines []string
+	if len(own) > 0 {
+		lines = strings.Split(string(own), "\n")
 	}
 	lines = append(lines, patterns...)
 	var ps []gitignore.Pattern
@@ -56,7 +65,7 @@ func newFilter(tree *object.Tree, patterns, paths []string) (*filter, error) {
 	if len(ps) > 0 {
 		f.ignore = gitignore.NewMatcher(ps)
 	}
-	return f, nil
+	return f
 }
 
 // cleanPaths validates [Options.Paths]: relative, slash-separated, no "..".

@@ -5,7 +5,9 @@
 //     index.yaml that lists them, optionally behind basic authentication.
 //   - [Registry] is an OCI registry (an in-memory registry from
 //     go-containerregistry), optionally behind basic authentication, to
-//     which charts are pushed with Helm's registry client over plain HTTP.
+//     which charts are pushed with Helm's registry client over plain HTTP,
+//     and artifacts of manifests as `flux push artifact` pushes them
+//     ([Registry.PushArtifact], [FluxLayer]).
 //   - [Chart] describes a chart in code; [WriteDir] writes it as a chart
 //     directory and [Package] packages it into a .tgz archive as
 //     `helm package` does.
@@ -30,6 +32,10 @@
 //	defer reg.Close()
 //	ref, err := reg.Push(archive, "charts") // "127.0.0.1:PORT/charts/hello:1.0.0"
 //	// reg.URL() + "/charts" is the OCI repository URL "oci://127.0.0.1:PORT/charts"
+//
+//	layer, err := chartrepo.FluxLayer(map[string]string{"deploy/app.yaml": "..."})
+//	digest, err := reg.PushArtifact(ctx, "manifests/app", "v1.0.0", layer)
+//	// an OCIRepository of url reg.URL()+"/manifests/app" fetches it
 //
 // Package [github.com/gitopskit/gitopskit/gitopstest] wraps the starters for
 // tests (one call, closed in t.Cleanup). Nothing here reads environment

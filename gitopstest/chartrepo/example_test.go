@@ -59,3 +59,34 @@ func ExampleRegistry_Push() {
 	fmt.Println(strings.TrimPrefix(ref, reg.Host()))
 	// Output: /charts/hello:0.1.0
 }
+
+// Pushing manifests as an OCI artifact, the way `flux push artifact` does,
+// and reading back the manifest's layer media type.
+func ExampleRegistry_PushArtifact() {
+	ctx := context.Background()
+	reg, err := chartrepo.StartRegistry(ctx, chartrepo.RegistryOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer reg.Close()
+	layer, err := chartrepo.FluxLayer(map[string]string{"deploy/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\n"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	digest, err := reg.PushArtifact(ctx, "manifests/app", "v1.0.0", layer)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp, err := http.Get("http://" + reg.Host() + "/v2/manifests/app/manifests/" + digest)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	manifest, _ := io.ReadAll(resp.Body)
+	fmt.Println(strings.Contains(string(manifest), chartrepo.FluxContentMediaType))
+	// Output: true
+}
