@@ -3,6 +3,7 @@ package reconcile
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -26,7 +27,8 @@ type Configuration struct {
 	// (pages of an inventory.Ledger) and the status record.
 	// It is created if missing. Default "gitopskit-system".
 	Namespace string
-	// Sources are the Git repositories the units build from.
+	// Sources are the Git repositories and OCI artifacts the units build
+	// from.
 	Sources []Source
 	// Units are reconciled in dependency order.
 	Units []Unit
@@ -38,19 +40,28 @@ type Configuration struct {
 	flux *fluxLoader
 }
 
-// Source is a Git repository at a reference.
+// Source is a Git repository at a reference, or an artifact in an OCI
+// repository (what Flux's GitRepository and OCIRepository fetch).
 type Source struct {
 	// Name is how units refer to the source. Required.
 	Name string
-	// URL is https://, http://, ssh://, scp-like git@host:path or file://.
+	// URL is https://, http://, ssh://, scp-like git@host:path or file://
+	// for a Git repository, or oci://host/repository for an OCI artifact
+	// (see OCI).
 	URL string
-	// Ref selects the revision (branch, tag, semver range, commit or name).
+	// Ref selects the revision of a Git repository (branch, tag, semver
+	// range, commit or name); it must be zero for an oci:// URL.
 	Ref source.Ref
-	// Auth holds credentials; nil means anonymous.
+	// OCI selects the artifact of an oci:// URL and its layer; nil is the
+	// tag "latest", its first layer, over HTTPS. It must be nil for Git.
+	OCI *OCIArtifact
+	// Auth holds credentials; nil means anonymous. For an OCI registry:
+	// Username and Password, or BearerToken, and CABundle.
 	Auth *source.Auth
 	// Ignore holds extra ignore patterns (gitignore syntax).
 	Ignore []string
-	// Verify, when set, requires a valid commit or tag signature.
+	// Verify, when set, requires a valid commit or tag signature (Git
+	// only).
 	Verify *source.Verification
 	// Timeout bounds each fetch (the remote check and, when it moved, the
 	// download). Default 60 seconds, as Flux's.
@@ -60,6 +71,46 @@ type Source struct {
 	// fetch fails with a [*source.TooLargeError] and the units of the
 	// source keep what they applied.
 	Limits source.Limits
+}
+
+// OCIArtifact selects the artifact of a [Source] whose URL is oci://, as
+// the ref, layerSelector and insecure fields of Flux's OCIRepository do.
+// The artifact is fetched with [source.FetchOCI].
+type OCIArtifact struct {
+	// Ref selects a tag, a semver range over tags or a digest; the zero
+	// Ref is the tag "latest".
+	Ref source.OCIRef
+	// MediaType selects the layer to extract, a gzip-compressed tar (for
+	// artifacts of `flux push artifact`, [source.FluxArtifactMediaType]).
+	// Empty: the first layer.
+	MediaType string
+	// PlainHTTP talks to the registry over http:// instead of https://.
+	PlainHTTP bool
+}
+
+// isOCI reports whether the source is an OCI artifact.
+func (s Source) isOCI() bool { return strings.HasPrefix(s.URL, "oci://") }
+
+// validate checks what can be checked without fetching.
+func (s Source) validate() error {
+	if s.Name == "" || s.URL == "" {
+		return errors.New("name and url are required")
+	}
+	if !s.isOCI() {
+		if s.OCI != nil {
+			return errors.New("OCI is set, but the URL is not oci://")
+		}
+		return s.Ref.Validate()
+	}
+	switch {
+	case s.Ref != (source.Ref{}):
+		return fmt.Errorf("an oci:// source takes its reference in OCI.Ref, not Ref (%s)", s.Ref)
+	case s.Verify != nil:
+		return errors.New("verify checks Git commit and tag signatures; an OCI artifact's signatures are not verified")
+	case s.OCI != nil:
+		return s.OCI.Ref.Validate()
+	}
+	return nil
 }
 
 // Unit is one path of a source, built, applied, pruned and checked as a
@@ -252,14 +303,11 @@ func (c *Configuration) normalize() ([][]string, error) {
 	}
 	sources := map[string]bool{}
 	for _, s := range c.Sources {
-		if s.Name == "" || s.URL == "" {
-			return fail(fmt.Errorf("source %q: name and url are required", s.Name))
+		if err := s.validate(); err != nil {
+			return fail(fmt.Errorf("source %q: %w", s.Name, err))
 		}
 		if sources[s.Name] {
 			return fail(fmt.Errorf("source %q defined twice", s.Name))
-		}
-		if err := s.Ref.Validate(); err != nil {
-			return fail(fmt.Errorf("source %q: %w", s.Name, err))
 		}
 		sources[s.Name] = true
 	}

@@ -97,7 +97,10 @@
 // v1beta1, v1beta2, v1), Kustomization (v1beta1, v1beta2, v1) and
 // HelmRelease (v2beta1, v2beta2, v2, as a Helm unit), plus ArtifactGenerator
 // (source-watcher's v1beta1: an artifact of one GitRepository, one directory
-// built in place, several copies composed as [Unit.Compose]). Objects may
+// built in place, several copies composed as [Unit.Compose]). An
+// OCIRepository is a [Source] of an OCI artifact ([Source.OCI]) for the
+// Kustomizations that build it, and a chart for the HelmReleases whose
+// chartRef it is. Objects may
 // be in several namespaces (a platform and its tenants); [FluxOptions] has
 // Flux's lockdown flags (no cross-namespace references, a default service
 // account). A field gitopskit does not support is an error naming the

@@ -126,9 +126,16 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     [Unit];
 //   - HelmRelease (helm.toolkit.fluxcd.io v2, v2beta2, v2beta1): a Unit with
 //     [Unit.Helm] set;
-//   - HelmRepository (v1, v1beta2, v1beta1, default or type oci),
-//     OCIRepository (v1, v1beta2) and HelmChart (v1, v1beta2, v1beta1): the
-//     chart location of the Helm units that use them;
+//   - OCIRepository (v1, v1beta2): a Source with [Source.OCI] (an
+//     artifact as `flux push artifact` writes it: ref tag, semver with
+//     semverFilter, or digest; layerSelector, whose extract and copy both
+//     give the layer's files; insecure; ignore; secretRef with username
+//     and password or a .dockerconfigjson), for the Kustomizations whose
+//     sourceRef it is; and the chart of the HelmReleases whose chartRef it
+//     is (tag or semver; its layer the Helm chart's);
+//   - HelmRepository (v1, v1beta2, v1beta1, default or type oci) and
+//     HelmChart (v1, v1beta2, v1beta1): the chart location of the Helm
+//     units that use them;
 //   - ArtifactGenerator (source.extensions.fluxcd.io/v1beta1, decoded
 //     with Flux's source-watcher API module): the ExternalArtifacts it
 //     generates, for the Kustomizations (sourceRef) and HelmReleases
@@ -256,8 +263,10 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //
 // Not supported: spec.decryption, kubeConfig, healthChecks (use wait or
 // healthCheckExprs), deletionPolicy, ignoreMissingComponents, ignore,
-// buildMetadata, postBuild.substituteStrategy, dependsOn[].readyExpr, and
-// a sourceRef to an OCIRepository or Bucket.
+// buildMetadata, postBuild.substituteStrategy, dependsOn[].readyExpr, a
+// sourceRef to a Bucket, and an OCIRepository's verify (cosign and
+// notation signatures are not checked, and a source is never used
+// unverified), certSecretRef, proxySecretRef and cloud providers.
 //
 // # HelmRelease fields
 //

@@ -76,13 +76,67 @@ func (b *fluxBatch) source(ctx context.Context, d *fluxDoc) (Source, error) {
 		s.Verify = ver
 	}
 	if spec.Ignore != nil {
-		for line := range strings.SplitSeq(*spec.Ignore, "\n") {
-			if line = strings.TrimRight(line, "\r"); strings.TrimSpace(line) != "" {
-				s.Ignore = append(s.Ignore, line)
-			}
-		}
+		s.Ignore = ignoreLines(*spec.Ignore)
 	}
 	return s, nil
+}
+
+// ociSource converts an OCIRepository into a source: an artifact whose
+// layer (a tar.gz of manifests, as `flux push artifact` writes) is
+// extracted. An OCIRepository a HelmRelease uses as its chart is read as
+// a chart too (chartSource).
+func (b *fluxBatch) ociSource(ctx context.Context, d *fluxDoc) (Source, error) {
+	spec := d.spec.(*sourcev1.OCIRepositorySpec)
+	s := Source{Name: d.unitName, URL: strings.TrimSuffix(spec.URL, "/"), OCI: &OCIArtifact{PlainHTTP: spec.Insecure}}
+	if !strings.HasPrefix(s.URL, "oci://") {
+		return Source{}, d.failf("spec.url", "%q: want oci://registry/repository", spec.URL)
+	}
+	interval, err := required(d, "spec.interval", spec.Interval)
+	if err != nil {
+		return Source{}, err
+	}
+	b.intervals[d.key()] = interval
+	if r := spec.Reference; r != nil {
+		s.OCI.Ref = source.OCIRef{Tag: r.Tag, SemVer: r.SemVer, SemVerFilter: r.SemverFilter, Digest: r.Digest}
+	}
+	if err := s.OCI.Ref.Validate(); err != nil {
+		return Source{}, d.fail("spec.ref", err)
+	}
+	if ls := spec.LayerSelector; ls != nil {
+		// Flux's copy keeps the layer as it is, and kustomize-controller
+		// extracts it: for a tar.gz both give the same files.
+		if ls.Operation != "" && ls.Operation != sourcev1.OCILayerCopy && ls.Operation != sourcev1.OCILayerExtract {
+			return Source{}, d.failf("spec.layerSelector.operation", "%q: want %s or %s", ls.Operation, sourcev1.OCILayerExtract, sourcev1.OCILayerCopy)
+		}
+		s.OCI.MediaType = ls.MediaType
+	}
+	s.Timeout = optional(spec.Timeout)
+	if spec.SecretRef != nil {
+		data, err := b.l.secret(ctx, d, "spec.secretRef.name", spec.SecretRef.Name)
+		if err != nil {
+			return Source{}, err
+		}
+		ba, err := registryAuth(spec.URL, data)
+		if err != nil {
+			return Source{}, d.failf("spec.secretRef.name", "Secret %s: %v", spec.SecretRef.Name, err)
+		}
+		s.Auth = &source.Auth{Username: ba.Username, Password: ba.Password}
+	}
+	if spec.Ignore != nil {
+		s.Ignore = ignoreLines(*spec.Ignore)
+	}
+	return s, nil
+}
+
+// ignoreLines splits a Flux spec.ignore into patterns.
+func ignoreLines(ignore string) []string {
+	var out []string
+	for line := range strings.SplitSeq(ignore, "\n") {
+		if line = strings.TrimRight(line, "\r"); strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // required returns a required duration; the format was checked when
@@ -121,11 +175,11 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	var compose []source.Copy // or the copies that make the ExternalArtifact
 	switch {
 	case ref.Kind == "":
-		return Unit{}, d.failf("spec.sourceRef.kind", "required: GitRepository")
+		return Unit{}, d.failf("spec.sourceRef.kind", "required: GitRepository or OCIRepository")
 	case ref.APIVersion != "" && !strings.HasPrefix(ref.APIVersion, fluxSourceGroup+"/"):
 		return Unit{}, d.failf("spec.sourceRef.apiVersion", "%q: want %s", ref.APIVersion, FluxSourceAPIVersion)
-	case ref.Kind == "GitRepository":
-		if src, err = b.ref(d, "spec.sourceRef", "GitRepository", ref.Namespace, ref.Name); err != nil {
+	case ref.Kind == "GitRepository", ref.Kind == "OCIRepository":
+		if src, err = b.ref(d, "spec.sourceRef", ref.Kind, ref.Namespace, ref.Name); err != nil {
 			return Unit{}, err
 		}
 	case ref.Kind == "ExternalArtifact":
@@ -133,7 +187,7 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 			return Unit{}, err
 		}
 	default:
-		return Unit{}, d.failf("spec.sourceRef.kind", "%q is not supported: want GitRepository (or an ExternalArtifact of an ArtifactGenerator)", ref.Kind)
+		return Unit{}, d.failf("spec.sourceRef.kind", "%q is not supported: want GitRepository, OCIRepository (or an ExternalArtifact of an ArtifactGenerator)", ref.Kind)
 	}
 	u.Source, u.Compose = src.unitName, compose
 	u.Interval = interval
@@ -184,7 +238,10 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 // sourceInterval is a GitRepository's interval when it was loaded by an
 // earlier call.
 func sourceInterval(d *fluxDoc) time.Duration {
-	if s, ok := d.spec.(*sourcev1.GitRepositorySpec); ok {
+	switch s := d.spec.(type) {
+	case *sourcev1.GitRepositorySpec:
+		return s.Interval.Duration
+	case *sourcev1.OCIRepositorySpec:
 		return s.Interval.Duration
 	}
 	return 0

@@ -183,6 +183,42 @@ func TestFluxCorpus(t *testing.T) {
 				t.Errorf("podinfo: %+v", u)
 			}
 		}},
+		{name: "oci", files: []string{"oci.yaml"}, check: func(t *testing.T, confs []Configuration) {
+			c := confs[0]
+			sources := map[string]Source{}
+			for _, s := range c.Sources {
+				sources[s.Name] = s
+			}
+			for name, want := range map[string]string{
+				"kyverno-controller": `oci://ghcr.example.com/kyverno/manifests/kyverno semver "3.x" application/vnd.cncf.flux.content.v1.tar+gzip false <nil> []`,
+				"app-manifests":      `oci://quay.example.com/fleet/app-manifests tag 1.4.0@sha256:a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90  true robot [# docs stay out *.md /tests/]`,
+				"pinned":             `oci://registry.example.com/fleet/pinned digest sha256:0000000000000000000000000000000000000000000000000000000000000001  false <nil> []`,
+			} {
+				s, ok := sources[name]
+				if !ok || s.OCI == nil {
+					t.Errorf("no OCI source %s in %+v", name, c.Sources)
+					continue
+				}
+				user := "<nil>"
+				if s.Auth != nil {
+					user = s.Auth.Username
+				}
+				got := fmt.Sprintf("%s %s %s %v %s %v", s.URL, s.OCI.Ref, s.OCI.MediaType, s.OCI.PlainHTTP, user, s.Ignore)
+				if got != want {
+					t.Errorf("source %s:\n got %s\nwant %s", name, got, want)
+				}
+			}
+			if s := sources["app-manifests"]; s.Auth == nil || s.Auth.Password != "secret" {
+				t.Errorf("app-manifests credentials from .dockerconfigjson: %+v", s.Auth)
+			}
+			units := map[string]Unit{}
+			for _, u := range c.Units {
+				units[u.Name] = u
+			}
+			if u := units["app"]; u.Source != "app-manifests" || u.Path != "deploy/prod" || !slices.Equal(u.DependsOn, []string{"kyverno-controller"}) || u.Interval != 5*time.Minute {
+				t.Errorf("app: source %q path %q dependsOn %v interval %s", u.Source, u.Path, u.DependsOn, u.Interval)
+			}
+		}},
 		{name: "artifacts", files: []string{"artifacts.yaml"}, check: func(t *testing.T, confs []Configuration) {
 			c := confs[0]
 			if len(c.Units) != 3 || c.Units[0].Path != "services/frontend/deploy" || c.Units[1].Path != "services/backend" ||
@@ -307,7 +343,7 @@ func TestFluxCorpusErrors(t *testing.T) {
 		}
 		return string(data)
 	}
-	helm, tenants, artifacts := read("helm.yaml"), read("tenants.yaml"), read("artifacts.yaml")
+	helm, tenants, artifacts, oci := read("helm.yaml"), read("tenants.yaml"), read("artifacts.yaml"), read("oci.yaml")
 	hr := func(extra string) string {
 		return "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: extra, namespace: flux-system}\n" +
 			"spec:\n  interval: 5m\n  chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}\n" + extra
@@ -390,7 +426,19 @@ func TestFluxCorpusErrors(t *testing.T) {
 			field: "spec.upgrade.strategy.name", msg: "want RemediateOnFailure or RetryOnFailure"},
 		{name: "OCIRepository layer of another media type", yaml: strings.Replace(helm, "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "application/vnd.cncf.flux.content.v1.tar+gzip", 1),
 			is: ErrUnsupportedField, field: "spec.layerSelector.mediaType", msg: "read as a Helm chart"},
-		{name: "OCIRepository digest", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    digest: sha256:abc\n", 1),
+		{name: "OCI source without oci://", yaml: strings.Replace(oci, "url: oci://ghcr.example.com/", "url: https://ghcr.example.com/", 1),
+			field: "spec.url", msg: "want oci://registry/repository"},
+		{name: "OCI source layer operation", yaml: strings.Replace(oci, "operation: extract", "operation: unpack", 1),
+			field: "spec.layerSelector.operation", msg: "want extract or copy"},
+		{name: "OCI source bad digest", yaml: strings.Replace(oci, "digest: sha256:0000000000000000000000000000000000000000000000000000000000000001", "digest: sha256:01", 1),
+			is: source.ErrInvalid, field: "spec.ref", msg: "digest"},
+		{name: "OCI source bad semver", yaml: strings.Replace(oci, `semver: "3.x"`, `semver: "three"`, 1),
+			is: source.ErrInvalid, field: "spec.ref", msg: "semver range"},
+		{name: "OCI source verified with cosign", yaml: strings.Replace(oci, "    operation: extract\n", "    operation: extract\n  verify:\n    provider: cosign\n", 1),
+			is: ErrUnsupportedField, field: "spec.verify", msg: "never used unverified"},
+		{name: "OCIRepository chart with a semver filter", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    semver: \">=1.16.0 <1.17.0\"\n    semverFilter: \".*-rc.*\"\n", 1),
+			is: ErrUnsupportedField, field: "spec.ref.semverFilter", msg: "narrow spec.ref.semver"},
+		{name: "OCIRepository digest", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    digest: sha256:"+strings.Repeat("ab", 32)+"\n", 1),
 			is: ErrUnsupportedField, field: "spec.ref.digest", msg: "spec.ref.tag or spec.ref.semver"},
 	}
 	for _, tt := range tests {

@@ -557,6 +557,12 @@ func (b *fluxBatch) chartSource(ctx context.Context, d *fluxDoc) (fluxChart, err
 				return fluxChart{}, d.failf("spec.layerSelector.operation", "%q: want %s or %s", ls.Operation, sourcev1.OCILayerExtract, sourcev1.OCILayerCopy)
 			}
 		}
+		if r := spec.Reference; r != nil && r.Digest != "" {
+			return fluxChart{}, d.fail("spec.ref.digest", fmt.Errorf("%w (an OCIRepository read as a Helm chart): pin the chart with spec.ref.tag or spec.ref.semver", ErrUnsupportedField))
+		}
+		if r := spec.Reference; r != nil && r.SemverFilter != "" {
+			return fluxChart{}, d.fail("spec.ref.semverFilter", fmt.Errorf("%w (an OCIRepository read as a Helm chart): narrow spec.ref.semver instead", ErrUnsupportedField))
+		}
 		c := fluxChart{ref: helmrelease.ChartRef{RepoURL: u[:i], Name: u[i+1:], Version: "latest", PlainHTTP: spec.Insecure}}
 		c.every(spec.Interval)
 		if r := spec.Reference; r != nil {

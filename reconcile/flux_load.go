@@ -199,10 +199,18 @@ func (l *fluxLoader) load(ctx context.Context, parent string, docs []*fluxDoc) (
 		conf.Name = b.home
 	}
 	for _, d := range b.order {
-		if d.kind != "GitRepository" {
+		var (
+			s   Source
+			err error
+		)
+		switch d.kind {
+		case "GitRepository":
+			s, err = b.source(ctx, d)
+		case "OCIRepository":
+			s, err = b.ociSource(ctx, d)
+		default:
 			continue
 		}
-		s, err := b.source(ctx, d)
 		if err != nil {
 			return nil, Configuration{}, err
 		}
@@ -221,7 +229,9 @@ func (l *fluxLoader) load(ctx context.Context, parent string, docs []*fluxDoc) (
 			if u, err = b.helmUnit(ctx, d); err == nil {
 				conf.Units = append(conf.Units, u)
 			}
-		case "HelmRepository", "OCIRepository", "HelmChart":
+		case "HelmRepository", "HelmChart":
+			// An OCIRepository is a source (above), and read as a chart
+			// where a HelmRelease refers to it.
 			_, err = b.chartSource(ctx, d)
 		case "ArtifactGenerator":
 			err = b.checkGenerator(d)
@@ -237,7 +247,7 @@ func (l *fluxLoader) load(ctx context.Context, parent string, docs []*fluxDoc) (
 		switch d := l.objects[k]; d.kind {
 		case "Kustomization", "HelmRelease":
 			b.removedUnits = append(b.removedUnits, d.unitName)
-		case "GitRepository":
+		case "GitRepository", "OCIRepository":
 			b.removedSources = append(b.removedSources, d.unitName)
 		}
 	}
@@ -294,13 +304,14 @@ func (b *fluxBatch) name(d *fluxDoc) error {
 	switch d.kind {
 	case "Kustomization", "HelmRelease":
 		names, loaded = b.units, b.l.units
-	case "GitRepository":
+	case "GitRepository", "OCIRepository":
 		names, loaded = b.sources, b.l.sources
 	default:
 		return nil
 	}
+	isSource := d.kind == "GitRepository" || d.kind == "OCIRepository"
 	d.unitName = fluxName(b.home, d.namespace, d.name)
-	if d.kind != "GitRepository" {
+	if !isSource {
 		if msgs := validation.IsDNS1123Label(d.unitName); len(msgs) > 0 {
 			return d.failf("metadata.name", "%q: a %s's name names a unit and must be a DNS label: %s", d.name, d.kind, strings.Join(msgs, "; "))
 		}
@@ -314,7 +325,7 @@ func (b *fluxBatch) name(d *fluxDoc) error {
 	}
 	if prev != nil {
 		what := "unit"
-		if d.kind == "GitRepository" {
+		if isSource {
 			what = "source"
 		}
 		return d.failf("metadata.name", "its %s name %q is also that of %s %s/%s (%s): rename one of them",

@@ -432,10 +432,9 @@ func (r *Reconciler) fetch(ctx context.Context, name string) (*source.Artifact, 
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	opts := source.Options{Ref: ss.spec.Ref, Auth: ss.spec.Auth, Ignore: ss.spec.Ignore, Verify: ss.spec.Verify,
-		Limits: ss.spec.Limits, Cache: r.opts.SourceCache}
+	last := ""
 	if ss.artifact != nil {
-		opts.LastRevision = ss.artifact.Revision
+		last = ss.artifact.Revision
 	}
 	timeout := ss.spec.Timeout
 	if timeout <= 0 {
@@ -443,7 +442,20 @@ func (r *Reconciler) fetch(ctx context.Context, name string) (*source.Artifact, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := source.Fetch(ctx, ss.spec.URL, opts)
+	var (
+		res *source.Result
+		err error
+	)
+	if spec := ss.spec; spec.isOCI() {
+		opts := source.OCIOptions{Auth: spec.Auth, Ignore: spec.Ignore, Limits: spec.Limits, Cache: r.opts.SourceCache, LastRevision: last}
+		if spec.OCI != nil {
+			opts.Ref, opts.MediaType, opts.PlainHTTP = spec.OCI.Ref, spec.OCI.MediaType, spec.OCI.PlainHTTP
+		}
+		res, err = source.FetchOCI(ctx, spec.URL, opts)
+	} else {
+		res, err = source.Fetch(ctx, spec.URL, source.Options{Ref: spec.Ref, Auth: spec.Auth, Ignore: spec.Ignore, Verify: spec.Verify,
+			Limits: spec.Limits, Cache: r.opts.SourceCache, LastRevision: last})
+	}
 	if err != nil {
 		ss.fetched(err)
 		return nil, err

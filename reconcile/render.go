@@ -20,10 +20,9 @@ import (
 
 // RenderOptions configure [Render].
 type RenderOptions struct {
-	// Refs pins sources, by source name, to another reference than their
-	// own: the commit of a pull request, say. A name that is not a source
-	// of the configuration is an error; a source a build declares later
-	// may be named too.
+	// Refs pins Git sources of the configuration, by source name, to
+	// another reference than their own: the commit of a pull request, say.
+	// A name that is not a Git source of the configuration is an error.
 	Refs map[string]source.Ref
 	// Objects stand in for the cluster: the ConfigMaps and Secrets that
 	// substituteFrom, valuesFrom and secretRef read, when no unit of the
@@ -107,6 +106,9 @@ func Render(ctx context.Context, conf Configuration, opts RenderOptions) (*Rende
 		ss := r.source(name)
 		if ss == nil {
 			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("no source %q to pin to another reference", name)}
+		}
+		if ss.spec.isOCI() {
+			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("source %q is an OCI artifact, not a Git repository to pin to a Git reference", name)}
 		}
 		if err := ref.Validate(); err != nil {
 			return nil, &ConfigError{Configuration: r.conf.Name, Err: fmt.Errorf("reference of source %q: %w", name, err)}

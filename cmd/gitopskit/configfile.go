@@ -65,6 +65,15 @@ type ownSource struct {
 		Commit string `json:"commit,omitempty"`
 		Name   string `json:"name,omitempty"`
 	} `json:"ref"`
+	// OCI selects the artifact of an oci:// url.
+	OCI *struct {
+		Tag          string `json:"tag,omitempty"`
+		SemVer       string `json:"semver,omitempty"`
+		SemVerFilter string `json:"semverFilter,omitempty"`
+		Digest       string `json:"digest,omitempty"`
+		MediaType    string `json:"mediaType,omitempty"`
+		Insecure     bool   `json:"insecure,omitempty"`
+	} `json:"oci,omitempty"`
 	SecretRef *struct {
 		Name string `json:"name"`
 	} `json:"secretRef,omitempty"`
@@ -163,6 +172,10 @@ func loadOwn(ctx context.Context, data []byte, namespace string, lk lookups) (re
 	for i, s := range oc.Spec.Sources {
 		src := reconcile.Source{Name: s.Name, URL: s.URL, Ignore: s.Ignore, Timeout: dur(s.Timeout),
 			Ref: source.Ref{Branch: s.Ref.Branch, Tag: s.Ref.Tag, SemVer: s.Ref.SemVer, Commit: s.Ref.Commit, Name: s.Ref.Name}}
+		if o := s.OCI; o != nil {
+			src.OCI = &reconcile.OCIArtifact{Ref: source.OCIRef{Tag: o.Tag, SemVer: o.SemVer, SemVerFilter: o.SemVerFilter, Digest: o.Digest},
+				MediaType: o.MediaType, PlainHTTP: o.Insecure}
+		}
 		if s.SecretRef != nil {
 			ns := conf.Namespace
 			if ns == "" {

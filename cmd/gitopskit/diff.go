@@ -99,14 +99,18 @@ func (f *diffFlags) diffSource(conf reconcile.Configuration) (string, error) {
 	if f.sourceName != "" {
 		return f.sourceName, nil
 	}
-	if len(conf.Sources) != 1 {
-		var names []string
-		for _, s := range conf.Sources {
+	// Only a Git source has revisions to compare (an OCI artifact's tags
+	// are not refs of a repository).
+	var names []string
+	for _, s := range conf.Sources {
+		if !strings.HasPrefix(s.URL, "oci://") {
 			names = append(names, s.Name)
 		}
-		return "", usagef("the configuration has %d sources (%s): say which one with --source", len(names), strings.Join(names, ", "))
 	}
-	return conf.Sources[0].Name, nil
+	if len(names) != 1 {
+		return "", usagef("the configuration has %d Git sources (%s): say which one with --source", len(names), strings.Join(names, ", "))
+	}
+	return names[0], nil
 }
 
 func runDiff(ctx context.Context, e *env, g *globalFlags, f *diffFlags, from, to *source.Ref) error {

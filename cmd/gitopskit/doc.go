@@ -60,7 +60,10 @@
 //
 // A source has name, url, ref (branch, tag, semver, commit or name),
 // secretRef (a Secret with Flux's Git keys: username/password, bearerToken,
-// identity/known_hosts), ignore and timeout. A unit has name, source, path,
+// identity/known_hosts), ignore and timeout. An oci:// url is an OCI
+// artifact, as `flux push artifact` writes it; instead of ref it takes oci
+// (tag, semver, semverFilter, digest, mediaType of the layer, insecure for
+// plain HTTP), and its secretRef holds username/password. A unit has name, source, path,
 // dependsOn, prune, wait, force, suspend, allowEmpty, timeout, interval,
 // retryInterval, serviceAccountName, targetNamespace, namePrefix,
 // nameSuffix, commonLabels, commonAnnotations, components, substitute and

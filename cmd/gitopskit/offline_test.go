@@ -329,7 +329,7 @@ spec: {interval: 1m, sourceRef: {kind: GitRepository, name: a}}
 		args []string
 		want string
 	}{
-		{[]string{"diff", "-f", two, "--to", "main"}, "the configuration has 2 sources (a, b): say which one with --source"},
+		{[]string{"diff", "-f", two, "--to", "main"}, "the configuration has 2 Git sources (a, b): say which one with --source"},
 		{[]string{"diff", "-f", two, "--to", "main", "--cluster"}, "kubeconfig"},
 		{[]string{"render", "-f", two, "--objects", deployment}, "apps/v1 Deployment \"web\": want v1 ConfigMaps and Secrets"},
 		{[]string{"render", "-f", two, "--objects", filepath.Join(dir, "nope.yaml")}, "no such file"},
@@ -345,5 +345,54 @@ spec: {interval: 1m, sourceRef: {kind: GitRepository, name: a}}
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", r.code, r.stderr, want, tt.want)
 			}
 		})
+	}
+}
+
+// render of gitopskit's own format with an OCI artifact source: a private
+// registry on loopback, the credentials Secret from --objects, the highest
+// tag in a semver range.
+func TestRenderOCISource(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	reg := gitopstest.StartOCIRegistry(t, chartrepo.RegistryOptions{Username: "ci", Password: "reg-pass"})
+	for tag, replicas := range map[string]string{"1.0.0": "1", "1.4.2": "3", "2.0.0": "9"} {
+		gitopstest.PushArtifact(t, reg, "fleet/app", tag, map[string]string{
+			"kustomization.yaml": "resources: [app.yaml]\n",
+			"app.yaml":           "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: cli-oci}\ndata: {replicas: \"" + replicas + "\"}\n",
+		})
+	}
+	config := writeFile(t, dir, "config.yaml", fmt.Sprintf(`apiVersion: gitopskit.io/v1alpha1
+kind: Configuration
+metadata: {name: oci, namespace: cli-oci}
+spec:
+  sources:
+    - name: app
+      url: %s/fleet/app
+      oci: {semver: "1.x", insecure: true}
+      secretRef: {name: registry}
+  units:
+    - {name: app, source: app, prune: true}
+`, reg.URL()))
+	objects := writeFile(t, dir, "objects.yaml", `apiVersion: v1
+kind: Secret
+metadata: {name: registry, namespace: cli-oci}
+stringData: {username: ci, password: reg-pass}
+`)
+	noKube := []string{"--kubeconfig", filepath.Join(dir, "none")}
+	r := gitopskit(ctx, t, nil, testEnv{}, append([]string{"render", "-f", config, "--objects", objects, "-o", "text"}, noKube...)...)
+	if r.code != exitOK {
+		t.Fatalf("render: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustMatch(t, "render -o text", r.stdout, `(?m)^app @ 1\.4\.2@sha256:[0-9a-f]{64}$`, `(?m)^  core/ConfigMap/cli-oci/app$`)
+	r = gitopskit(ctx, t, nil, testEnv{}, append([]string{"render", "-f", config, "--objects", objects}, noKube...)...)
+	mustMatch(t, "render yaml", r.stdout, `(?m)^  replicas: "3"$`)
+
+	// Without the credentials the registry refuses, and render says so.
+	r = gitopskit(ctx, t, nil, testEnv{}, append([]string{"render", "-f", config, "-o", "text"}, noKube...)...)
+	if r.code == exitOK || !strings.Contains(r.stdout+r.stderr, "authentication failed") {
+		t.Errorf("render without credentials: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "reg-pass") {
+		t.Error("the registry password in the output")
 	}
 }
