@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/gitopskit/internal/jsonpointer"
 )
 
 // FieldDiff is one field that differs between the live object and the
@@ -90,10 +92,6 @@ func mask(v any) any {
 	}
 }
 
-func escape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
 func diffValues(path string, a, b any, skip []string, out *[]FieldDiff) {
 	if path != "" && ignored(path, skip) {
 		return
@@ -109,7 +107,7 @@ func diffValues(path string, a, b any, skip []string, out *[]FieldDiff) {
 			keys[k] = true
 		}
 		for k := range keys {
-			diffValues(path+"/"+escape(k), am[k], bm[k], skip, out)
+			diffValues(path+"/"+jsonpointer.Escape(k), am[k], bm[k], skip, out)
 		}
 		return
 	}

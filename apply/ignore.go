@@ -2,11 +2,12 @@ package apply
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gitopskit/gitopskit/internal/jsonpointer"
 )
 
 // IgnoreRule names fields that another controller manages (a replica count
@@ -51,18 +52,6 @@ func (s *Selector) matches(obj *unstructured.Unstructured) (bool, error) {
 	return sel.Matches(labels.Set(obj.GetLabels())), nil
 }
 
-// parsePointer splits a JSON pointer into unescaped segments.
-func parsePointer(p string) ([]string, error) {
-	if p == "" || p[0] != '/' {
-		return nil, fmt.Errorf("ignore rule: %q is not a JSON pointer (it must start with /)", p)
-	}
-	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
-		segs[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
-	}
-	return segs, nil
-}
-
 // ignoredPaths returns the pointers of the rules that select obj.
 func ignoredPaths(rules []IgnoreRule, obj *unstructured.Unstructured) ([]string, error) {
 	var out []string
@@ -78,37 +67,14 @@ func ignoredPaths(rules []IgnoreRule, obj *unstructured.Unstructured) ([]string,
 	return out, nil
 }
 
-// removePointer deletes the field the pointer names from obj, if present.
+// removePointer deletes the field the pointer names from obj, if present
+// (a pointer to a list element is left alone).
 func removePointer(obj map[string]any, pointer string) error {
-	segs, err := parsePointer(pointer)
+	tokens, err := jsonpointer.Parse(pointer)
 	if err != nil {
-		return err
+		return fmt.Errorf("ignore rule: %w", err)
 	}
-	var cur any = obj
-	for i, seg := range segs {
-		last := i == len(segs)-1
-		switch c := cur.(type) {
-		case map[string]any:
-			if last {
-				delete(c, seg)
-				return nil
-			}
-			cur = c[seg]
-		case []any:
-			n, err := strconv.Atoi(seg)
-			if err != nil || n < 0 || n >= len(c) {
-				return nil
-			}
-			if last {
-				// Removing a list element would shift the others: leave
-				// lists to pointers into their elements.
-				return nil
-			}
-			cur = c[n]
-		default:
-			return nil
-		}
-	}
+	jsonpointer.Remove(obj, tokens)
 	return nil
 }
 

@@ -37,6 +37,9 @@ var (
 	// not valid UTF-8, which a kustomization (YAML, so Unicode) cannot name.
 	// It comes wrapped in an [*fs.PathError] naming the file.
 	ErrFileName = errors.New("file name is not valid UTF-8")
+	// ErrInvalidSelector: a [Selector] field does not compile (a regular
+	// expression or a label selector).
+	ErrInvalidSelector = errors.New("invalid selector")
 	// ErrMalformedYAML matches [*YAMLError].
 	ErrMalformedYAML = object.ErrMalformed
 )

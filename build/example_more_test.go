@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopskit/gitopskit/build"
 )
 
@@ -123,4 +125,27 @@ spec:
 	//       containers:
 	//       - image: example.com/app:1.1
 	//         name: app
+}
+
+// A selector as kustomize and Flux write them (in patches, or in a
+// HelmRelease's drift ignore rules): kinds and names are anchored regular
+// expressions, labels a label selector.
+func ExampleSelector_Compile() {
+	m, err := build.Selector{Kind: "Deployment|StatefulSet", LabelSelector: "autoscaled=true"}.Compile()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, o := range []struct{ kind, autoscaled string }{{"Deployment", "true"}, {"StatefulSet", "false"}, {"DaemonSet", "true"}} {
+		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion("apps/v1")
+		obj.SetKind(o.kind)
+		obj.SetName("web")
+		obj.SetLabels(map[string]string{"autoscaled": o.autoscaled})
+		fmt.Println(o.kind, o.autoscaled, m.Matches(obj))
+	}
+	// Output:
+	// Deployment true true
+	// StatefulSet false false
+	// DaemonSet true false
 }

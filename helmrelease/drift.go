@@ -15,11 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gitopskit/gitopskit/helmrelease/internal/driver"
+	"github.com/gitopskit/gitopskit/internal/jsonpointer"
 )
 
 // Metadata Helm puts on every object of a release; drift correction
@@ -41,9 +43,13 @@ func (r *Reconciler) drift(ctx context.Context, rel *Release, cur *driver.Releas
 	if err != nil {
 		return fmt.Errorf("drift: decode manifest of revision %d: %w", cur.Revision, err)
 	}
+	rules, err := compileDriftIgnores(rel.Drift.Ignore)
+	if err != nil {
+		return fmt.Errorf("drift: %w", err)
+	}
 	st.Drift = nil
 	for _, obj := range objs {
-		d, client, err := r.driftOf(ctx, rel, obj)
+		d, client, ops, err := r.driftOf(ctx, rel, obj, ignoredPaths(rules, obj))
 		if err != nil {
 			return err
 		}
@@ -51,13 +57,7 @@ func (r *Reconciler) drift(ctx context.Context, rel *Release, cur *driver.Releas
 			continue
 		}
 		if rel.Drift.Mode == DriftCorrect {
-			data, err := json.Marshal(obj.Object)
-			if err != nil {
-				return fmt.Errorf("drift: encode %s: %w", d, err)
-			}
-			if _, err := client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
-				FieldManager: r.opts.FieldManager, Force: ptrTo(true),
-			}); err != nil {
+			if err := r.correct(ctx, client, obj, ops); err != nil {
 				return fmt.Errorf("drift: correct %s: %w", d, err)
 			}
 			d.Corrected = true
@@ -89,13 +89,41 @@ func (r *Reconciler) drift(ctx context.Context, rel *Release, cur *driver.Releas
 	return nil
 }
 
-// driftOf returns the drift of one object (nil when there is none) and the
-// client for it.
-func (r *Reconciler) driftOf(ctx context.Context, rel *Release, obj *unstructured.Unstructured) (*DriftedObject, dynamic.ResourceInterface, error) {
+// correct puts a drifted object back: by server-side applying the
+// release's object, or, when some of its fields are ignored, by a JSON
+// patch that sets the differing fields only (ops), so that the ignored
+// fields keep their live values. The patch is not guarded by the
+// resourceVersion: controllers update status all the time, and the patch
+// sets the release's values whatever changed meanwhile, as correction
+// means to; a field removed meanwhile fails it, and the next reconcile
+// computes it again.
+func (r *Reconciler) correct(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured, ops []patchOp) error {
+	if ops != nil {
+		data, err := json.Marshal(ops)
+		if err != nil {
+			return err
+		}
+		_, err = client.Patch(ctx, obj.GetName(), types.JSONPatchType, data, metav1.PatchOptions{FieldManager: r.opts.FieldManager})
+		return err
+	}
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return err
+	}
+	_, err = client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+		FieldManager: r.opts.FieldManager, Force: ptrTo(true),
+	})
+	return err
+}
+
+// driftOf returns the drift of one object (nil when there is none), the
+// client for it and, when ignored (paths that apply to the object) is not
+// empty and the object exists, the JSON patch that corrects it.
+func (r *Reconciler) driftOf(ctx context.Context, rel *Release, obj *unstructured.Unstructured, ignored [][]string) (*DriftedObject, dynamic.ResourceInterface, []patchOp, error) {
 	gvk := obj.GroupVersionKind()
 	mapping, err := r.cluster.Mapping(gvk) // refreshes discovery once for an unknown kind
 	if err != nil {
-		return nil, nil, fmt.Errorf("drift: %s %s: %w", gvk.Kind, obj.GetName(), err)
+		return nil, nil, nil, fmt.Errorf("drift: %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
 	var client dynamic.ResourceInterface = r.dynamic.Resource(mapping.Resource)
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -124,34 +152,44 @@ func (r *Reconciler) driftOf(ctx context.Context, rel *Release, obj *unstructure
 	live, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		d.Missing = true
-		return d, client, nil
+		return d, client, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("drift: get %s: %w", d, err)
+		return nil, nil, nil, fmt.Errorf("drift: get %s: %w", d, err)
 	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
-		return nil, nil, fmt.Errorf("drift: encode %s: %w", d, err)
+		return nil, nil, nil, fmt.Errorf("drift: encode %s: %w", d, err)
 	}
 	dry, err := client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
 		FieldManager: r.opts.FieldManager, Force: ptrTo(true), DryRun: []string{metav1.DryRunAll},
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("drift: dry-run apply %s: %w", d, err)
+		return nil, nil, nil, fmt.Errorf("drift: dry-run apply %s: %w", d, err)
 	}
-	d.Fields = diffPaths("", comparable(live.Object), comparable(dry.Object), nil)
+	liveFields, dryFields := comparable(live.Object), comparable(dry.Object)
+	for _, p := range ignored {
+		jsonpointer.Remove(liveFields, p)
+		jsonpointer.Remove(dryFields, p)
+	}
+	d.Fields = diffPaths("", liveFields, dryFields, nil)
 	if len(d.Fields) == 0 {
-		return nil, client, nil
+		return nil, client, nil, nil
 	}
 	if len(d.Fields) > maxDriftFields {
 		d.Fields = append(d.Fields[:maxDriftFields], "…")
 	}
-	return d, client, nil
+	var ops []patchOp
+	if len(ignored) > 0 {
+		ops = patchOps("", liveFields, dryFields, nil)
+	}
+	return d, client, ops, nil
 }
 
-// comparable keeps what a dry-run apply may legitimately change: the
-// object minus status and server-managed metadata.
+// comparable keeps what a dry-run apply may legitimately change: a copy of
+// the object minus status and server-managed metadata.
 func comparable(obj map[string]any) map[string]any {
+	obj = runtime.DeepCopyJSON(obj)
 	out := make(map[string]any, len(obj))
 	for k, v := range obj {
 		switch k {

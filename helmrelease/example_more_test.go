@@ -1,8 +1,6 @@
 package helmrelease_test
 
 import (
-	"github.com/gitopskit/gitopskit/cluster"
-
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/gitopskit/gitopskit/build"
+	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/helmrelease"
 )
 
@@ -120,4 +120,19 @@ func ExampleReconciler_Uninstall() {
 		return
 	}
 	fmt.Println(st.Reason) // Uninstalled, or NotInstalled if it was already gone
+}
+
+// Drift rules that leave to an autoscaler the replicas of the release's
+// autoscaled Deployments: JSON pointers, with a kustomize-style target.
+func ExampleDriftIgnore_Validate() {
+	rules := []helmrelease.DriftIgnore{
+		{Paths: []string{"/spec/replicas"}, Target: &build.Selector{Kind: "Deployment", LabelSelector: "autoscaled=true"}},
+		{Paths: []string{"spec.replicas"}}, // a field path, not a JSON pointer
+	}
+	for _, rule := range rules {
+		fmt.Println(rule.Validate())
+	}
+	// Output:
+	// <nil>
+	// path "spec.replicas": want a JSON pointer to a field, such as /spec/replicas
 }

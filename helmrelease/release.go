@@ -263,6 +263,22 @@ const (
 // DriftPolicy configures drift detection.
 type DriftPolicy struct {
 	Mode DriftMode
+	// Ignore lists fields that drift detection neither reports nor
+	// corrects: ones another controller or a person owns (a
+	// HorizontalPodAutoscaler's /spec/replicas, an annotation a webhook
+	// adds), as Flux's spec.driftDetection.ignore.
+	Ignore []DriftIgnore
+}
+
+// DriftIgnore is one rule of [DriftPolicy.Ignore].
+type DriftIgnore struct {
+	// Paths are JSON pointers (RFC 6901) into the objects:
+	// "/spec/replicas", "/metadata/annotations/example.com~1owner" ("~1"
+	// stands for "/" in a key).
+	Paths []string
+	// Target selects the objects the rule applies to (see
+	// [build.Selector.Compile]); nil: every object of the release.
+	Target *build.Selector
 }
 
 // Key is "namespace/name", the release's name in [Release.DependsOn] and
@@ -307,6 +323,9 @@ func (r *Release) Validate() error {
 	case DriftDisabled, DriftWarn, DriftCorrect:
 	default:
 		problems = append(problems, fmt.Sprintf("unknown drift mode %q", r.Drift.Mode))
+	}
+	if _, err := compileDriftIgnores(r.Drift.Ignore); err != nil {
+		problems = append(problems, err.Error())
 	}
 	switch r.Upgrade.Remediation {
 	case "", RemediateRollback, RemediateUninstall:

@@ -166,6 +166,11 @@ func TestFluxCorpus(t *testing.T) {
 					t.Errorf("%s values files: %s, want %s", name, got, want)
 				}
 			}
+			if ig := byName["kube-prometheus-stack"].Helm.Drift.Ignore; len(ig) != 2 || ig[0].Target.Kind != "PrometheusRule" ||
+				!slices.Equal(ig[0].Paths, []string{"/metadata/annotations/prometheus-operator-validated"}) ||
+				ig[1].Target.LabelSelector != "autoscaled=true" || !slices.Equal(ig[1].Paths, []string{"/spec/replicas"}) {
+				t.Errorf("kube-prometheus-stack drift ignore rules %+v", ig)
+			}
 			if pr := byName["kube-prometheus-stack"].Helm.PostRenderers; len(pr) != 1 || len(pr[0].Images) != 1 || len(pr[0].Patches) != 2 ||
 				pr[0].Images[0].NewName != "mirror.example.com/prometheus" || pr[0].Patches[1].Target == nil ||
 				pr[0].Patches[1].Target.LabelSelector != "app=grafana" || !strings.Contains(pr[0].Patches[0].Patch, "team: observability") {
@@ -438,6 +443,10 @@ func TestFluxCorpusErrors(t *testing.T) {
 			is: ErrUnsupportedField, field: "spec.verify", msg: "never used unverified"},
 		{name: "OCIRepository chart with a semver filter", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    semver: \">=1.16.0 <1.17.0\"\n    semverFilter: \".*-rc.*\"\n", 1),
 			is: ErrUnsupportedField, field: "spec.ref.semverFilter", msg: "narrow spec.ref.semver"},
+		{name: "drift ignore path not a JSON pointer", yaml: strings.Replace(helm, `["/spec/replicas"]`, `["spec.replicas"]`, 1),
+			field: "spec.driftDetection.ignore[1]", msg: "want a JSON pointer"},
+		{name: "drift ignore target regexp", yaml: strings.Replace(helm, "kind: PrometheusRule", "kind: Prometheus(Rule", 1),
+			field: "spec.driftDetection.ignore[0]", msg: "invalid selector"},
 		{name: "OCIRepository digest", yaml: strings.Replace(helm, "    semver: \">=1.16.0 <1.17.0\"\n", "    digest: sha256:"+strings.Repeat("ab", 32)+"\n", 1),
 			is: ErrUnsupportedField, field: "spec.ref.digest", msg: "spec.ref.tag or spec.ref.semver"},
 	}

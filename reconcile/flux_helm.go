@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/gitopskit/gitopskit/build"
 	"github.com/gitopskit/gitopskit/helmrelease"
 	"github.com/gitopskit/gitopskit/source"
 )
@@ -97,7 +98,9 @@ import (
 //     are not post-rendered.
 //   - spec.maxHistory (default 5 as in Flux; 0 is unlimited as in Flux),
 //     spec.test.enable and .ignoreFailures, spec.driftDetection.mode
-//     (enabled: correct, warn: report), spec.commonMetadata.labels
+//     (enabled: correct, warn: report) and .ignore (JSON pointers, with a
+//     kustomize target selector: neither reported nor corrected;
+//     [helmrelease.DriftPolicy] Ignore), spec.commonMetadata.labels
 //     ([helmrelease.Release] Labels).
 //
 // Not supported, refused with an [ErrUnsupportedField] error naming the
@@ -106,7 +109,7 @@ import (
 // than nohooks, the v2beta postRenderers' patchesStrategicMerge and
 // patchesJson6902, waitStrategy, healthCheckExprs,
 // commonMetadata.annotations, rollback, uninstall, test.timeout and
-// filters, driftDetection.ignore, replace,
+// filters, replace,
 // remediation.ignoreTestFailures, serverSideApply,
 // disableOpenAPIValidation, disableSchemaValidation, disableTakeOwnership,
 // preserveValues, cleanupOnFail, chartNameChangeStrategy,
@@ -449,6 +452,17 @@ func fluxHelmActionPolicies(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease
 			rel.Drift.Mode = helmrelease.DriftCorrect
 		default:
 			return d.failf("spec.driftDetection.mode", "%q: want enabled, warn or disabled", dd.Mode)
+		}
+		for i, ig := range dd.Ignore {
+			rule := helmrelease.DriftIgnore{Paths: ig.Paths}
+			if t := ig.Target; t != nil {
+				rule.Target = &build.Selector{Group: t.Group, Version: t.Version, Kind: t.Kind, Namespace: t.Namespace,
+					Name: t.Name, LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector}
+			}
+			if err := rule.Validate(); err != nil {
+				return d.failf(fmt.Sprintf("spec.driftDetection.ignore[%d]", i), "%v", err)
+			}
+			rel.Drift.Ignore = append(rel.Drift.Ignore, rule)
 		}
 	}
 	return nil
