@@ -166,6 +166,16 @@ func TestFluxCorpus(t *testing.T) {
 					t.Errorf("%s values files: %s, want %s", name, got, want)
 				}
 			}
+			// CRD policies per action, Flux's upgrade default Skip.
+			for name, want := range map[string]string{
+				"kube-prometheus-stack": "CreateReplace CreateReplace",
+				"flux-system-podinfo":   "Create Skip",
+			} {
+				h := byName[name].Helm
+				if got := fmt.Sprintf("%s %s", h.Install.CRDs, h.Upgrade.CRDs); got != want {
+					t.Errorf("%s CRD policies (install, upgrade) %s, want %s", name, got, want)
+				}
+			}
 			if ig := byName["kube-prometheus-stack"].Helm.Drift.Ignore; len(ig) != 2 || ig[0].Target.Kind != "PrometheusRule" ||
 				!slices.Equal(ig[0].Paths, []string{"/metadata/annotations/prometheus-operator-validated"}) ||
 				ig[1].Target.LabelSelector != "autoscaled=true" || !slices.Equal(ig[1].Paths, []string{"/spec/replicas"}) {
@@ -386,8 +396,8 @@ func TestFluxCorpusErrors(t *testing.T) {
 			field: "spec.upgrade.remediation.strategy", msg: "want rollback or uninstall"},
 		{name: "v2beta1 valuesFile", yaml: strings.Replace(helm, "      chart: ./charts/ingress\n", "      chart: ./charts/ingress\n      valuesFile: prod.yaml\n", 1),
 			is: ErrUnsupportedField, field: "spec.chart.spec.valuesFile", msg: "use valuesFiles"},
-		{name: "different upgrade CRD policy", yaml: helm + hr("  install: {crds: Create}\n  upgrade: {crds: CreateReplace}\n"),
-			is: ErrUnsupportedField, field: "spec.upgrade.crds", msg: "one CRD policy"},
+		{name: "unknown upgrade CRD policy", yaml: helm + hr("  install: {crds: Create}\n  upgrade: {crds: Replace}\n"),
+			field: "spec.upgrade.crds", msg: "want Skip, Create or CreateReplace"},
 		{name: "storage elsewhere", yaml: helm + hr("  storageNamespace: other\n"),
 			is: ErrUnsupportedField, field: "spec.storageNamespace", msg: "release's namespace"},
 		{name: "sourceRef to a missing object", yaml: strings.Replace(helm, "        name: prometheus-community\n", "        name: bitnami\n", 1),

@@ -87,9 +87,10 @@ import (
 //     unit retries after the shorter), force, crds, disableWait,
 //     disableWaitForJobs, disableHooks, timeout. helmrelease has one
 //     setting for install and upgrade where Flux has two (wait, jobs,
-//     hooks, CRD policy, timeout): when both are given they must agree.
-//     Flux's upgrade CRD policy defaults to Skip; helmrelease's Create only
-//     adds CRDs that do not exist.
+//     hooks, timeout): when both are given they must agree. The CRD
+//     policies are one per action ([helmrelease.InstallPolicy] and
+//     [helmrelease.UpgradePolicy] CRDs), the upgrade's Skip by default as
+//     in Flux.
 //   - spec.postRenderers[].kustomize: patches (strategic merge or JSON
 //     6902, with an optional target) and images, applied in order to the
 //     manifests Helm renders ([helmrelease.Release] PostRenderers, run with
@@ -425,10 +426,17 @@ func fluxHelmActionPolicies(d *fluxDoc, hr *helmv2.HelmRelease, rel *helmrelease
 	default:
 		return d.failf("spec.install.crds", "%q: want Skip, Create or CreateReplace", inst.CRDs)
 	}
-	if c := up.CRDs; c != "" && helmrelease.CRDPolicy(c) != crds {
-		return unsupported("spec.upgrade.crds", "%q differs from the install policy %q; gitopskit has one CRD policy for install and upgrade", c, crds)
+	// Flux's upgrades skip the chart's CRDs unless told otherwise.
+	upCRDs := helmrelease.CRDSkip
+	if up.CRDs != "" {
+		upCRDs = helmrelease.CRDPolicy(up.CRDs)
 	}
-	rel.CRDs = crds
+	switch upCRDs {
+	case helmrelease.CRDCreate, helmrelease.CRDCreateReplace, helmrelease.CRDSkip:
+	default:
+		return d.failf("spec.upgrade.crds", "%q: want Skip, Create or CreateReplace", up.CRDs)
+	}
+	rel.CRDs, rel.Install.CRDs, rel.Upgrade.CRDs = crds, crds, upCRDs
 
 	switch {
 	case spec.MaxHistory == nil:
