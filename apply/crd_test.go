@@ -2,7 +2,9 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,5 +206,40 @@ func TestApplyDefaultNamespace(t *testing.T) {
 	}
 	if objs[0].GetNamespace() != "" {
 		t.Error("Apply changed the caller's object")
+	}
+}
+
+// TestDryRunWithPreceding: a dry run of custom resources whose CRD, and of
+// objects whose namespace, a set applied before will create reports them
+// as created when told so (ApplyOptions.Preceding), fails as the API
+// server answers otherwise, and changes nothing either way.
+func TestDryRunWithPreceding(t *testing.T) {
+	group := gitopstest.UniqueName("pre") + ".gitopskit.io"
+	ns := gitopstest.UniqueName("pre")
+	cl := newCluster(t, testCluster(t).Config)
+	m := newManager(t, cl)
+	store := newStore(t, cl, "pre")
+	objs := []*unstructured.Unstructured{widget(group, ns, "w"), configMap(ns, "c", map[string]any{"k": "v"})}
+
+	_, err := m.Apply(t.Context(), objs, apply.ApplyOptions{Inventory: store, DryRun: true})
+	if !errors.Is(err, apply.ErrUnknownKind) {
+		t.Fatalf("dry run without Preceding: %v, want the unknown kind", err)
+	}
+	before := []*unstructured.Unstructured{widgetCRD(group), namespace(ns), configMap("elsewhere", "ignored", nil)}
+	dry := mustApply(t, m, objs, apply.ApplyOptions{Inventory: store, DryRun: true, Preceding: before})
+	if dry.Count(apply.Created) != 2 {
+		t.Fatalf("dry run with Preceding: %v", dry.Changes)
+	}
+	for _, c := range dry.Changes {
+		if !strings.Contains(c.Reason, "would be created") {
+			t.Errorf("%s: reason %q", c.Object, c.Reason)
+		}
+	}
+	if _, err := clientset(t).CoreV1().Namespaces().Get(t.Context(), ns, metav1.GetOptions{}); err == nil {
+		t.Error("a dry run created the namespace")
+	}
+	// Outside a dry run Preceding means nothing: the apply fails as before.
+	if _, err := m.Apply(t.Context(), objs[:1], apply.ApplyOptions{Inventory: store, Preceding: before}); !errors.Is(err, apply.ErrUnknownKind) {
+		t.Errorf("apply with Preceding: %v, want the unknown kind", err)
 	}
 }

@@ -18,7 +18,10 @@
 // immutable field gives an [*ImmutableFieldError] naming the object and the
 // field, or, when forced, deletes and recreates the object.
 // [ApplyOptions.DryRun] computes the same [ChangeSet] with server-side
-// dry-run requests and changes nothing.
+// dry-run requests and changes nothing; objects of a kind whose CRD, or in
+// a namespace whose Namespace, the set itself or [ApplyOptions.Preceding]
+// (what sets applied before it would create) holds are reported as created,
+// since the API server cannot dry-run them yet.
 //
 // # Change sets and drift
 //

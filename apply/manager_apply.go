@@ -82,6 +82,15 @@ type listKey struct {
 func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	opts = opts.withDefaults()
 	definedHere := crdScopes(objects)
+	var definedBefore map[schema.GroupKind]bool
+	if opts.DryRun {
+		definedBefore = crdScopes(opts.Preceding)
+		for gk, namespaced := range definedBefore {
+			if _, ok := definedHere[gk]; !ok {
+				definedHere[gk] = namespaced
+			}
+		}
+	}
 	if opts.Inventory != nil {
 		// The LISTs of the kinds the cluster already serves start now,
 		// while the objects are prepared and the inventory is loaded.
@@ -97,6 +106,13 @@ func (m *Manager) Apply(ctx context.Context, objects []*unstructured.Unstructure
 	for _, it := range items {
 		if it.entry.Group == "" && it.entry.Kind == "Namespace" {
 			setNamespaces[it.entry.Name] = true
+		}
+	}
+	if opts.DryRun {
+		for _, o := range opts.Preceding {
+			if o != nil && o.GroupVersionKind().GroupKind() == (schema.GroupKind{Kind: "Namespace"}) {
+				setNamespaces[o.GetName()] = true
+			}
 		}
 	}
 	for _, it := range items {
@@ -372,7 +388,7 @@ func (m *Manager) applyStage(ctx context.Context, batch []*item, prev map[invent
 		_, defined := definedHere[it.obj.GroupVersionKind().GroupKind()]
 		if err != nil && opts.DryRun && meta.IsNoMatchError(err) && defined {
 			// A dry run creates no CRD, so its kinds stay unknown.
-			it.change.Action, it.change.Reason = Created, "would be created once its CRD (in this set) is"
+			it.change.Action, it.change.Reason = Created, "would be created once its CRD (in this set, or created before it) is"
 			continue
 		}
 		if err != nil {
@@ -664,7 +680,7 @@ func (m *Manager) applyOne(ctx context.Context, it *item, before string, opts Ap
 	if opts.DryRun && it.nsInSet && apierrors.IsNotFound(err) {
 		// A dry run creates no Namespace, so objects in one the set
 		// creates cannot be dry-run applied: they would be created.
-		c.Action, c.Reason = Created, "would be created with its namespace (in this set)"
+		c.Action, c.Reason = Created, "would be created with its namespace (in this set, or created before it)"
 		return
 	}
 	takenOver := ""

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/inventory"
 )
@@ -65,6 +67,15 @@ type ApplyOptions struct {
 	// DryRun computes the change set (with drift) without changing
 	// anything: server-side dry-run applies, no inventory write.
 	DryRun bool
+	// Preceding, in a dry run, are objects that will exist before this set
+	// is applied but do not exist yet: the CustomResourceDefinitions and
+	// Namespaces that units planned before this one would create (a CRD a
+	// dependency's chart installs, a namespace an earlier unit makes).
+	// Objects of the kinds those CRDs define, or in those Namespaces, are
+	// reported as created instead of failing a dry run the API server
+	// cannot do yet, as for the CRDs and Namespaces of the set itself.
+	// Other objects are ignored, and so is Preceding when not DryRun.
+	Preceding []*unstructured.Unstructured
 	// ReportDrift fetches each object that is applied (not the ones the
 	// inventory shows unchanged) to report which fields the apply changed.
 	// Costs one GET per such object. Always on in a dry run.

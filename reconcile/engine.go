@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/cluster"
 	"github.com/gitopskit/gitopskit/health"
@@ -33,6 +35,11 @@ type round struct {
 	recoverOnce sync.Once
 	recovered   map[string][]inventory.Entry
 	recoverErr  error
+
+	// planned are, in a dry run, the CRDs and Namespaces each unit would
+	// create (see planCreates).
+	plannedMu sync.Mutex
+	planned   map[string][]*unstructured.Unstructured
 }
 
 type fetchOnce struct {

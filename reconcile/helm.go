@@ -55,6 +55,11 @@ func (rd *round) helm(ctx context.Context, st *unitState, id *identity, art *sou
 	}
 	if rd.dryRun {
 		out.helm = fmt.Sprintf("release %s/%s would be reconciled (Helm has no server-side dry run of an upgrade)", rel.Namespace, rel.Name)
+		// What the chart would create, for the dry runs of the units
+		// after it.
+		if err := rd.planHelmCreates(ctx, u.Name, rel); err != nil {
+			out.helm += fmt.Sprintf("; its chart did not render, so the CRDs it would create are not known to the plan: %v", err)
+		}
 		return out
 	}
 	hr, err := r.helmFor(id.cluster.Identity())

@@ -162,13 +162,18 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		return fail(StagePolicy, ReasonPolicyViolation, err)
 	}
 	cancelBuild()
+	var preceding []*unstructured.Unstructured
+	if rd.dryRun {
+		rd.planCreates(u.Name, objs)
+		preceding = rd.preceding(u.Name)
+	}
 
 	progress(StageApply, fmt.Sprintf("applying %d objects", len(objs)))
 	applyCtx, cancelApply := stage()
 	defer cancelApply()
 	cs, err := id.manager.Apply(applyCtx, objs, apply.ApplyOptions{
 		Inventory: st.store, Policy: u.Policy, Force: u.Force, TakeOverConflicts: true,
-		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: rd.dryRun,
+		Ignore: u.Ignore, Concurrency: r.opts.Concurrency, DryRun: rd.dryRun, Preceding: preceding,
 		Reads: rd.reads, Recover: rd.recoverFor(u.Name),
 	})
 	out.apply = cs

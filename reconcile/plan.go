@@ -34,17 +34,22 @@ type UnitPlan struct {
 	Helm string
 	// Err says why the unit could not be planned or would fail: fetch,
 	// build, policy, a prune guard (exactly as Run would refuse), or a dry
-	// run the API server refused (for example because a dependency has not
-	// created a CRD yet).
+	// run the API server refused (for example an object of a kind whose
+	// CRD no unit Run completes first would create).
 	Err error
 }
 
 // Plan computes what [Reconciler.Run] would do for every unit, through the
 // same pipeline as Run (same build, admission, ownership and prune guards)
 // with server-side dry runs, without changing the cluster. Dependencies are
-// not gated: every unit is planned against the cluster as it is now.
-// Objects in a namespace that the unit itself creates are reported as
-// "would be created".
+// not gated: every unit is planned against the cluster as it is now, in
+// the order Run would take. Objects in a namespace, or of a kind whose
+// CRD, the unit itself creates are reported as "would be created", and so
+// are those whose namespace or CRD a unit Run completes before it would
+// create: its ancestors, its dependencies and, for a dependency that
+// waits, the units that dependency declares (a HelmRelease's chart
+// installing the CRDs of a later Kustomization's objects: Helm units are
+// rendered for this, with no cluster, as Render does).
 func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	rd := r.newRound(ctx, true)
 	defer rd.close()

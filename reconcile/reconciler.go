@@ -105,9 +105,10 @@ type Reconciler struct {
 
 	composed composedTrees // the trees of units with Compose
 
-	mu         sync.Mutex // guards identities and cleanup
+	mu         sync.Mutex // guards identities, cleanup and planCharts
 	identities map[string]*identity
 	cleanup    []string // temporary directories removed by Close
+	planCharts string   // the chart cache of plans' Helm renderings
 }
 
 // identity is what acts for the units of one service account (or for the
