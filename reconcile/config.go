@@ -113,6 +113,22 @@ func (s Source) validate() error {
 	return nil
 }
 
+// ObjectRef names an object: apiVersion ("v1", "apps/v1"), kind,
+// namespace (empty for a cluster-scoped kind) and name.
+type ObjectRef struct {
+	APIVersion, Kind, Namespace, Name string
+}
+
+// fluxObject returns the ref's [Unit.FluxObject] form, "Kind
+// namespace/name", when it names a Kustomization or HelmRelease.
+func (o ObjectRef) fluxObject() (string, bool) {
+	group, _, _ := strings.Cut(o.APIVersion, "/")
+	if (o.Kind == "Kustomization" && group == fluxKustomizeGroup) || (o.Kind == "HelmRelease" && group == fluxHelmGroup) {
+		return o.Kind + " " + o.Namespace + "/" + o.Name, true
+	}
+	return "", false
+}
+
 // Unit is one path of a source, built, applied, pruned and checked as a
 // whole: the equivalent of a Flux Kustomization.
 type Unit struct {
@@ -181,6 +197,19 @@ type Unit struct {
 	ServiceAccountNamespace string
 	// HealthChecks are CEL checks for custom resources.
 	HealthChecks []health.CELCheck
+	// HealthCheckRefs, for a unit that does not Wait, are objects to wait
+	// for after apply, as Flux's spec.healthChecks (ignored with Wait, as
+	// in Flux): an object of the cluster, whether this unit applied it or
+	// not, must be healthy within Timeout, read with the unit's identity.
+	// A HelmRelease or Kustomization that is a unit of the configuration
+	// ([Unit.FluxObject]) is not read from the cluster: the units that
+	// depend on this one wait for that unit to be Ready too, as they wait
+	// for what a unit that waits declares.
+	HealthCheckRefs []ObjectRef
+	// Decryption, when set, decrypts the SOPS-encrypted objects of the
+	// build before anything else sees them; without it an encrypted
+	// object fails the build ([ErrEncryptedObject]).
+	Decryption *Decryption
 	// Ignore rules leave fields that other controllers manage alone.
 	Ignore []apply.IgnoreRule
 	// SubstituteFrom are ConfigMaps and Secrets whose data are variables
@@ -319,6 +348,14 @@ func (c *Configuration) normalize() ([][]string, error) {
 		}
 		if g.Has(u.Name) {
 			return fail(fmt.Errorf("unit %q defined twice", u.Name))
+		}
+		if u.Decryption != nil && u.Decryption.Name == "" {
+			return fail(fmt.Errorf("unit %q: decryption: the Secret's name is required", u.Name))
+		}
+		for _, ref := range u.HealthCheckRefs {
+			if ref.APIVersion == "" || ref.Kind == "" || ref.Name == "" {
+				return fail(fmt.Errorf("unit %q: health check %+v: apiVersion, kind and name are required", u.Name, ref))
+			}
 		}
 		helmFromRepo := u.Helm != nil && u.Helm.Chart.RepoURL != ""
 		if u.Source == "" && len(c.Sources) == 1 && !helmFromRepo {

@@ -119,13 +119,13 @@ metadata: {name: apps, namespace: cluster-config}
 spec:
   interval: 10m
   sourceRef: {kind: GitRepository, name: fleet}
-  decryption:
-    provider: sops
+  kubeConfig:
+    secretRef: {name: prod-kubeconfig}
 `
 	_, err := reconcile.LoadFlux(context.Background(), []byte(config), reconcile.FluxOptions{})
 	fmt.Println(err)
 	// Output:
-	// flux configuration: document 2 (line 6, Kustomization cluster-config/apps): spec.decryption: unsupported field (a Flux field gitopskit does not support; SOPS decryption is not supported; keep Secrets out of Git or use a secrets operator)
+	// flux configuration: document 2 (line 6, Kustomization cluster-config/apps): spec.kubeConfig: unsupported field (a Flux field gitopskit does not support; a configuration applies to the cluster of the Reconciler's rest.Config)
 }
 
 // A platform and a tenant in one configuration: the tenant's objects are in

@@ -258,11 +258,21 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     ^[_[:alpha:]][_[:alpha:][:digit:]]*$; a missing object is an error
 //     unless optional; and nothing is substituted when there are no
 //     variables at all.
+//   - spec.healthChecks (apiVersion, kind, name, namespace: default the
+//     object's; apiVersion may be left out for a HelmRelease or a
+//     Kustomization): [Unit.HealthCheckRefs], waited for after apply when
+//     wait is false (with wait, Flux ignores them too); a HelmRelease or
+//     Kustomization among them that is a unit of the configuration is
+//     waited for by the units depending on this one instead.
 //   - spec.healthCheckExprs (apiVersion, kind, current, inProgress,
 //     failed): [Unit.HealthChecks].
+//   - spec.decryption (provider sops, secretRef: required):
+//     [Unit.Decryption]; objects are decrypted with the age and OpenPGP
+//     keys of the Secret (package [sops]); cloud key services are not
+//     used, and files a secretGenerator reads are not decrypted.
 //
-// Not supported: spec.decryption, kubeConfig, healthChecks (use wait or
-// healthCheckExprs), deletionPolicy, ignoreMissingComponents, ignore,
+// Not supported: spec.kubeConfig, deletionPolicy,
+// ignoreMissingComponents, ignore,
 // buildMetadata, postBuild.substituteStrategy, dependsOn[].readyExpr, a
 // sourceRef to a Bucket, and an OCIRepository's verify (cosign and
 // notation signatures are not checked, and a source is never used

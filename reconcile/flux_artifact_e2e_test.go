@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -69,19 +68,7 @@ func TestFluxArtifactOfSeveralCopies(t *testing.T) {
 	repo := gitopstest.NewGitRepo(t, srv, "fleet")
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Files: monorepoFiles(ns, "hello"), Message: "staging"})
 
-	conf, err := reconcile.LoadFlux(ctx, []byte(fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: fleet, namespace: %[1]s}
-spec: {interval: 1m, url: %[2]s, ref: {branch: main}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: cluster, namespace: %[1]s}
-spec: {interval: 10m, path: ./clusters/staging, prune: true, sourceRef: {kind: GitRepository, name: fleet}}
-`, ns, repo.HTTPURL())), reconcile.FluxOptions{Name: "monorepo"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := bootstrapRoot(t, ns, repo.HTTPURL(), "./clusters/staging", "monorepo")
 	c := kube(t)
 	r, err := reconcile.New(c, conf, reconcile.Options{})
 	if err != nil {

@@ -224,6 +224,40 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 	if u.Build, u.SubstituteFrom, err = b.l.buildOptions(d, spec); err != nil {
 		return Unit{}, err
 	}
+	for i, hc := range spec.HealthChecks {
+		field := fmt.Sprintf("spec.healthChecks[%d]", i)
+		if hc.Kind == "" || hc.Name == "" {
+			return Unit{}, d.failf(field, "kind and name are required")
+		}
+		ref := ObjectRef{APIVersion: hc.APIVersion, Kind: hc.Kind, Namespace: hc.Namespace, Name: hc.Name}
+		if ref.Namespace == "" {
+			ref.Namespace = d.namespace
+		}
+		if ref.APIVersion == "" {
+			// Flux finds the version from the kind; the Flux kinds are
+			// the ones a repository health-checks without one.
+			switch ref.Kind {
+			case "HelmRelease":
+				ref.APIVersion = FluxHelmAPIVersion
+			case "Kustomization":
+				ref.APIVersion = FluxKustomizeAPIVersion
+			default:
+				return Unit{}, d.failf(field+".apiVersion", "required for kind %s", ref.Kind)
+			}
+		}
+		u.HealthCheckRefs = append(u.HealthCheckRefs, ref)
+	}
+	if dec := spec.Decryption; dec != nil {
+		if dec.Provider != "sops" {
+			return Unit{}, d.failf("spec.decryption.provider", "%q: want sops", dec.Provider)
+		}
+		if dec.SecretRef == nil || dec.SecretRef.Name == "" {
+			// Flux would use the controller's cloud identity or its
+			// global age Secret; gitopskit reads keys from a Secret only.
+			return Unit{}, d.failf("spec.decryption.secretRef", "required: the keys are read from a Secret of the Kustomization's namespace")
+		}
+		u.Decryption = &Decryption{Namespace: d.namespace, Name: dec.SecretRef.Name}
+	}
 	for i, c := range spec.HealthCheckExprs {
 		field := fmt.Sprintf("spec.healthCheckExprs[%d]", i)
 		if c.APIVersion == "" || c.Kind == "" || c.Current == "" {

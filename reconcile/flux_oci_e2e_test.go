@@ -90,20 +90,7 @@ spec:
   sourceRef: {kind: OCIRepository, name: app}
 `, ns, reg.URL())}})
 
-	root := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: fleet, namespace: %[1]s}
-spec: {interval: 1m, url: %[2]s, ref: {branch: main}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: cluster, namespace: %[1]s}
-spec: {interval: 10m, path: ./clusters/prod, prune: true, sourceRef: {kind: GitRepository, name: fleet}}
-`, ns, repo.HTTPURL())
-	conf, err := reconcile.LoadFlux(ctx, []byte(root), reconcile.FluxOptions{Name: "oci"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := bootstrapRoot(t, ns, repo.HTTPURL(), "./clusters/prod", "oci")
 	r := newReconciler(t, conf, reconcile.Options{})
 
 	version := func(name string) string {

@@ -383,9 +383,12 @@ func TestLoadFluxErrors(t *testing.T) {
 		field       string // FluxError.Field
 		msg         string // in the message
 	}{
-		{"decryption", stream(repo, kust("a", "  decryption: {provider: sops}\n")), true, 2, 8, "spec.decryption", "SOPS"},
+		{"decryption without secretRef", stream(repo, kust("a", "  decryption: {provider: sops}\n")), false, 2, 8, "spec.decryption.secretRef", "required"},
+		{"decryption provider", stream(repo, kust("a", "  decryption: {provider: vault, secretRef: {name: k}}\n")), false, 2, 8, "spec.decryption.provider", "want sops"},
+		{"decryption serviceAccountName", stream(repo, kust("a", "  decryption: {provider: sops, serviceAccountName: kms, secretRef: {name: k}}\n")), true, 2, 0, "spec.decryption.serviceAccountName", "cloud key services"},
 		{"kubeConfig", stream(repo, kust("a", "  kubeConfig: {secretRef: {name: kc}}\n")), true, 2, 0, "spec.kubeConfig", "rest.Config"},
-		{"healthChecks", stream(repo, kust("a", "  healthChecks: [{kind: Deployment, name: a}]\n")), true, 2, 0, "spec.healthChecks", "healthCheckExprs"},
+		{"healthChecks apiVersion", stream(repo, kust("a", "  healthChecks: [{kind: Deployment, name: a}]\n")), false, 2, 0, "spec.healthChecks[0].apiVersion", "required for kind Deployment"},
+		{"healthChecks name", stream(repo, kust("a", "  healthChecks: [{apiVersion: apps/v1, kind: Deployment}]\n")), false, 2, 0, "spec.healthChecks[0]", "kind and name are required"},
 		{"deletionPolicy", stream(repo, kust("a", "  deletionPolicy: Orphan\n")), true, 2, 0, "spec.deletionPolicy", "not support"},
 		{"v1beta2 field", stream(repo, kust("a", "  patchesStrategicMerge: [{}]\n")), true, 2, 0, "spec.patchesStrategicMerge", "use patches"},
 		{"readyExpr", stream(repo, kust("b", ""), kust("a", "  dependsOn: [{name: b, readyExpr: 'true'}]\n")), true, 3, 0, "spec.dependsOn[0].readyExpr", "not support"},

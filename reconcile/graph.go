@@ -400,10 +400,19 @@ func (r *Reconciler) helmValues(ctx context.Context, u Unit) ([]helmrelease.Valu
 	return out, nil
 }
 
-// notReadyBelow says which unit declared (recursively) by a waiting unit
-// is not Ready, or "".
-func (r *Reconciler) notReadyBelow(name string) string {
-	for _, c := range r.childrenOf(name) {
+// notReadyBelow says why the units the dependents of dep wait for besides
+// dep (see waitedUnits) are not all Ready, recursively, or "" when they
+// are; waiter is the dependent asking.
+func (r *Reconciler) notReadyBelow(dep, waiter string) string {
+	return r.notReadyBelowOf(dep, waiter, map[string]bool{dep: true, waiter: true})
+}
+
+func (r *Reconciler) notReadyBelowOf(name, waiter string, seen map[string]bool) string {
+	for _, c := range r.waitedUnits(name, waiter) {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
 		st := r.unit(c)
 		if st == nil {
 			return fmt.Sprintf("unit %s is not declared again yet", c)
@@ -411,13 +420,92 @@ func (r *Reconciler) notReadyBelow(name string) string {
 		if s := st.status(); s.Phase != PhaseReady {
 			return fmt.Sprintf("unit %s is %s (%s)", c, s.Phase, s.Reason)
 		}
-		if st.specOf().Wait {
-			if why := r.notReadyBelow(c); why != "" {
-				return why
-			}
+		if why := r.notReadyBelowOf(c, waiter, seen); why != "" {
+			return why
 		}
 	}
 	return ""
+}
+
+// waitedUnits returns the units whose readiness the dependents of a unit
+// wait for besides its own: all it declares when it waits (a Flux
+// Kustomization that waits is Ready only with its HelmReleases), otherwise
+// the units its HealthCheckRefs name (Flux's spec.healthChecks of a
+// HelmRelease or Kustomization of the configuration). A unit that runs
+// after waiter (through parents and dependencies) is left out: waiting
+// for it would wait for waiter itself.
+func (r *Reconciler) waitedUnits(name, waiter string) []string {
+	st := r.unit(name)
+	if st == nil {
+		return nil
+	}
+	var units []string
+	if spec := st.specOf(); spec.Wait {
+		units = r.childrenOf(name)
+	} else {
+		_, units = r.healthChecks(spec.HealthCheckRefs)
+	}
+	return slices.DeleteFunc(units, func(u string) bool { return r.runsAfter(u, waiter) })
+}
+
+// healthChecks splits a unit's health checks into the objects it waits
+// for after apply and the units of the configuration that its dependents
+// wait for (the HelmReleases and Kustomizations that are units; one that
+// is not is an object of the cluster, whose Ready condition is waited for
+// as Flux does).
+func (r *Reconciler) healthChecks(refs []ObjectRef) (objs []*unstructured.Unstructured, units []string) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	byFluxObject := map[string]string{}
+	r.graphMu.RLock()
+	for n, u := range r.units {
+		if k := u.specOf().FluxObject; k != "" {
+			byFluxObject[k] = n
+		}
+	}
+	r.graphMu.RUnlock()
+	for _, ref := range refs {
+		if k, ok := ref.fluxObject(); ok {
+			if n, ok := byFluxObject[k]; ok {
+				units = append(units, n)
+				continue
+			}
+		}
+		o := &unstructured.Unstructured{}
+		o.SetAPIVersion(ref.APIVersion)
+		o.SetKind(ref.Kind)
+		o.SetNamespace(ref.Namespace)
+		o.SetName(ref.Name)
+		objs = append(objs, o)
+	}
+	slices.Sort(units)
+	return objs, slices.Compact(units)
+}
+
+// runsAfter says whether unit a runs after unit b, through its parents
+// and dependencies, transitively (a unit runs after itself).
+func (r *Reconciler) runsAfter(a, b string) bool {
+	if b == "" {
+		return false
+	}
+	seen := map[string]bool{}
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		if n == b {
+			return true
+		}
+		if seen[n] {
+			return false
+		}
+		seen[n] = true
+		st := r.unit(n)
+		if st == nil {
+			return false
+		}
+		return slices.ContainsFunc(st.edges(), visit)
+	}
+	return visit(a)
 }
 
 // edges are what a unit runs after: its parent and its dependencies.
@@ -661,18 +749,23 @@ func (s *scheduler) wait(ctx context.Context, name string) bool {
 	}
 }
 
-// waitTree waits for the named unit and, when it waits for health, for the
-// units it declares, recursively.
-func (s *scheduler) waitTree(ctx context.Context, name string) bool {
+// waitTree waits, for unit waiter, for its dependency dep and for the
+// units the dependents of dep wait for besides it (waitedUnits),
+// recursively.
+func (s *scheduler) waitTree(ctx context.Context, dep, waiter string) bool {
+	return s.waitTreeOf(ctx, dep, waiter, map[string]bool{waiter: true})
+}
+
+func (s *scheduler) waitTreeOf(ctx context.Context, name, waiter string, seen map[string]bool) bool {
+	if seen[name] {
+		return true
+	}
+	seen[name] = true
 	if !s.wait(ctx, name) {
 		return false
 	}
-	st := s.r.unit(name)
-	if st == nil || !st.specOf().Wait {
-		return true
-	}
-	for _, c := range s.r.childrenOf(name) {
-		if !s.waitTree(ctx, c) {
+	for _, c := range s.r.waitedUnits(name, waiter) {
+		if !s.waitTreeOf(ctx, c, waiter, seen) {
 			return false
 		}
 	}
@@ -696,9 +789,10 @@ func (s *scheduler) run(ctx context.Context, name string) {
 			continue
 		}
 		// A dependency that waits is Ready only with what it declares (a
-		// Kustomization that waits for its HelmReleases, in Flux): wait
-		// for its descendants in the round too.
-		if !s.waitTree(ctx, dep) {
+		// Kustomization that waits for its HelmReleases, in Flux), one
+		// that health-checks HelmReleases or Kustomizations only with
+		// them: wait for those in the round too.
+		if !s.waitTree(ctx, dep, name) {
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -174,4 +175,40 @@ func mustFile(t *testing.T, files map[string]string, path string) string {
 		t.Fatalf("demo repository has no %s", path)
 	}
 	return f
+}
+
+// bootstrapRoot loads what `flux bootstrap` writes: a GitRepository
+// "fleet" of url's main branch and a Kustomization "cluster" of path, with
+// prune, both in namespace ns.
+func bootstrapRoot(t *testing.T, ns, url, path, name string) reconcile.Configuration {
+	t.Helper()
+	conf, err := reconcile.LoadFlux(t.Context(), []byte(fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: %[1]s}
+spec: {interval: 1m, url: %[2]s, ref: {branch: main}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: cluster, namespace: %[1]s}
+spec: {interval: 10m, path: %[3]s, prune: true, sourceRef: {kind: GitRepository, name: fleet}}
+`, ns, url, path)), reconcile.FluxOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// fleetKustomization is a Kustomization of bootstrapRoot's GitRepository:
+// name in namespace ns, of path ./name, with prune, and the spec fields of
+// extra (YAML lines indented by two spaces).
+func fleetKustomization(name, ns, extra string) string {
+	return fmt.Sprintf(`apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  interval: 10m
+  path: ./%[1]s
+  prune: true
+  sourceRef: {kind: GitRepository, name: fleet}
+%[3]s`, name, ns, extra)
 }

@@ -226,14 +226,22 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		}
 	}
 
-	if u.Wait && len(objs) > 0 && !rd.dryRun {
+	// The round's shared watches see the objects of units only (they
+	// select the inventory label); health checks may name any object.
+	waitFor, watches := objs, rd.watches
+	if !u.Wait {
+		waitFor, _ = r.healthChecks(u.HealthCheckRefs)
+		watches = nil
+	}
+	if len(waitFor) > 0 && !rd.dryRun {
+		objs := waitFor
 		progress(StageHealth, fmt.Sprintf("waiting for %d objects to be ready", len(objs)))
 		waiter, err := health.NewWaiter(id.cluster, health.WaiterOptions{Checks: u.HealthChecks, Logger: r.opts.Logger})
 		if err != nil {
 			return fail(StageHealth, ReasonHealthCheckFailed, err)
 		}
 		releaseWorker(ctx) // waiting holds no worker
-		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: u.Timeout, Watches: rd.watches,
+		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: u.Timeout, Watches: watches,
 			OnStatus: func(s health.ObjectStatus) {
 				ev(Event{Type: EventObject, Stage: StageHealth, Object: s.Object, Action: string(s.Status), Message: s.Message})
 			}}); err != nil {
@@ -257,6 +265,9 @@ func (rd *round) build(ctx context.Context, st *unitState, u Unit, art *source.A
 		return nil, nil, err
 	}
 	if objs, err = build.Kustomize(ctx, art.Dir, u.Path, opts); err != nil {
+		return nil, nil, err
+	}
+	if objs, err = r.decrypt(ctx, u, objs); err != nil {
 		return nil, nil, err
 	}
 	progress(StageBuild, fmt.Sprintf("built %d objects", len(objs)))
@@ -288,14 +299,14 @@ func (r *Reconciler) dependencyBlock(u Unit, revision string) string {
 		}
 		ds, spec := dst.status(), dst.specOf()
 		below := ""
-		if ds.Phase == PhaseReady && spec.Wait {
-			below = r.notReadyBelow(dep)
+		if ds.Phase == PhaseReady {
+			below = r.notReadyBelow(dep, u.Name)
 		}
 		switch {
 		case ds.Phase != PhaseReady:
 			why = append(why, fmt.Sprintf("dependency %s is %s (%s)", dep, ds.Phase, ds.Reason))
 		case below != "":
-			why = append(why, fmt.Sprintf("dependency %s waits for what it declares, and %s", dep, below))
+			why = append(why, fmt.Sprintf("dependency %s waits for what it declares or health-checks, and %s", dep, below))
 		case u.Source != "" && spec.Source == u.Source && ds.LastAppliedRevision != revision:
 			why = append(why, fmt.Sprintf("dependency %s has not applied %s yet (it is at %s)", dep, revision, ds.LastAppliedRevision))
 		}

@@ -43,8 +43,9 @@ func (rd *round) planCreates(unit string, objs []*unstructured.Unstructured) {
 
 // preceding returns what the units that Run completes before unit would
 // have created: its ancestors' and, for each of its dependencies (and its
-// ancestors' dependencies, transitively), the dependency's and, when the
-// dependency waits, its descendants' (the units the scheduler waits for).
+// ancestors' dependencies, transitively), the dependency's and those of
+// the units the scheduler waits for with it (waitedUnits: what it declares
+// when it waits, or the units it health-checks).
 func (rd *round) preceding(unit string) []*unstructured.Unstructured {
 	r := rd.r
 	asAncestor, asDependency := map[string]bool{}, map[string]bool{}
@@ -65,8 +66,8 @@ func (rd *round) preceding(unit string) []*unstructured.Unstructured {
 		for _, e := range st.edges() {
 			visit(e, e != st.parent)
 		}
-		if withDescendants && st.specOf().Wait {
-			for _, c := range r.childrenOf(name) {
+		if withDescendants {
+			for _, c := range r.waitedUnits(name, unit) {
 				visit(c, true)
 			}
 		}
