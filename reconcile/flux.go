@@ -268,8 +268,9 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     failed): [Unit.HealthChecks].
 //   - spec.decryption (provider sops, secretRef: required):
 //     [Unit.Decryption]; objects are decrypted with the age and OpenPGP
-//     keys of the Secret (package [sops]); cloud key services are not
-//     used, and files a secretGenerator reads are not decrypted.
+//     keys of the Secret (package [sops]): encrypted objects, and the
+//     Secrets a secretGenerator makes of encrypted files or dotenv envs;
+//     cloud key services are not used.
 //
 // Not supported: spec.kubeConfig, deletionPolicy,
 // ignoreMissingComponents, ignore,

@@ -1,7 +1,9 @@
 package reconcile_test
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +22,8 @@ import (
 // as Flux does; a Kustomization without decryption refuses the same
 // ciphertext; an altered ciphertext fails the build and prunes nothing;
 // Render decrypts with the key Secret it is given and renders the
-// ciphertext, noting the gap, without it.
+// ciphertext, noting the gap, without it. Secrets a secretGenerator makes
+// of encrypted files (files and envs) are decrypted too.
 func TestFluxSOPSDecryption(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")
@@ -50,8 +53,18 @@ func TestFluxSOPSDecryption(t *testing.T) {
 	repo := gitopstest.NewGitRepo(t, srv, "fleet")
 	gitopstest.GitCommit(t, repo, gitserver.CommitOptions{Message: "encrypted Secrets", Files: map[string]string{
 		"clusters/prod/units.yaml": kust("app", "  decryption: {provider: sops, secretRef: {name: sops-age}}\n") + "---\n" + kust("plain", ""),
-		"app/kustomization.yaml":   "resources: [secret.yaml]\n",
+		"app/kustomization.yaml": `resources: [secret.yaml]
+generatorOptions: {disableNameSuffixHash: true}
+secretGenerator:
+  - name: app-files
+    files: [tls.key=tls.age.key, config.yaml=config.age.yaml]
+  - name: app-env
+    envs: [app.age.env]
+`,
 		"app/secret.yaml":          encrypted,
+		"app/tls.age.key":          read("tls.age.key"),
+		"app/config.age.yaml":      read("config.age.yaml"),
+		"app/app.age.env":          read("app.age.env"),
 		"plain/kustomization.yaml": "resources: [secret.yaml]\nnamePrefix: plain-\n",
 		"plain/secret.yaml":        encrypted,
 	}})
@@ -75,6 +88,23 @@ func TestFluxSOPSDecryption(t *testing.T) {
 	}
 	if got := password("db-credentials"); got != "s3cr3t-Pa55w0rd/token-value" {
 		t.Errorf("db-credentials password/token = %q, want the decrypted values", got)
+	}
+	files, err := cs.CoreV1().Secrets(ns).Get(ctx, "app-files", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(files.Data["tls.key"]), read("plain/tls.key"); got != want {
+		t.Errorf("app-files tls.key = %q, want the decrypted file %q", got, want)
+	}
+	if got := string(files.Data["config.yaml"]); !strings.Contains(got, "token: t0k3n") {
+		t.Errorf("app-files config.yaml = %q, want the decrypted YAML", got)
+	}
+	env, err := cs.CoreV1().Secrets(ns).Get(ctx, "app-env", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%s %s %d", env.Data["DB_USER"], env.Data["DB_PASSWORD"], len(env.Data)); got != "admin s3cr3t-Pa55w0rd 3" {
+		t.Errorf("app-env: %q, want the decrypted entries and no sops_ metadata entries: %v", got, env.Data)
 	}
 	u := unit(t, s, "plain")
 	if u.Phase != reconcile.PhaseNotReady || !strings.Contains(u.Message, reconcile.ErrEncryptedObject.Error()) {
@@ -123,10 +153,14 @@ func TestFluxSOPSDecryption(t *testing.T) {
 			t.Fatal(err)
 		}
 		ru, ok := rendering.Unit("app")
-		if !ok || ru.Err != nil || len(ru.Objects) != 1 {
+		if !ok || ru.Err != nil || len(ru.Objects) != 3 {
 			t.Fatalf("rendered app (key %v): %+v", withKey, ru)
 		}
-		obj := ru.Objects[0]
+		i := slices.IndexFunc(ru.Objects, func(o *unstructured.Unstructured) bool { return o.GetName() == "db-credentials" })
+		if i < 0 {
+			t.Fatalf("rendered app (key %v): no db-credentials", withKey)
+		}
+		obj := ru.Objects[i]
 		pw, _, _ := unstructured.NestedString(obj.Object, "stringData", "password")
 		_, encryptedStill := obj.Object["sops"]
 		switch {

@@ -38,7 +38,25 @@ func (k *Keys) Decrypt(doc map[string]any) (map[string]any, error) {
 	if !IsEncrypted(doc) {
 		return nil, fmt.Errorf("%w: no %q metadata", ErrInvalid, MetadataKey)
 	}
-	md, err := parseMetadata(doc[MetadataKey].(map[string]any))
+	d, err := k.decrypter(doc[MetadataKey].(map[string]any))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(doc)-1)
+	for _, name := range sortedKeys(doc) {
+		if name == MetadataKey {
+			continue
+		}
+		if out[name], err = d.value(doc[name], []string{name}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decrypter opens the data key of a document's metadata.
+func (k *Keys) decrypter(metadata map[string]any) (*decrypter, error) {
+	md, err := parseMetadata(metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -50,17 +68,7 @@ func (k *Keys) Decrypt(doc map[string]any) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	d := &decrypter{block: block, rule: md.rule}
-	out := make(map[string]any, len(doc)-1)
-	for _, name := range sortedKeys(doc) {
-		if name == MetadataKey {
-			continue
-		}
-		if out[name], err = d.value(doc[name], []string{name}); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return &decrypter{block: block, rule: md.rule}, nil
 }
 
 // metadata is what decryption needs of a document's "sops" map.
@@ -231,7 +239,8 @@ func (d *decrypter) value(v any, path []string) (any, error) {
 
 var encForm = regexp.MustCompile(`^ENC\[AES256_GCM,data:([^,]*),iv:([^,]+),tag:([^,]+),type:([a-z]+)\]$`)
 
-// open decrypts one value; its path is authenticated with it.
+// open decrypts one value; its path is authenticated with it (a comment's
+// is the path of the map it is in).
 func (d *decrypter) open(s string, path []string) (any, error) {
 	at := strings.Join(path, ".")
 	if s == "" {
@@ -263,7 +272,7 @@ func (d *decrypter) open(s string, path []string) (any, error) {
 	}
 	text := string(plain)
 	switch typ := m[4]; typ {
-	case "str", "bytes", "time":
+	case "str", "bytes", "time", "comment":
 		return text, nil
 	case "int":
 		n, err := strconv.ParseInt(text, 10, 64)

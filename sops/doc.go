@@ -16,7 +16,8 @@
 // # Decryption
 //
 // [Keys.Decrypt] decrypts one document decoded from YAML or JSON (an
-// object's map, as [unstructured.Unstructured] holds it): the data key is
+// object's map, as an unstructured.Unstructured of k8s.io/apimachinery
+// holds it): the data key is
 // opened with the first age or OpenPGP recipient the keys match, then each
 // value the document's rules say is encrypted (encrypted_regex,
 // unencrypted_suffix and the like) is opened with AES-256-GCM, which
@@ -25,6 +26,15 @@
 // file order, which a kustomize build does not keep, and the labels and
 // patches a build adds. A document whose data key is split between key
 // groups (Shamir) fails with [ErrUnsupported].
+//
+// # Files
+//
+// A kustomize secretGenerator puts files in a Secret as they are in Git,
+// encrypted or not. [Keys.DecryptFile] decrypts one such data value (a
+// YAML, JSON, binary or dotenv file the sops command wrote;
+// [IsEncryptedFile] tells them), and [Keys.DecryptDotenv] the entries a
+// secretGenerator's envs make of an encrypted dotenv file, whose metadata
+// arrives as sops_* entries ([IsEncryptedDotenv]).
 //
 // The decoder is written on filippo.io/age and ProtonMail/go-crypto rather
 // than on SOPS's own packages, which bring every cloud key service's SDK,

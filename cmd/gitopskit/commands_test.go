@@ -376,8 +376,8 @@ spec:
 		want string
 	}{
 		{"missing file", func() []string { return []string{"sync", "-f", filepath.Join(f.dir, "nope.yaml")} }, "no such file"},
-		{"unsupported field", func() []string { return []string{"sync", "-f", flux("  decryption: {provider: sops}\n")} },
-			"bad.yaml: flux configuration: document 2 (line 6, Kustomization cli-bad/a): spec.decryption: unsupported field"},
+		{"unsupported field", func() []string { return []string{"sync", "-f", flux("  kubeConfig: {secretRef: {name: kc}}\n")} },
+			"bad.yaml: flux configuration: document 2 (line 6, Kustomization cli-bad/a): spec.kubeConfig: unsupported field"},
 		{"cycle", func() []string { return []string{"plan", "-f", flux("  dependsOn: [{name: a}]\n")} }, "a -> a"},
 		{"missing secret", func() []string {
 			// A GitRepository's secretRef is read while loading (a

@@ -37,6 +37,11 @@ sops --encrypt --pgp "$fp" --age "$other_recipient" --encrypted-regex '^(data|st
 # sops's default rule (everything but *_unencrypted), nested maps, lists
 # and every scalar type, as JSON.
 sops --encrypt --age "$age_recipient" --input-type json --output-type json plain/values.json > values.age.json
+# Files a secretGenerator puts in a Secret: dotenv (envs or files), a
+# binary file and a YAML file.
+sops --encrypt --age "$age_recipient" --input-type dotenv --output-type dotenv plain/app.env > app.age.env
+sops --encrypt --age "$age_recipient" --input-type binary --output-type binary plain/tls.key > tls.age.key
+sops --encrypt --age "$age_recipient" --input-type yaml --output-type yaml plain/config.yaml > config.age.yaml
 # A data key split between two key groups (Shamir): refused.
 cat > /tmp/sops-shamir.yaml <<YAML
 creation_rules:
