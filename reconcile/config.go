@@ -113,6 +113,40 @@ func (s Source) validate() error {
 	return nil
 }
 
+// DeletionPolicy says what becomes of a unit's objects when the unit
+// leaves the configuration, or its parent stops declaring it and prunes
+// (a parent that does not prune orphans its children, as Flux leaves the
+// child Kustomization in the cluster). A Helm unit's release is
+// uninstalled when its objects are deleted.
+type DeletionPolicy string
+
+const (
+	// DeletionMirrorPrune deletes the objects when the unit prunes and
+	// orphans them otherwise (the default, as in Flux).
+	DeletionMirrorPrune DeletionPolicy = "MirrorPrune"
+	// DeletionDelete deletes the objects, whether the unit prunes or not.
+	DeletionDelete DeletionPolicy = "Delete"
+	// DeletionWaitForTermination deletes the objects and waits, within
+	// the unit's Timeout (default 5 minutes), until they are gone (their
+	// finalizers done): the removal fails, with the objects still there
+	// named, when they are not.
+	DeletionWaitForTermination DeletionPolicy = "WaitForTermination"
+	// DeletionOrphan leaves the objects, without gitopskit's labels.
+	DeletionOrphan DeletionPolicy = "Orphan"
+)
+
+// deletes says whether a unit with this policy deletes its objects when
+// it is removed.
+func (p DeletionPolicy) deletes(prune bool) bool {
+	switch p {
+	case DeletionDelete, DeletionWaitForTermination:
+		return true
+	case DeletionOrphan:
+		return false
+	}
+	return prune
+}
+
 // ObjectRef names an object: apiVersion ("v1", "apps/v1"), kind,
 // namespace (empty for a cluster-scoped kind) and name.
 type ObjectRef struct {
@@ -153,6 +187,10 @@ type Unit struct {
 	DependsOn []string
 	// Prune deletes objects that left Git.
 	Prune bool
+	// DeletionPolicy says what becomes of the unit's objects when the unit
+	// leaves the configuration (Flux's spec.deletionPolicy). Default
+	// [DeletionMirrorPrune].
+	DeletionPolicy DeletionPolicy
 	// AllowEmpty lets a build with no objects prune everything the unit
 	// applied before. Without it such a build is refused: a commit that
 	// deletes a unit's files by accident must not wipe its objects.
@@ -348,6 +386,11 @@ func (c *Configuration) normalize() ([][]string, error) {
 		}
 		if g.Has(u.Name) {
 			return fail(fmt.Errorf("unit %q defined twice", u.Name))
+		}
+		switch u.DeletionPolicy {
+		case "", DeletionMirrorPrune, DeletionDelete, DeletionWaitForTermination, DeletionOrphan:
+		default:
+			return fail(fmt.Errorf("unit %q: deletion policy %q: want MirrorPrune, Delete, WaitForTermination or Orphan", u.Name, u.DeletionPolicy))
 		}
 		if u.Decryption != nil && u.Decryption.Name == "" {
 			return fail(fmt.Errorf("unit %q: decryption: the Secret's name is required", u.Name))

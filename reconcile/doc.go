@@ -139,8 +139,9 @@
 // A child its parent no longer declares is removed after the parent
 // applied and pruned successfully, as Flux garbage-collects a child
 // Kustomization or HelmRelease: its objects are deleted (a Helm release
-// uninstalled) when both prune, and orphaned otherwise, its own children
-// first. A build that declares nothing at all removes no child unless
+// uninstalled) when the parent prunes and the child's [Unit.DeletionPolicy]
+// says so (by default when the child prunes), and orphaned otherwise, its
+// own children first. A build that declares nothing at all removes no child unless
 // [Unit.AllowEmpty], nor more than [Unit.MaxPruneShare] of them. The
 // records keep each child with the unit that declared it, so a new process
 // removes a child that left Git before it ever saw it. [UnitStatus] names
@@ -160,8 +161,8 @@
 // units that are waiting; what an apply learns and a prune removes is
 // written at the end of the round. A new process picks the revisions up from it, and a unit that left
 // the configuration is cleaned up on the next Run or Start: its objects are
-// deleted when it pruned and orphaned (left, without our labels) when it did
-// not, then its inventory is removed.
+// deleted or orphaned (left, without our labels) as its [Unit.DeletionPolicy]
+// says, then its inventory is removed.
 //
 // # Tenancy and the perimeter
 //

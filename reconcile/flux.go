@@ -271,9 +271,10 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     keys of the Secret (package [sops]): encrypted objects, and the
 //     Secrets a secretGenerator makes of encrypted files or dotenv envs;
 //     cloud key services are not used.
+//   - spec.deletionPolicy: [Unit.DeletionPolicy], what becomes of the
+//     objects when the Kustomization leaves the configuration.
 //
-// Not supported: spec.kubeConfig, deletionPolicy,
-// ignoreMissingComponents, ignore,
+// Not supported: spec.kubeConfig, ignoreMissingComponents, ignore,
 // buildMetadata, postBuild.substituteStrategy, dependsOn[].readyExpr, a
 // sourceRef to a Bucket, and an OCIRepository's verify (cosign and
 // notation signatures are not checked, and a source is never used

@@ -247,6 +247,13 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		}
 		u.HealthCheckRefs = append(u.HealthCheckRefs, ref)
 	}
+	switch p := DeletionPolicy(spec.DeletionPolicy); p {
+	case "":
+	case DeletionMirrorPrune, DeletionDelete, DeletionWaitForTermination, DeletionOrphan:
+		u.DeletionPolicy = p
+	default:
+		return Unit{}, d.failf("spec.deletionPolicy", "%q: want MirrorPrune, Delete, WaitForTermination or Orphan", p)
+	}
 	if dec := spec.Decryption; dec != nil {
 		if dec.Provider != "sops" {
 			return Unit{}, d.failf("spec.decryption.provider", "%q: want sops", dec.Provider)

@@ -389,7 +389,7 @@ func TestLoadFluxErrors(t *testing.T) {
 		{"kubeConfig", stream(repo, kust("a", "  kubeConfig: {secretRef: {name: kc}}\n")), true, 2, 0, "spec.kubeConfig", "rest.Config"},
 		{"healthChecks apiVersion", stream(repo, kust("a", "  healthChecks: [{kind: Deployment, name: a}]\n")), false, 2, 0, "spec.healthChecks[0].apiVersion", "required for kind Deployment"},
 		{"healthChecks name", stream(repo, kust("a", "  healthChecks: [{apiVersion: apps/v1, kind: Deployment}]\n")), false, 2, 0, "spec.healthChecks[0]", "kind and name are required"},
-		{"deletionPolicy", stream(repo, kust("a", "  deletionPolicy: Orphan\n")), true, 2, 0, "spec.deletionPolicy", "not support"},
+		{"deletionPolicy", stream(repo, kust("a", "  deletionPolicy: Keep\n")), false, 2, 0, "spec.deletionPolicy", "want MirrorPrune, Delete"},
 		{"v1beta2 field", stream(repo, kust("a", "  patchesStrategicMerge: [{}]\n")), true, 2, 0, "spec.patchesStrategicMerge", "use patches"},
 		{"readyExpr", stream(repo, kust("b", ""), kust("a", "  dependsOn: [{name: b, readyExpr: 'true'}]\n")), true, 3, 0, "spec.dependsOn[0].readyExpr", "not support"},
 		{"typo", stream(repo, kust("a", "  prnue: true\n")), true, 2, 0, "spec.prnue", "no such field"},

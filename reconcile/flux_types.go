@@ -129,7 +129,7 @@ var fluxKinds = map[string]*fluxKind{
 			"spec.postBuild.substituteFrom[].optional", "spec.healthChecks[].apiVersion", "spec.healthChecks[].kind",
 			"spec.healthChecks[].name", "spec.healthChecks[].namespace", "spec.healthCheckExprs[].apiVersion", "spec.healthCheckExprs[].kind",
 			"spec.healthCheckExprs[].current", "spec.healthCheckExprs[].inProgress", "spec.healthCheckExprs[].failed",
-			"spec.decryption.provider", "spec.decryption.secretRef.name"},
+			"spec.decryption.provider", "spec.decryption.secretRef.name", "spec.deletionPolicy"},
 		extra: map[string][]string{
 			"v1beta2": {"spec.patchesStrategicMerge", "spec.patchesJson6902", "spec.validation"},
 			"v1beta1": {"spec.patchesStrategicMerge", "spec.patchesJson6902", "spec.validation"},
@@ -196,7 +196,6 @@ var unsupportedHints = map[string]string{
 	"HelmRelease.spec.postRenderers[].kustomize.patchesJson6902":       "removed in helm.toolkit.fluxcd.io/v2; use patches with a target",
 	"Kustomization.spec.decryption.serviceAccountName":                 "cloud key services are not used: decrypt with the age or OpenPGP keys of spec.decryption.secretRef",
 	"Kustomization.spec.kubeConfig":                                    "a configuration applies to the cluster of the Reconciler's rest.Config",
-	"Kustomization.spec.deletionPolicy":                                "objects are pruned by the unit's prune setting",
 	"Kustomization.spec.patchesStrategicMerge":                         "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
 	"Kustomization.spec.patchesJson6902":                               "removed in kustomize.toolkit.fluxcd.io/v1; use patches",
 	"Kustomization.spec.validation":                                    "removed in kustomize.toolkit.fluxcd.io/v1; objects are always validated by server-side apply",

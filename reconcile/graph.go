@@ -615,8 +615,8 @@ func (r *Reconciler) reorder() error {
 }
 
 // removeChildren removes the units a parent no longer declares, and their
-// own children, deepest first: deleted when the parent prunes and the child
-// did, orphaned otherwise. A unit whose removal fails stays in the records
+// own children, deepest first: deleted when the parent prunes and the
+// child's DeletionPolicy deletes, orphaned otherwise. A unit whose removal fails stays in the records
 // and is retried at the next round.
 func (r *Reconciler) removeChildren(ctx context.Context, parent Unit, gone []string) error {
 	if len(gone) == 0 {
@@ -628,6 +628,7 @@ func (r *Reconciler) removeChildren(ctx context.Context, parent Unit, gone []str
 		for _, name := range names {
 			ru := r.recordOf(name)
 			ru.Prune = ru.Prune && prune
+			ru.WaitForTermination = ru.WaitForTermination && ru.Prune
 			if !ru.Prune {
 				ru.HelmRelease = "" // orphaned: the release stays
 			}

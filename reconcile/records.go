@@ -11,11 +11,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gitopskit/gitopskit/apply"
 	"github.com/gitopskit/gitopskit/helmrelease"
+	"github.com/gitopskit/gitopskit/inventory"
 )
 
 // The configuration's record: a ConfigMap "<configuration>-status" in the
@@ -35,7 +38,13 @@ type record struct {
 }
 
 type recordUnit struct {
+	// Prune says whether the unit's objects are deleted when it is
+	// removed (its DeletionPolicy applied to its prune setting).
 	Prune bool `json:"prune"`
+	// WaitForTermination waits, within Timeout, for the deleted objects
+	// to be gone.
+	WaitForTermination bool          `json:"waitForTermination,omitempty"`
+	Timeout            time.Duration `json:"timeout,omitempty"`
 	// ServiceAccount is the service account the unit acted as; its
 	// removal acts as it too.
 	ServiceAccount          string   `json:"serviceAccount,omitempty"`
@@ -182,6 +191,11 @@ func (r *Reconciler) removeUnit(ctx context.Context, name string, ru recordUnit)
 	if err != nil {
 		return err
 	}
+	if ru.WaitForTermination {
+		if err := waitForTermination(ctx, id, cs, ru.Timeout); err != nil {
+			return err
+		}
+	}
 	r.emit(Event{Type: EventProgress, Unit: name, Stage: StageRemove, Message: fmt.Sprintf(
 		"unit removed from the configuration: %s its objects (%s)", map[apply.DeletePolicy]string{
 			apply.DeleteObjects: "deleted", apply.OrphanObjects: "orphaned"}[policy], cs.Summary())})
@@ -275,7 +289,13 @@ func (st *unitState) record() recordUnit {
 	if u.Helm != nil {
 		helm = u.Helm.Namespace + "/" + u.Helm.Name
 	}
-	return recordUnit{Prune: u.Prune, ServiceAccount: u.ServiceAccountName,
+	waitForTermination := u.DeletionPolicy == DeletionWaitForTermination && u.Helm == nil
+	timeout := time.Duration(0)
+	if waitForTermination {
+		timeout = u.Timeout
+	}
+	return recordUnit{Prune: u.DeletionPolicy.deletes(u.Prune), WaitForTermination: waitForTermination, Timeout: timeout,
+		ServiceAccount:          u.ServiceAccountName,
 		ServiceAccountNamespace: u.ServiceAccountNamespace, DependsOn: u.DependsOn, Parent: st.parent,
 		FluxObject: u.FluxObject, Objects: s.Objects,
 		HelmRelease: helm, Phase: s.Phase, Reason: s.Reason, Message: s.Message,
@@ -292,4 +312,45 @@ func (r *Reconciler) markExisted(unit string) {
 		r.existed = map[string]bool{}
 	}
 	r.existed[unit] = true
+}
+
+// waitForTermination waits until the objects a removal deleted are gone,
+// polling each (GET of its metadata, as the unit's identity) every second,
+// within timeout (default 5 minutes).
+func waitForTermination(ctx context.Context, id *identity, cs *apply.ChangeSet, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	var pending []inventory.Entry
+	for _, c := range cs.Changes {
+		if c.Action == apply.Deleted {
+			pending = append(pending, c.Object)
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		var still []inventory.Entry
+		for _, e := range pending {
+			mapping, err := id.cluster.Mapping(e.GroupVersionKind())
+			if meta.IsNoMatchError(err) {
+				continue // its CRD is gone: so is the object
+			}
+			if err != nil {
+				return false, err
+			}
+			_, err = id.cluster.Metadata().Resource(mapping.Resource).Namespace(e.Namespace).Get(ctx, e.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				return false, err
+			default:
+				still = append(still, e)
+			}
+		}
+		pending = still
+		return len(pending) == 0, nil
+	})
+	if err != nil && len(pending) > 0 {
+		return fmt.Errorf("reconcile: waiting for the termination of %d object(s), %s first: %w", len(pending), pending[0], err)
+	}
+	return err
 }

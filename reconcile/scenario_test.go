@@ -143,6 +143,11 @@ func TestConfigurationErrors(t *testing.T) {
 		{"duplicate unit", func(c *reconcile.Configuration) { c.Units[2].Name = "a" }, `unit "a" defined twice`},
 		{"bad unit name", func(c *reconcile.Configuration) { c.Units[0].Name = "A_B" }, "DNS label"},
 		{"no units", func(c *reconcile.Configuration) { c.Units = nil }, "no units"},
+		{"deletion policy", func(c *reconcile.Configuration) { c.Units[0].DeletionPolicy = "Keep" }, `deletion policy "Keep"`},
+		{"decryption without a Secret", func(c *reconcile.Configuration) { c.Units[0].Decryption = &reconcile.Decryption{} }, "the Secret's name is required"},
+		{"health check without a name", func(c *reconcile.Configuration) {
+			c.Units[0].HealthCheckRefs = []reconcile.ObjectRef{{APIVersion: "apps/v1", Kind: "Deployment"}}
+		}, "apiVersion, kind and name are required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
