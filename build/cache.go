@@ -214,6 +214,7 @@ func kustomizeCacheKey(p string, opts *KustomizeOptions) string {
 		Images            []Image
 		Patches           []Patch
 		Components        []string
+		IgnoreMissing     bool
 		Substitute        map[string]string
 		SubstituteSet     bool
 		StrictSubstitute  bool
@@ -221,7 +222,7 @@ func kustomizeCacheKey(p string, opts *KustomizeOptions) string {
 		cacheKeyVersion, opts.ArtifactDigest, path.Clean("/" + strings.TrimPrefix(p, "/")),
 		opts.TargetNamespace, opts.NamePrefix, opts.NameSuffix,
 		opts.CommonLabels, opts.CommonAnnotations, opts.Images, opts.Patches, opts.Components,
-		opts.Substitute, opts.Substitute != nil, opts.StrictSubstitute,
+		opts.IgnoreMissingComponents, opts.Substitute, opts.Substitute != nil, opts.StrictSubstitute,
 	}
 	b, _ := json.Marshal(in) // maps are marshalled with sorted keys
 	sum := sha256.Sum256(b)

@@ -234,6 +234,9 @@ func writeOverlay(f *confinedFS, unit string, opts *KustomizeOptions, withOrigin
 		if joined == ".." || strings.HasPrefix(joined, "../") {
 			return false, &PathEscapeError{Path: joined}
 		}
+		if opts.IgnoreMissingComponents && !f.Exists(virtual(joined)) {
+			continue
+		}
 		ov.Components = append(ov.Components, overlayRef(joined))
 	}
 	data, err := yaml.Marshal(ov)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -133,6 +134,34 @@ patches:
 	cm := find(t, objs, want[0])
 	if v, _, _ := unstructured.NestedString(cm.Object, "data", "extra"); v != "yes" {
 		t.Errorf("JSON 6902 patch with target not applied: %v", cm.Object["data"])
+	}
+}
+
+// TestKustomizeIgnoreMissingComponents: a component the artifact lacks
+// fails the build, unless IgnoreMissingComponents, which leaves it out and
+// keeps the others; a component outside the artifact is refused either way.
+func TestKustomizeIgnoreMissingComponents(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"app/kustomization.yaml":              "resources: [cm.yaml]\n",
+		"app/cm.yaml":                         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
+		"components/extra/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [cm.yaml]\n",
+		"components/extra/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n",
+	})
+	components := []string{"../components/extra", "../components/gone"}
+	if _, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{Components: components}); err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Fatalf("a missing component: err = %v, want the build to fail naming it", err)
+	}
+	objs, err := Kustomize(t.Context(), dir, "app", KustomizeOptions{Components: components, IgnoreMissingComponents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(objs), []string{"core/ConfigMap//cfg", "core/ConfigMap//extra"}; !slices.Equal(got, want) {
+		t.Errorf("keys = %q, want %q", got, want)
+	}
+	_, err = Kustomize(t.Context(), dir, "app", KustomizeOptions{Components: []string{"../../outside"}, IgnoreMissingComponents: true})
+	var escape *PathEscapeError
+	if !errors.As(err, &escape) {
+		t.Errorf("a component outside the artifact: err = %v, want a PathEscapeError", err)
 	}
 }
 

@@ -74,6 +74,10 @@ type KustomizeOptions struct {
 	// Components are paths of kustomize components, relative to the unit's
 	// path, applied after its resources. They must stay inside the artifact.
 	Components []string
+	// IgnoreMissingComponents leaves out the Components that are not in
+	// the artifact instead of failing the build (Flux's
+	// spec.ignoreMissingComponents).
+	IgnoreMissingComponents bool
 
 	// Substitute holds the values of ${var} variables replaced after the
 	// build; see the package documentation. Nil disables substitution.

@@ -273,8 +273,10 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) || apierror
 //     cloud key services are not used.
 //   - spec.deletionPolicy: [Unit.DeletionPolicy], what becomes of the
 //     objects when the Kustomization leaves the configuration.
+//   - spec.ignoreMissingComponents: [build.KustomizeOptions]
+//     IgnoreMissingComponents.
 //
-// Not supported: spec.kubeConfig, ignoreMissingComponents, ignore,
+// Not supported: spec.kubeConfig, ignore,
 // buildMetadata, postBuild.substituteStrategy, dependsOn[].readyExpr, a
 // sourceRef to a Bucket, and an OCIRepository's verify (cosign and
 // notation signatures are not checked, and a source is never used

@@ -323,7 +323,8 @@ func (l *fluxLoader) buildOptions(d *fluxDoc, spec *kustv1.KustomizationSpec) (b
 // kustomizeOptions converts a Kustomization's kustomize fields.
 func (l *fluxLoader) kustomizeOptions(d *fluxDoc, spec *kustv1.KustomizationSpec) (build.KustomizeOptions, error) {
 	b := build.KustomizeOptions{TargetNamespace: spec.TargetNamespace, NamePrefix: spec.NamePrefix,
-		NameSuffix: spec.NameSuffix, Components: spec.Components}
+		NameSuffix: spec.NameSuffix, Components: spec.Components,
+		IgnoreMissingComponents: spec.IgnoreMissingComponents}
 	if ns := spec.TargetNamespace; ns != "" {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
 			return b, d.failf("spec.targetNamespace", "%q: %s", ns, strings.Join(msgs, "; "))

@@ -129,7 +129,7 @@ var fluxKinds = map[string]*fluxKind{
 			"spec.postBuild.substituteFrom[].optional", "spec.healthChecks[].apiVersion", "spec.healthChecks[].kind",
 			"spec.healthChecks[].name", "spec.healthChecks[].namespace", "spec.healthCheckExprs[].apiVersion", "spec.healthCheckExprs[].kind",
 			"spec.healthCheckExprs[].current", "spec.healthCheckExprs[].inProgress", "spec.healthCheckExprs[].failed",
-			"spec.decryption.provider", "spec.decryption.secretRef.name", "spec.deletionPolicy"},
+			"spec.decryption.provider", "spec.decryption.secretRef.name", "spec.deletionPolicy", "spec.ignoreMissingComponents"},
 		extra: map[string][]string{
 			"v1beta2": {"spec.patchesStrategicMerge", "spec.patchesJson6902", "spec.validation"},
 			"v1beta1": {"spec.patchesStrategicMerge", "spec.patchesJson6902", "spec.validation"},
