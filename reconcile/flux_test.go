@@ -524,3 +524,49 @@ func TestLoadFluxSourceTimeout(t *testing.T) {
 		t.Errorf("bad timeout: %v", err)
 	}
 }
+
+// TestChartOnlySourceStatus: an OCIRepository only HelmReleases use is
+// never fetched as a source, and its status says so rather than "not
+// fetched yet".
+func TestChartOnlySourceStatus(t *testing.T) {
+	conf, err := reconcile.LoadFlux(t.Context(), []byte(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: flux-system}
+spec: {interval: 1m, url: "http://127.0.0.1:1/fleet.git"}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec: {interval: 10m, path: ./apps, sourceRef: {kind: GitRepository, name: fleet}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: podinfo, namespace: flux-system}
+spec:
+  interval: 1h
+  url: oci://127.0.0.1:1/charts/podinfo
+  ref: {semver: "6.x"}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: flux-system}
+spec:
+  interval: 1h
+  chartRef: {kind: OCIRepository, name: podinfo}
+`), reconcile.FluxOptions{Name: "charts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reconcile.New(offline(t), conf, reconcile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	got := map[string]string{}
+	for _, s := range r.Status().Sources {
+		got[s.Name] = s.Message
+	}
+	if len(got) != 2 || got["fleet"] != "not fetched yet" || !strings.Contains(got["podinfo"], "the Helm units that use its charts fetch them") {
+		t.Errorf("sources: %q", got)
+	}
+}

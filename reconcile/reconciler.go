@@ -300,10 +300,23 @@ func (r *Reconciler) Status() Status {
 }
 
 // sourceStatuses returns every source's status, by name. r.graphMu is held.
+// A source no kustomize unit builds from (an OCIRepository or
+// GitRepository of HelmReleases' charts only) is never fetched as a
+// source: its message says so instead of "not fetched yet".
 func (r *Reconciler) sourceStatuses() []SourceStatus {
+	used := map[string]bool{}
+	for _, st := range r.units {
+		if u := st.specOf(); u.Helm == nil || u.Helm.Chart.RepoURL == "" {
+			used[u.Source] = true
+		}
+	}
 	var out []SourceStatus
 	for _, name := range slices.Sorted(maps.Keys(r.sources)) {
-		out = append(out, r.sources[name].status(name))
+		s := r.sources[name].status(name)
+		if s.LastFetched.IsZero() && !used[name] {
+			s.Message = "no kustomize unit builds from it: the Helm units that use its charts fetch them"
+		}
+		out = append(out, s)
 	}
 	return out
 }

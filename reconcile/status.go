@@ -97,7 +97,9 @@ type SourceStatus struct {
 	Ready bool `json:"ready"`
 	// Revision is the revision last fetched, such as "main@sha1:<hash>".
 	Revision string `json:"revision,omitempty"`
-	// Message says why the last fetch failed, or "not fetched yet".
+	// Message says why the last fetch failed, or "not fetched yet", or
+	// that no kustomize unit builds from the source (a source of charts
+	// only, which the Helm units fetch themselves).
 	Message     string    `json:"message,omitempty"`
 	LastFetched time.Time `json:"lastFetched,omitzero"`
 }
