@@ -135,6 +135,15 @@ const (
 	DeletionOrphan DeletionPolicy = "Orphan"
 )
 
+// validate says whether p is one of the policies ("" is the default).
+func (p DeletionPolicy) validate() error {
+	switch p {
+	case "", DeletionMirrorPrune, DeletionDelete, DeletionWaitForTermination, DeletionOrphan:
+		return nil
+	}
+	return fmt.Errorf("%q: want MirrorPrune, Delete, WaitForTermination or Orphan", string(p))
+}
+
 // deletes says whether a unit with this policy deletes its objects when
 // it is removed.
 func (p DeletionPolicy) deletes(prune bool) bool {
@@ -387,10 +396,8 @@ func (c *Configuration) normalize() ([][]string, error) {
 		if g.Has(u.Name) {
 			return fail(fmt.Errorf("unit %q defined twice", u.Name))
 		}
-		switch u.DeletionPolicy {
-		case "", DeletionMirrorPrune, DeletionDelete, DeletionWaitForTermination, DeletionOrphan:
-		default:
-			return fail(fmt.Errorf("unit %q: deletion policy %q: want MirrorPrune, Delete, WaitForTermination or Orphan", u.Name, u.DeletionPolicy))
+		if err := u.DeletionPolicy.validate(); err != nil {
+			return fail(fmt.Errorf("unit %q: deletion policy %w", u.Name, err))
 		}
 		if u.Decryption != nil && u.Decryption.Name == "" {
 			return fail(fmt.Errorf("unit %q: decryption: the Secret's name is required", u.Name))

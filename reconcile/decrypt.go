@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -65,91 +66,78 @@ func (r *Reconciler) decrypt(ctx context.Context, u Unit, objs []*unstructured.U
 		return keys, nil
 	}
 	for i, o := range objs {
-		encrypted := sops.IsEncrypted(o.Object)
-		if !encrypted && (u.Decryption == nil || o.GetKind() != "Secret" || o.GetAPIVersion() != "v1") {
-			continue
-		}
-		id := object.KeyOf(o)
-		if u.Decryption == nil {
-			return nil, fmt.Errorf("reconcile: %s: %w", id, ErrEncryptedObject)
-		}
-		if !encrypted && !hasEncryptedData(o) {
-			continue
-		}
-		k, err := keysOf()
-		if err != nil || k == nil {
-			return objs, err
-		}
-		if encrypted {
+		switch {
+		case sops.IsEncrypted(o.Object):
+			if u.Decryption == nil {
+				return nil, fmt.Errorf("reconcile: %s: %w", object.KeyOf(o), ErrEncryptedObject)
+			}
+			k, err := keysOf()
+			if err != nil {
+				return nil, err
+			}
+			if k == nil {
+				continue // offline, no keys: rendered encrypted
+			}
 			plain, err := k.Decrypt(o.Object)
 			if err != nil {
-				return nil, fmt.Errorf("reconcile: decrypting %s: %w", id, err)
+				return nil, fmt.Errorf("reconcile: decrypting %s: %w", object.KeyOf(o), err)
 			}
 			objs[i] = &unstructured.Unstructured{Object: plain}
-			continue
-		}
-		if err := decryptSecretData(k, o); err != nil {
-			return nil, fmt.Errorf("reconcile: decrypting %s: %w", id, err)
+		case u.Decryption != nil && o.GetKind() == "Secret" && o.GetAPIVersion() == "v1":
+			if err := decryptSecretData(o, keysOf); err != nil {
+				return nil, fmt.Errorf("reconcile: decrypting %s: %w", object.KeyOf(o), err)
+			}
 		}
 	}
 	return objs, nil
 }
 
-// secretData returns a Secret's data, decoded; a value that is not base64
-// is left out (the API server will refuse it).
-func secretData(o *unstructured.Unstructured) map[string]string {
-	data, _, _ := unstructured.NestedStringMap(o.Object, "data")
-	out := make(map[string]string, len(data))
-	for k, v := range data {
-		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
-			out[k] = string(b)
-		}
-	}
-	return out
-}
-
-func hasEncryptedData(o *unstructured.Unstructured) bool {
-	data := secretData(o)
-	if sops.IsEncryptedDotenv(data) {
-		return true
-	}
-	for _, v := range data {
-		if sops.IsEncryptedFile([]byte(v)) {
-			return true
-		}
-	}
-	return false
-}
-
 // decryptSecretData decrypts the data of a Secret that a secretGenerator
 // made of encrypted files: all its entries when they are an encrypted
 // dotenv file's (envs), otherwise each entry that is an encrypted file.
-func decryptSecretData(k *sops.Keys, o *unstructured.Unstructured) error {
-	data := secretData(o)
-	plain := map[string]string{}
-	if sops.IsEncryptedDotenv(data) {
-		var err error
+// The keys are asked for only when there is something to decrypt; with
+// none (offline, no key Secret) the Secret stays as it is.
+func decryptSecretData(o *unstructured.Unstructured, keysOf func() (*sops.Keys, error)) error {
+	raw, _, _ := unstructured.NestedStringMap(o.Object, "data")
+	data := make(map[string]string, len(raw))
+	var files []string
+	for key, v := range raw {
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			continue // not base64: left for the API server to refuse
+		}
+		data[key] = string(b)
+		if sops.IsEncryptedFile(b) {
+			files = append(files, key)
+		}
+	}
+	slices.Sort(files)
+	dotenv := sops.IsEncryptedDotenv(data)
+	if !dotenv && len(files) == 0 {
+		return nil
+	}
+	k, err := keysOf()
+	if err != nil || k == nil {
+		return err
+	}
+	plain := data
+	if dotenv {
 		if plain, err = k.DecryptDotenv(data); err != nil {
 			return err
 		}
 	} else {
-		for key, v := range data {
-			if !sops.IsEncryptedFile([]byte(v)) {
-				plain[key] = v
-				continue
-			}
-			b, err := k.DecryptFile(key, []byte(v))
+		for _, key := range files {
+			b, err := k.DecryptFile(key, []byte(data[key]))
 			if err != nil {
 				return fmt.Errorf("data %s: %w", key, err)
 			}
 			plain[key] = string(b)
 		}
 	}
-	raw, _, _ := unstructured.NestedStringMap(o.Object, "data")
-	encoded := make(map[string]any, len(plain))
+	encoded := make(map[string]any, len(raw))
 	for key, v := range raw {
 		if _, decoded := data[key]; !decoded {
-			encoded[key] = v // not base64: left for the API server to refuse
+			encoded[key] = v
 		}
 	}
 	for key, v := range plain {

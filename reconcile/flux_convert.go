@@ -247,12 +247,9 @@ func (b *fluxBatch) unit(ctx context.Context, d *fluxDoc) (Unit, error) {
 		}
 		u.HealthCheckRefs = append(u.HealthCheckRefs, ref)
 	}
-	switch p := DeletionPolicy(spec.DeletionPolicy); p {
-	case "":
-	case DeletionMirrorPrune, DeletionDelete, DeletionWaitForTermination, DeletionOrphan:
-		u.DeletionPolicy = p
-	default:
-		return Unit{}, d.failf("spec.deletionPolicy", "%q: want MirrorPrune, Delete, WaitForTermination or Orphan", p)
+	u.DeletionPolicy = DeletionPolicy(spec.DeletionPolicy)
+	if err := u.DeletionPolicy.validate(); err != nil {
+		return Unit{}, d.fail("spec.deletionPolicy", err)
 	}
 	if dec := spec.Decryption; dec != nil {
 		if dec.Provider != "sops" {

@@ -226,6 +226,9 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		}
 	}
 
+	if rd.dryRun {
+		return out
+	}
 	// The round's shared watches see the objects of units only (they
 	// select the inventory label); health checks may name any object.
 	waitFor, watches := objs, rd.watches
@@ -233,15 +236,14 @@ func (rd *round) pipeline(ctx context.Context, st *unitState, gate func(revision
 		waitFor, _ = r.healthChecks(u.HealthCheckRefs)
 		watches = nil
 	}
-	if len(waitFor) > 0 && !rd.dryRun {
-		objs := waitFor
-		progress(StageHealth, fmt.Sprintf("waiting for %d objects to be ready", len(objs)))
+	if len(waitFor) > 0 {
+		progress(StageHealth, fmt.Sprintf("waiting for %d objects to be ready", len(waitFor)))
 		waiter, err := health.NewWaiter(id.cluster, health.WaiterOptions{Checks: u.HealthChecks, Logger: r.opts.Logger})
 		if err != nil {
 			return fail(StageHealth, ReasonHealthCheckFailed, err)
 		}
 		releaseWorker(ctx) // waiting holds no worker
-		if _, err := waiter.Wait(ctx, objs, health.WaitOptions{Timeout: u.Timeout, Watches: watches,
+		if _, err := waiter.Wait(ctx, waitFor, health.WaitOptions{Timeout: u.Timeout, Watches: watches,
 			OnStatus: func(s health.ObjectStatus) {
 				ev(Event{Type: EventObject, Stage: StageHealth, Object: s.Object, Action: string(s.Status), Message: s.Message})
 			}}); err != nil {

@@ -164,32 +164,22 @@ type rule struct {
 }
 
 // encrypted says whether the value at path is encrypted, as sops decides
-// it (any key of the path decides); nil means the rule depends on
-// comments, which a build does not keep: a value is then decrypted when
+// it (any key of the path decides). known is false when the rule depends
+// on comments, which a build does not keep: a value is then decrypted when
 // it has the form of an encrypted one.
-func (r rule) encrypted(path []string) *bool {
-	any := func(match func(string) bool) bool {
-		for _, p := range path {
-			if match(p) {
-				return true
-			}
-		}
-		return false
-	}
-	var v bool
+func (r rule) encrypted(path []string) (encrypted, known bool) {
+	hasSuffix := func(p string) bool { return strings.HasSuffix(p, r.arg) }
 	switch r.kind {
 	case "unencrypted_suffix":
-		v = !any(func(p string) bool { return strings.HasSuffix(p, r.arg) })
+		return !slices.ContainsFunc(path, hasSuffix), true
 	case "encrypted_suffix":
-		v = any(func(p string) bool { return strings.HasSuffix(p, r.arg) })
+		return slices.ContainsFunc(path, hasSuffix), true
 	case "unencrypted_regex":
-		v = !any(r.re.MatchString)
+		return !slices.ContainsFunc(path, r.re.MatchString), true
 	case "encrypted_regex":
-		v = any(r.re.MatchString)
-	default:
-		return nil
+		return slices.ContainsFunc(path, r.re.MatchString), true
 	}
-	return &v
+	return false, false
 }
 
 type decrypter struct {
@@ -222,13 +212,12 @@ func (d *decrypter) value(v any, path []string) (any, error) {
 	case nil:
 		return nil, nil
 	}
-	enc := d.rule.encrypted(path)
 	s, isString := v.(string)
-	if enc == nil {
+	if enc, known := d.rule.encrypted(path); !known {
 		if !isString || !encForm.MatchString(s) {
 			return v, nil
 		}
-	} else if !*enc {
+	} else if !enc {
 		return v, nil
 	}
 	if !isString {
