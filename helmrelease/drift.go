@@ -116,6 +116,10 @@ func (r *Reconciler) correct(ctx context.Context, client dynamic.ResourceInterfa
 	return err
 }
 
+// driftReadAttempts bounds the reads of an object that changes between its
+// GET and its dry-run apply.
+const driftReadAttempts = 3
+
 // driftOf returns the drift of one object (nil when there is none), the
 // client for it and, when ignored (paths that apply to the object) is not
 // empty and the object exists, the JSON patch that corrects it.
@@ -149,23 +153,33 @@ func (r *Reconciler) driftOf(ctx context.Context, rel *Release, obj *unstructure
 	obj.SetAnnotations(ann)
 
 	d := &DriftedObject{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	live, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		d.Missing = true
-		return d, client, nil, nil
-	}
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("drift: get %s: %w", d, err)
-	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("drift: encode %s: %w", d, err)
 	}
-	dry, err := client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
-		FieldManager: r.opts.FieldManager, Force: ptrTo(true), DryRun: []string{metav1.DryRunAll},
-	})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("drift: dry-run apply %s: %w", d, err)
+	// The live object and the dry run must see the same version: a
+	// controller writing in between (the Deployment controller's revision
+	// annotation) would read as drift. A dry run writes nothing, so its
+	// answer keeps the resourceVersion it applied to.
+	var live, dry *unstructured.Unstructured
+	for attempt := 0; attempt < driftReadAttempts; attempt++ {
+		live, err = client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			d.Missing = true
+			return d, client, nil, nil
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("drift: get %s: %w", d, err)
+		}
+		dry, err = client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{
+			FieldManager: r.opts.FieldManager, Force: ptrTo(true), DryRun: []string{metav1.DryRunAll},
+		})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("drift: dry-run apply %s: %w", d, err)
+		}
+		if dry.GetResourceVersion() == live.GetResourceVersion() {
+			break
+		}
 	}
 	liveFields, dryFields := comparable(live.Object), comparable(dry.Object)
 	for _, p := range ignored {
