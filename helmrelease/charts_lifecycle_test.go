@@ -161,14 +161,7 @@ func TestWidelyUsedChartStructures(t *testing.T) {
 	}
 
 	// Drift in subcharts' objects is corrected without a revision.
-	scale, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "stack-metrics", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 3
-	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, "stack-metrics", scale, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	scaleDeployment(t, ns, "stack-metrics", 3)
 	if err := cs.CoreV1().Services(ns).Delete(ctx, "stack-exporter", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -38,23 +39,11 @@ func TestDriftIgnore(t *testing.T) {
 
 	// An autoscaler scales the Deployment, someone edits its image and the
 	// ConfigMap, and a webhook annotates the ConfigMap.
-	scale, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 4
-	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm.Data["message"] = "edited by hand"
-	cm.Annotations["example.com/touched"] = "by a webhook"
-	if _, err := cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	scaleDeployment(t, ns, "web", 4)
+	editConfigMap(t, ns, "web-config", func(cm *corev1.ConfigMap) {
+		cm.Data["message"] = "edited by hand"
+		cm.Annotations["example.com/touched"] = "by a webhook"
+	})
 
 	// Only the ConfigMap's data drifted, as far as the release is concerned.
 	st := mustReconcile(t, r, rel)
@@ -68,7 +57,7 @@ func TestDriftIgnore(t *testing.T) {
 
 	// The image too: the Deployment drifted, and is corrected without its
 	// replicas.
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		dep, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -99,7 +88,7 @@ func TestDriftIgnore(t *testing.T) {
 	if *dep.Spec.Replicas != 4 || dep.Spec.Template.Spec.Containers[0].Image != "example.com/app:1.0.0" {
 		t.Errorf("after correction: replicas %d image %s, want 4 (ignored) and example.com/app:1.0.0", *dep.Spec.Replicas, dep.Spec.Template.Spec.Containers[0].Image)
 	}
-	cm, err = cs.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{})
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

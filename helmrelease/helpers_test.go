@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
@@ -133,3 +134,32 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 func splitLines(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }
 
 func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
+
+// scaleDeployment sets a Deployment's replicas through its scale
+// subresource, as an autoscaler does.
+func scaleDeployment(t *testing.T, ns, name string, replicas int32) {
+	t.Helper()
+	deployments := clientset(t).AppsV1().Deployments(ns)
+	scale, err := deployments.GetScale(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = replicas
+	if _, err := deployments.UpdateScale(t.Context(), name, scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editConfigMap changes a ConfigMap by hand.
+func editConfigMap(t *testing.T, ns, name string, edit func(*corev1.ConfigMap)) {
+	t.Helper()
+	configMaps := clientset(t).CoreV1().ConfigMaps(ns)
+	cm, err := configMaps.Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(cm)
+	if _, err := configMaps.Update(t.Context(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
